@@ -1,0 +1,1 @@
+//! Runnable scenarios for `plurum-sdk`.

@@ -1,0 +1,491 @@
+//! The one error type of the SDK, and the decoding of the server's error bodies.
+//!
+//! The real server answers errors in five shapes (see the crate docs): an app
+//! error `{detail, error, details}`, a validation error `{detail: [..]}`, a
+//! framework error `{detail}`, a rate-limit error `{error}` and an internal
+//! error `{error, details?}`. [`ApiError::from_response`] decodes all of them,
+//! and also keeps what it can of a body that is not JSON at all (an HTML 502
+//! page from a proxy, say).
+
+use std::fmt;
+use std::time::{Duration, SystemTime};
+
+use serde_json::Value;
+
+use crate::retry;
+
+/// The result type of every SDK call.
+pub type Result<T, E = Error> = std::result::Result<T, E>;
+
+/// How many bytes of an error body are kept in [`ApiError::body`].
+pub const MAX_ERROR_BODY: usize = 4096;
+
+/// Everything that can go wrong when talking to Plurum.
+///
+/// Status-keyed variants carry the decoded [`ApiError`]; use the helpers
+/// ([`Error::status`], [`Error::is_retryable`], [`Error::retry_after`], …)
+/// rather than matching when only one property matters.
+#[derive(Debug, thiserror::Error)]
+#[non_exhaustive]
+pub enum Error {
+    /// 401: the key is missing, malformed, unknown or deactivated.
+    #[error("the server rejected the API key (401): {}", .0.message)]
+    Unauthorized(Box<ApiError>),
+    /// 403: acting on something you do not own (or contributing to a private session).
+    #[error("not allowed (403): {}", .0.message)]
+    Forbidden(Box<ApiError>),
+    /// 404: unknown or invisible resource, or unknown route.
+    #[error("not found (404): {}", .0.message)]
+    NotFound(Box<ApiError>),
+    /// 409: a duplicate (username taken, outcome already reported on servers that reject re-reports).
+    #[error("conflict (409): {}", .0.message)]
+    Conflict(Box<ApiError>),
+    /// 400 or 422: the server rejected the request's content; see
+    /// [`ApiError::field_errors`] and [`ApiError::field`].
+    #[error("the server rejected the request ({}): {}", .0.status, .0.message)]
+    Validation(Box<ApiError>),
+    /// 429: rate limited. `retry_after` is the delay the server asked for
+    /// (`Retry-After`) or, without that header, the limit's window.
+    #[error("rate limited (429): {}{}", .error.message, RetryHint(*.retry_after))]
+    RateLimited {
+        /// How long to wait before trying again, when known.
+        retry_after: Option<Duration>,
+        /// The decoded error body.
+        error: Box<ApiError>,
+    },
+    /// 5xx: the server failed.
+    #[error("server error ({}): {}", .0.status, .0.message)]
+    Server(Box<ApiError>),
+    /// Any other non-success status (for example 405 or 413).
+    #[error("unexpected status {}: {}", .0.status, .0.message)]
+    Api(Box<ApiError>),
+    /// The server could not be reached, or the connection broke.
+    #[error("could not reach {url}")]
+    Transport {
+        /// The URL that was requested.
+        url: String,
+        /// What the HTTP stack reported.
+        #[source]
+        source: reqwest::Error,
+    },
+    /// No complete answer arrived in time.
+    #[error("no answer from {url} within {}", HumanDuration(*.after))]
+    Timeout {
+        /// The URL that was requested.
+        url: String,
+        /// The configured timeout that expired.
+        after: Duration,
+    },
+    /// A success status with a body that does not decode into the expected type.
+    #[error("could not decode the server's answer (status {status})")]
+    Decode {
+        /// The HTTP status.
+        status: u16,
+        /// The raw body, truncated to [`MAX_ERROR_BODY`] bytes.
+        body: String,
+        /// The JSON error.
+        #[source]
+        source: serde_json::Error,
+    },
+    /// Input the server would reject, caught before anything was sent.
+    #[error("invalid {field}: {reason}")]
+    InvalidInput {
+        /// The request field at fault (for example `topic` or `limit`).
+        field: String,
+        /// What is wrong with it.
+        reason: String,
+    },
+    /// The endpoint needs an API key and none is configured.
+    #[error("this call needs an API key and none is configured")]
+    MissingApiKey,
+    /// The client could not be built as configured.
+    #[error("invalid client configuration: {0}")]
+    Config(String),
+}
+
+struct RetryHint(Option<Duration>);
+
+impl fmt::Display for RetryHint {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match self.0 {
+            Some(delay) => write!(f, " (retry after {})", HumanDuration(delay)),
+            None => Ok(()),
+        }
+    }
+}
+
+/// Formats a duration the way people read it: `250 ms`, `30 s`, `5 min`, `1 h`.
+pub(crate) struct HumanDuration(pub(crate) Duration);
+
+impl fmt::Display for HumanDuration {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        let d = self.0;
+        let secs = d.as_secs();
+        if secs == 0 {
+            write!(f, "{} ms", d.as_millis())
+        } else if secs < 120 || !secs.is_multiple_of(60) {
+            if d.subsec_millis() == 0 || secs >= 10 {
+                write!(f, "{secs} s")
+            } else {
+                write!(f, "{:.1} s", d.as_secs_f64())
+            }
+        } else if secs < 7200 || !secs.is_multiple_of(3600) {
+            write!(f, "{} min", secs / 60)
+        } else {
+            write!(f, "{} h", secs / 3600)
+        }
+    }
+}
+
+impl Error {
+    pub(crate) fn invalid(field: impl Into<String>, reason: impl Into<String>) -> Self {
+        Self::InvalidInput {
+            field: field.into(),
+            reason: reason.into(),
+        }
+    }
+
+    /// Builds the status-keyed variant for a decoded error body.
+    pub fn from_api_error(error: ApiError) -> Self {
+        let error = Box::new(error);
+        match error.status {
+            401 => Self::Unauthorized(error),
+            403 => Self::Forbidden(error),
+            404 => Self::NotFound(error),
+            409 => Self::Conflict(error),
+            400 | 422 => Self::Validation(error),
+            429 => Self::RateLimited {
+                retry_after: error.retry_after,
+                error,
+            },
+            500..=599 => Self::Server(error),
+            _ => Self::Api(error),
+        }
+    }
+
+    /// The decoded error body, for errors the server answered.
+    pub fn api_error(&self) -> Option<&ApiError> {
+        match self {
+            Self::Unauthorized(e)
+            | Self::Forbidden(e)
+            | Self::NotFound(e)
+            | Self::Conflict(e)
+            | Self::Validation(e)
+            | Self::Server(e)
+            | Self::Api(e)
+            | Self::RateLimited { error: e, .. } => Some(e),
+            _ => None,
+        }
+    }
+
+    /// The HTTP status, when the server answered.
+    pub fn status(&self) -> Option<u16> {
+        match self {
+            Self::Decode { status, .. } => Some(*status),
+            other => other.api_error().map(|e| e.status),
+        }
+    }
+
+    /// How long the server asked us to wait, for rate limits and `Retry-After` answers.
+    pub fn retry_after(&self) -> Option<Duration> {
+        match self {
+            Self::RateLimited { retry_after, .. } => *retry_after,
+            other => other.api_error().and_then(|e| e.retry_after),
+        }
+    }
+
+    /// Whether the failure is temporary: the network, a timeout, a 5xx, a 408
+    /// or a 429. Repeating the same request later may succeed; the CLI queues
+    /// outcome reports on these and exits with code 5.
+    pub fn is_temporary(&self) -> bool {
+        match self {
+            Self::Transport { .. } | Self::Timeout { .. } | Self::RateLimited { .. } => true,
+            Self::Server(_) => true,
+            Self::Api(e) => e.status == 408,
+            _ => false,
+        }
+    }
+
+    /// Whether the retry policy would repeat a harmless request that failed this way.
+    pub fn is_retryable(&self) -> bool {
+        match self {
+            Self::Transport { .. } | Self::Timeout { .. } => true,
+            other => other
+                .status()
+                .is_some_and(|status| retry::is_retryable_status(status) && !matches!(other, Self::Decode { .. })),
+        }
+    }
+
+    /// 401: the key was rejected.
+    pub fn is_unauthorized(&self) -> bool {
+        matches!(self, Self::Unauthorized(_) | Self::MissingApiKey)
+    }
+
+    /// 404: not found or not visible to you.
+    pub fn is_not_found(&self) -> bool {
+        matches!(self, Self::NotFound(_))
+    }
+
+    /// 409: a conflict, such as a duplicate username or a duplicate outcome report.
+    pub fn is_conflict(&self) -> bool {
+        matches!(self, Self::Conflict(_))
+    }
+}
+
+/// Which of the server's error body shapes an [`ApiError`] was decoded from.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+#[non_exhaustive]
+pub enum ErrorShape {
+    /// `{"detail": "<msg>", "error": "<msg>", "details": {..}}`: errors the app raises itself.
+    App,
+    /// `{"detail": [{"type", "loc", "msg", "input", "ctx"?}]}`: request validation (422).
+    Validation,
+    /// `{"detail": "<msg>"}`: framework errors (404 route, 405, 413).
+    Framework,
+    /// `{"error": "Rate limit exceeded: …"}` (429).
+    RateLimit,
+    /// `{"error": "Internal server error", "details"?: {"message"}}` (500).
+    Internal,
+    /// JSON in none of the known shapes.
+    Unrecognized,
+    /// Not JSON at all (an HTML page from a proxy, an empty body, …).
+    NotJson,
+}
+
+/// One item of a validation error (`detail[]` of a 422).
+#[derive(Debug, Clone, PartialEq)]
+#[non_exhaustive]
+pub struct FieldError {
+    /// Where the problem is, as the server gives it (for example `["body", "query"]`).
+    pub loc: Vec<Value>,
+    /// `loc` joined with dots, without the leading `body`/`query`/`path` (for example `query`).
+    pub field: String,
+    /// The server's message (for example `String should have at least 2 characters`).
+    pub message: String,
+    /// The machine-readable kind (for example `string_too_short`).
+    pub kind: String,
+}
+
+impl fmt::Display for FieldError {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        if self.field.is_empty() {
+            f.write_str(&self.message)
+        } else {
+            write!(f, "{}: {}", self.field, self.message)
+        }
+    }
+}
+
+/// An error answer from the server, decoded from any of its body shapes.
+#[derive(Debug, Clone, PartialEq)]
+#[non_exhaustive]
+pub struct ApiError {
+    /// The HTTP status code.
+    pub status: u16,
+    /// A one-line message: the server's own where it gave one, otherwise the
+    /// status's reason phrase.
+    pub message: String,
+    /// Which body shape this was decoded from.
+    pub shape: ErrorShape,
+    /// The `details` object of app and internal errors, when not empty.
+    pub details: Option<Value>,
+    /// The JSON path of the offending value, for content-security rejections
+    /// (`details.field`, e.g. `experience.artifacts[0].code`).
+    pub field: Option<String>,
+    /// The items of a validation error.
+    pub field_errors: Vec<FieldError>,
+    /// The delay the server asked for (`Retry-After`), or for a 429 without
+    /// that header the window of the limit named in the body.
+    pub retry_after: Option<Duration>,
+    /// The raw body, truncated to [`MAX_ERROR_BODY`] bytes.
+    pub body: String,
+}
+
+impl fmt::Display for ApiError {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        write!(f, "{} ({})", self.message, self.status)
+    }
+}
+
+impl ApiError {
+    /// Decodes an error answer.
+    ///
+    /// `retry_after_header` is the raw `Retry-After` header value, if any;
+    /// `now` is used to turn its HTTP-date form into a delay.
+    pub fn from_response(status: u16, retry_after_header: Option<&str>, body: &[u8], now: SystemTime) -> Self {
+        let raw = truncate_utf8(body, MAX_ERROR_BODY);
+        let mut error = ApiError {
+            status,
+            message: String::new(),
+            shape: ErrorShape::NotJson,
+            details: None,
+            field: None,
+            field_errors: Vec::new(),
+            retry_after: retry_after_header.and_then(|value| retry::parse_retry_after(value, now)),
+            body: raw,
+        };
+        match serde_json::from_slice::<Value>(body) {
+            Ok(Value::Object(map)) => error.decode_object(&map),
+            Ok(_) => {
+                error.shape = ErrorShape::Unrecognized;
+                error.message = fallback_message(status, &error.body);
+            }
+            Err(_) => {
+                error.shape = ErrorShape::NotJson;
+                error.message = fallback_message(status, &error.body);
+            }
+        }
+        if error.message.is_empty() {
+            error.message = reason_phrase(status).to_owned();
+        }
+        if status == 429 && error.retry_after.is_none() {
+            error.retry_after = retry::rate_limit_window(&error.message);
+        }
+        error
+    }
+
+    fn decode_object(&mut self, map: &serde_json::Map<String, Value>) {
+        let details = map.get("details").filter(|d| !is_empty_json(d)).cloned();
+        match (map.get("detail"), map.get("error")) {
+            (Some(Value::String(detail)), error) => {
+                self.message = detail.clone();
+                self.shape = if error.is_some() || map.contains_key("details") {
+                    ErrorShape::App
+                } else {
+                    ErrorShape::Framework
+                };
+                self.field = details
+                    .as_ref()
+                    .and_then(|d| d.get("field"))
+                    .and_then(Value::as_str)
+                    .map(str::to_owned);
+                self.details = details;
+            }
+            (Some(Value::Array(items)), _) => {
+                self.shape = ErrorShape::Validation;
+                self.field_errors = items.iter().map(decode_field_error).collect();
+                self.message = self
+                    .field_errors
+                    .iter()
+                    .map(ToString::to_string)
+                    .collect::<Vec<_>>()
+                    .join("; ");
+            }
+            (None, Some(Value::String(message))) => {
+                self.message = message.clone();
+                self.shape = if self.status == 429 {
+                    ErrorShape::RateLimit
+                } else if self.status >= 500 {
+                    ErrorShape::Internal
+                } else {
+                    ErrorShape::Unrecognized
+                };
+                if let Some(inner) = details.as_ref().and_then(|d| d.get("message")).and_then(Value::as_str) {
+                    self.message = format!("{message}: {inner}");
+                }
+                self.details = details;
+            }
+            _ => {
+                self.shape = ErrorShape::Unrecognized;
+                self.message = fallback_message(self.status, &self.body);
+            }
+        }
+    }
+
+    /// A one-line summary of the validation items, or the message.
+    pub fn summary(&self) -> String {
+        self.message.clone()
+    }
+}
+
+fn decode_field_error(item: &Value) -> FieldError {
+    let loc: Vec<Value> = item.get("loc").and_then(Value::as_array).cloned().unwrap_or_default();
+    let mut parts = loc.iter().peekable();
+    if let Some(Value::String(first)) = parts.peek()
+        && matches!(first.as_str(), "body" | "query" | "path" | "header")
+        && loc.len() > 1
+    {
+        parts.next();
+    }
+    let mut field = String::new();
+    for part in parts {
+        match part {
+            Value::Number(n) => field.push_str(&format!("[{n}]")),
+            Value::String(s) => {
+                if !field.is_empty() {
+                    field.push('.');
+                }
+                field.push_str(s);
+            }
+            _ => {}
+        }
+    }
+    FieldError {
+        loc,
+        field,
+        message: item
+            .get("msg")
+            .and_then(Value::as_str)
+            .unwrap_or("invalid value")
+            .to_owned(),
+        kind: item.get("type").and_then(Value::as_str).unwrap_or_default().to_owned(),
+    }
+}
+
+fn is_empty_json(value: &Value) -> bool {
+    match value {
+        Value::Null => true,
+        Value::Object(map) => map.is_empty(),
+        Value::Array(items) => items.is_empty(),
+        _ => false,
+    }
+}
+
+/// A message for a body that carries none: an HTML `<title>`, a short plain
+/// text, or the status's reason phrase.
+fn fallback_message(status: u16, body: &str) -> String {
+    let trimmed = body.trim();
+    if let Some(start) = trimmed.find("<title>") {
+        let rest = &trimmed[start + 7..];
+        if let Some(end) = rest.find("</title>") {
+            let title = rest[..end].trim();
+            if !title.is_empty() {
+                return title.to_owned();
+            }
+        }
+    }
+    if !trimmed.is_empty() && !trimmed.starts_with('<') && !trimmed.starts_with('{') && !trimmed.starts_with('[') {
+        let line = trimmed.lines().next().unwrap_or_default();
+        return truncate_chars(line, 200);
+    }
+    reason_phrase(status).to_owned()
+}
+
+fn reason_phrase(status: u16) -> &'static str {
+    reqwest::StatusCode::from_u16(status)
+        .ok()
+        .and_then(|s| s.canonical_reason())
+        .unwrap_or("Unexpected status")
+}
+
+/// Keeps at most `max` bytes of `bytes` as text, cut on a character boundary.
+pub(crate) fn truncate_utf8(bytes: &[u8], max: usize) -> String {
+    let text = String::from_utf8_lossy(bytes);
+    if text.len() <= max {
+        return text.into_owned();
+    }
+    let mut end = max;
+    while !text.is_char_boundary(end) {
+        end -= 1;
+    }
+    format!("{}…", &text[..end])
+}
+
+fn truncate_chars(text: &str, max: usize) -> String {
+    if text.chars().count() <= max {
+        text.to_owned()
+    } else {
+        let cut: String = text.chars().take(max).collect();
+        format!("{cut}…")
+    }
+}

@@ -1,0 +1,233 @@
+//! The one path every REST call takes: URL building, auth, the retry loop,
+//! error decoding and answer decoding.
+
+use std::time::{Duration, SystemTime};
+
+use bytes::Bytes;
+use reqwest::Method;
+use reqwest::header::{AUTHORIZATION, CONTENT_TYPE, HeaderValue, RETRY_AFTER};
+use serde::Serialize;
+use serde::de::DeserializeOwned;
+use url::Url;
+
+use crate::client::Client;
+use crate::error::{ApiError, Error, MAX_ERROR_BODY, Result, truncate_utf8};
+use crate::retry::{self, Decision, Failure};
+
+/// Whether a route needs, accepts or ignores the API key.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(crate) enum Auth {
+    /// The route has no auth: the key is never sent.
+    None,
+    /// The route works anonymously; a key changes what is visible.
+    Optional,
+    /// The route needs a key.
+    Required,
+}
+
+/// Whether repeating the call after a lost answer is harmless.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(crate) enum Repeat {
+    /// GETs, search, acquire, outcome, vote, mark-read, publish, archive.
+    Safe,
+    /// Register, rotate-key, open, log, contribute, create, update, close, abandon.
+    Never,
+}
+
+/// One REST call, ready to send (possibly several times).
+#[derive(Debug)]
+pub(crate) struct Call {
+    method: Method,
+    url: Url,
+    body: Option<Vec<u8>>,
+    auth: Auth,
+    repeat: Repeat,
+}
+
+impl Call {
+    pub(crate) fn new(method: Method, url: Url, auth: Auth, repeat: Repeat) -> Self {
+        Self {
+            method,
+            url,
+            body: None,
+            auth,
+            repeat,
+        }
+    }
+
+    /// Sends this JSON body.
+    pub(crate) fn json<T: Serialize + ?Sized>(mut self, body: &T) -> Result<Self> {
+        let bytes = serde_json::to_vec(body).map_err(|e| Error::invalid("body", format!("cannot be encoded: {e}")))?;
+        self.body = Some(bytes);
+        Ok(self)
+    }
+
+    /// Appends the fields of a flat struct as query parameters.
+    pub(crate) fn query<T: Serialize>(mut self, query: &T) -> Result<Self> {
+        let value = serde_json::to_value(query).map_err(|e| Error::invalid("query", e.to_string()))?;
+        if let serde_json::Value::Object(map) = value {
+            let mut pairs = self.url.query_pairs_mut();
+            for (key, value) in map {
+                let text = match value {
+                    serde_json::Value::Null => continue,
+                    serde_json::Value::String(s) => s,
+                    other => other.to_string(),
+                };
+                pairs.append_pair(&key, &text);
+            }
+        }
+        if self.url.query() == Some("") {
+            self.url.set_query(None);
+        }
+        Ok(self)
+    }
+}
+
+impl Client {
+    /// The URL of an API route: the base URL plus path segments, each
+    /// percent-encoded (so an identifier can never change the route).
+    pub(crate) fn endpoint(&self, segments: &[&str]) -> Result<Url> {
+        let mut url = self.inner.base.clone();
+        url.path_segments_mut()
+            .map_err(|()| Error::Config("the API URL cannot take a path".to_owned()))?
+            .pop_if_empty()
+            .extend(segments);
+        Ok(url)
+    }
+
+    /// The URL of a route outside the versioned API (`/health`): the base URL
+    /// with a trailing `/api/v1` removed.
+    pub(crate) fn root_endpoint(&self, path: &str) -> Url {
+        let mut url = self.inner.base.clone();
+        let base_path = url.path().trim_end_matches('/');
+        let root = base_path.strip_suffix("/api/v1").unwrap_or(base_path).to_owned();
+        url.set_path(&format!("{root}/{}", path.trim_start_matches('/')));
+        url
+    }
+
+    /// Sends a call, retrying per policy, and decodes the answer.
+    pub(crate) async fn send<T: DeserializeOwned>(&self, call: Call) -> Result<T> {
+        if call.auth == Auth::Required && self.inner.auth_header.is_none() {
+            return Err(Error::MissingApiKey);
+        }
+        let shown_url = display_url(&call.url);
+        let mut retries = 0;
+        loop {
+            let (error, failure) = match self.attempt(&call).await {
+                Ok((status, bytes)) => return decode(status, &bytes),
+                Err(AttemptError::Status { error, failure }) => (error, failure),
+                Err(AttemptError::Transport(source)) => self.transport_error(&shown_url, source),
+            };
+            let repeatable = call.repeat == Repeat::Safe;
+            match retry::decide(&self.inner.retry, retries, repeatable, failure, fastrand::f64()) {
+                Decision::RetryAfter(delay) => {
+                    tracing::warn!(
+                        method = %call.method,
+                        url = %shown_url,
+                        retry = retries + 1,
+                        delay_ms = delay.as_millis() as u64,
+                        error = %error,
+                        "retrying"
+                    );
+                    tokio::time::sleep(delay).await;
+                    retries += 1;
+                }
+                Decision::Stop => return Err(error),
+                Decision::TooLong(delay) => return Err(rate_limited(error, delay)),
+            }
+        }
+    }
+
+    async fn attempt(&self, call: &Call) -> std::result::Result<(u16, Bytes), AttemptError> {
+        let mut request = self.inner.http.request(call.method.clone(), call.url.clone());
+        if call.auth != Auth::None
+            && let Some(header) = &self.inner.auth_header
+        {
+            request = request.header(AUTHORIZATION, header.clone());
+        }
+        if let Some(body) = &call.body {
+            request = request
+                .header(CONTENT_TYPE, HeaderValue::from_static("application/json"))
+                .body(body.clone());
+        }
+        tracing::debug!(method = %call.method, url = %display_url(&call.url), "request");
+        let response = request.send().await.map_err(AttemptError::Transport)?;
+        let status = response.status().as_u16();
+        let retry_after = response
+            .headers()
+            .get(RETRY_AFTER)
+            .and_then(|v| v.to_str().ok())
+            .map(str::to_owned);
+        let bytes = response.bytes().await.map_err(AttemptError::Transport)?;
+        if (200..300).contains(&status) {
+            return Ok((status, bytes));
+        }
+        let api = ApiError::from_response(status, retry_after.as_deref(), &bytes, SystemTime::now());
+        let failure = Failure::Status {
+            status,
+            retry_after: api.retry_after,
+        };
+        Err(AttemptError::Status {
+            error: Error::from_api_error(api),
+            failure,
+        })
+    }
+
+    fn transport_error(&self, url: &str, source: reqwest::Error) -> (Error, Failure) {
+        if source.is_timeout() {
+            let after = if source.is_connect() {
+                self.inner.connect_timeout
+            } else {
+                self.inner.timeout
+            }
+            .unwrap_or_default();
+            let error = Error::Timeout {
+                url: url.to_owned(),
+                after,
+            };
+            return (error, Failure::Timeout);
+        }
+        let failure = if source.is_connect() {
+            Failure::Connect
+        } else {
+            Failure::Network
+        };
+        (
+            Error::Transport {
+                url: url.to_owned(),
+                source: source.without_url(),
+            },
+            failure,
+        )
+    }
+}
+
+enum AttemptError {
+    Status { error: Error, failure: Failure },
+    Transport(reqwest::Error),
+}
+
+fn decode<T: DeserializeOwned>(status: u16, bytes: &[u8]) -> Result<T> {
+    serde_json::from_slice(bytes).map_err(|source| Error::Decode {
+        status,
+        body: truncate_utf8(bytes, MAX_ERROR_BODY),
+        source,
+    })
+}
+
+fn rate_limited(error: Error, delay: Duration) -> Error {
+    match error {
+        Error::RateLimited { error, .. } => Error::RateLimited {
+            retry_after: Some(delay),
+            error,
+        },
+        other => other,
+    }
+}
+
+/// The URL as shown in errors and logs: without the query string.
+fn display_url(url: &Url) -> String {
+    let mut shown = url.clone();
+    shown.set_query(None);
+    shown.to_string()
+}
