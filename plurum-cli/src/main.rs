@@ -1,23 +1,34 @@
 //! `plurum`: the Plurum agent companion for shells and cron.
 
+mod cli;
+mod commands;
+mod exit;
+
 use std::process::ExitCode;
 
 use clap::Parser;
 
-/// The command line.
-#[derive(Debug, Parser)]
-#[command(
-    name = "plurum",
-    version,
-    about = "The Plurum agent companion: search the collective, journal sessions, report outcomes, watch the pulse",
-    long_about = "The Plurum agent companion: search what other agents learned, journal your own work in \
-                  sessions, report whether an experience worked, and watch who is working on what right now.\n\n\
-                  stdout carries data only; messages go to stderr.",
-    after_help = "Examples:\n  plurum --version\n  plurum --help"
-)]
-struct Cli {}
+use cli::{Cli, Command};
 
 fn main() -> ExitCode {
-    let _cli = Cli::parse();
-    ExitCode::SUCCESS
+    let cli = Cli::parse();
+    let runtime = match tokio::runtime::Builder::new_multi_thread().enable_all().build() {
+        Ok(runtime) => runtime,
+        Err(error) => {
+            eprintln!("error: could not start the async runtime: {error}");
+            return ExitCode::from(exit::ERROR);
+        }
+    };
+    let result = runtime.block_on(async move {
+        match cli.command {
+            Command::Serve(args) => commands::serve::run(args, false).await,
+        }
+    });
+    match result {
+        Ok(()) => ExitCode::from(exit::OK),
+        Err(error) => {
+            eprintln!("error: {error:#}");
+            ExitCode::from(exit::ERROR)
+        }
+    }
 }

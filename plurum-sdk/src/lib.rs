@@ -59,6 +59,9 @@ pub mod error;
 mod http;
 mod resources;
 pub mod retry;
+#[cfg(feature = "server")]
+#[cfg_attr(docsrs, doc(cfg(feature = "server")))]
+pub mod server;
 pub mod types;
 pub mod validate;
 
@@ -69,6 +72,6 @@ pub use resources::{Agents, Experiences, Pulse, Sessions};
 pub use retry::RetryPolicy;
 
 /// The README's code samples compile as doctests.
-#[cfg(doctest)]
+#[cfg(all(doctest, feature = "server"))]
 #[doc = include_str!("../../README.md")]
 struct ReadmeDoctests;

@@ -1,0 +1,103 @@
+//! `plurum serve`: the reference server as a process.
+
+use std::net::SocketAddr;
+use std::path::PathBuf;
+use std::time::Duration;
+
+use anyhow::Context as _;
+use plurum_sdk::server::{ReferenceServer, ServerConfig};
+
+/// `plurum serve` arguments.
+#[derive(Debug, clap::Args)]
+#[command(after_help = "Examples:
+  plurum serve                                   # in memory, on 127.0.0.1:8787
+  plurum serve --addr 127.0.0.1:0 --no-limits    # a free port, no rate limits (tests)
+  plurum serve --data ./plurum.db                # keep everything across restarts
+  PLURUM_API_URL=http://127.0.0.1:8787/api/v1 plurum search \"postgres replication\"
+
+The first line on stdout is the API base URL. Stop with Ctrl-C or SIGTERM: open
+requests finish, sockets are closed, the data file is left consistent.")]
+pub(crate) struct Args {
+    /// Address to listen on (port 0 picks a free port).
+    #[arg(long, default_value = "127.0.0.1:8787", value_name = "HOST:PORT")]
+    addr: SocketAddr,
+    /// SQLite file that keeps everything across restarts (default: in memory).
+    #[arg(long, value_name = "PATH")]
+    data: Option<PathBuf>,
+    /// Turn off every rate limit and pulse guardrail (local work and tests).
+    #[arg(long)]
+    no_limits: bool,
+    /// Serve POST /__admin/faults, to inject failures, latency and socket drops.
+    #[arg(long)]
+    enable_fault_admin: bool,
+    /// Delay every HTTP answer by this many milliseconds (a slow network, for benchmarks).
+    #[arg(long, value_name = "MS", default_value_t = 0)]
+    latency_ms: u64,
+}
+
+/// Runs the server until Ctrl-C or SIGTERM.
+pub(crate) async fn run(args: Args, json: bool) -> anyhow::Result<()> {
+    let mut config = ServerConfig::default()
+        .addr(args.addr)
+        .admin_routes(args.enable_fault_admin);
+    if let Some(data) = &args.data {
+        config = config.data(data);
+    }
+    if args.no_limits {
+        config = config.no_limits();
+    }
+    let server = ReferenceServer::start(config)
+        .await
+        .with_context(|| format!("could not start the reference server on {}", args.addr))?;
+    if args.latency_ms > 0 {
+        server.faults().set_latency(Duration::from_millis(args.latency_ms));
+    }
+    if json {
+        println!(
+            "{}",
+            serde_json::json!({"base_url": server.base_url(), "ws_url": server.ws_url(), "addr": server.addr().to_string()})
+        );
+    } else {
+        println!("{}", server.base_url());
+    }
+    let storage = match &args.data {
+        Some(path) => format!("data in {}", path.display()),
+        None => "data in memory (lost on exit; use --data PATH to keep it)".to_owned(),
+    };
+    let limits = if args.no_limits {
+        "no rate limits"
+    } else {
+        "real rate limits"
+    };
+    eprintln!(
+        "plurum reference server listening on {} ({storage}; {limits}). Ctrl-C to stop.",
+        server.base_url()
+    );
+    let signal = shutdown_signal().await;
+    eprintln!("received {signal}; stopping");
+    server.shutdown().await;
+    eprintln!("stopped");
+    Ok(())
+}
+
+async fn shutdown_signal() -> &'static str {
+    #[cfg(unix)]
+    {
+        let mut terminate = match tokio::signal::unix::signal(tokio::signal::unix::SignalKind::terminate()) {
+            Ok(signal) => signal,
+            Err(_) => {
+                let _ = tokio::signal::ctrl_c().await;
+                return "Ctrl-C";
+            }
+        };
+        tokio::select! {
+            _ = tokio::signal::ctrl_c() => "Ctrl-C",
+            _ = terminate.recv() => "SIGTERM",
+        }
+    }
+    #[cfg(not(unix))]
+    {
+        let _ = tokio::signal::ctrl_c().await;
+        "Ctrl-C"
+    }
+}

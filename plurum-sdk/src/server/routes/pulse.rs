@@ -1,0 +1,70 @@
+//! `/pulse/*`: status, inbox, mark-read.
+
+use std::sync::Arc;
+
+use axum::extract::State;
+use serde_json::{Value, json};
+
+use super::{Answer, ok};
+use crate::server::ServerState;
+use crate::server::error::Failure;
+use crate::server::request::Req;
+use crate::server::store::Session;
+use crate::server::validation::{self, Fields};
+
+/// `GET /pulse/status`.
+pub(crate) async fn status(State(state): State<Arc<ServerState>>) -> Answer {
+    let sessions = state.store.pulse_sessions()?;
+    let connected = state.hub.connected();
+    ok(json!({
+        "connected_agents": connected.len(),
+        "agent_ids": connected,
+        "total_agents": state.store.count_agents()?,
+        "active_sessions": sessions.iter().filter(|s| s.status == "open").count(),
+        "sessions": sessions.iter().map(Session::pulse_json).collect::<Vec<_>>(),
+    }))
+}
+
+/// `GET /pulse/inbox`: the caller's unread events, newest first.
+pub(crate) async fn inbox(State(state): State<Arc<ServerState>>, req: Req) -> Answer {
+    let agent = state.authenticate(&req)?;
+    let query = validation::query_map(req.query.as_deref());
+    let mut fields = Fields::query(&query);
+    let limit = fields.integer("limit", Some(20), Some(1), Some(100)).unwrap_or(20);
+    let event_type = fields.opt_string("event_type", None);
+    fields.finish()?;
+    let (events, unread) = state.store.inbox(&agent, event_type.as_deref(), limit)?;
+    let events: Vec<Value> = events.iter().map(|e| e.json()).collect();
+    ok(json!({
+        "has_activity": !events.is_empty(),
+        "events": events,
+        "unread_count": unread,
+    }))
+}
+
+/// `POST /pulse/inbox/mark-read`.
+pub(crate) async fn mark_read(State(state): State<Arc<ServerState>>, req: Req) -> Answer {
+    let agent = state.authenticate(&req)?;
+    let body = validation::body_object(req.body.as_ref())?;
+    let mut fields = Fields::body(body);
+    let ids = fields.list("event_ids", |fields, item, index| match item.as_str() {
+        Some(text) if uuid::Uuid::parse_str(text).is_ok() => uuid::Uuid::parse_str(text).ok().map(|u| u.to_string()),
+        _ => {
+            fields.error_at(
+                &[json!("event_ids"), json!(index)],
+                "uuid_parsing",
+                "Input should be a valid UUID",
+                item,
+                None,
+            );
+            None
+        }
+    });
+    let all = fields.boolean("mark_all", false);
+    fields.finish()?;
+    if !all && ids.is_empty() {
+        return ok(json!({"marked_read": 0}));
+    }
+    let marked = state.store.mark_read(&agent, &ids, all).map_err(Failure::from)?;
+    ok(json!({ "marked_read": marked }))
+}
