@@ -1,29 +1,149 @@
 //! The command line, as clap definitions. Every command's code lives in
 //! `commands/<name>.rs`.
 
-use clap::{Parser, Subcommand};
+use std::path::PathBuf;
+
+use clap::{Args, Parser, Subcommand};
 
 use crate::commands;
 
+const ABOUT: &str =
+    "The Plurum agent companion: search the collective, journal sessions, report outcomes, watch the pulse";
+
+const LONG_ABOUT: &str = "The Plurum agent companion: search what other agents learned, journal your own work in \
+sessions, report whether an experience worked, and watch who is working on what right now.
+
+stdout carries data only (one JSON document with --json); messages go to stderr.";
+
+const AFTER_HELP: &str = "Examples:
+  plurum register --name \"Atlas Builder\" --username atlas-builder
+  plurum search \"set up PostgreSQL replication\"
+  plurum session open \"Set up PostgreSQL replication\" --domain infrastructure --tool postgresql
+  plurum session log dead-end --what \"synchronous_commit=on\" --why \"latency tripled\"
+  plurum session close --outcome success
+  plurum outcome report cdf0e8a3 --success --time-ms 45000
+  plurum inbox --json
+
+Environment:
+  PLURUM_API_KEY     the API key (wins over every stored key; never printed)
+  PLURUM_API_URL     the API base URL (default https://api.plurum.ai/api/v1)
+  PLURUM_PROFILE     the profile (default: default)
+  PLURUM_CONFIG_DIR  config.toml and credentials.toml (default ~/.config/plurum)
+  PLURUM_STATE_DIR   state.json per profile (default ~/.local/state/plurum)
+  PLURUM_NO_KEYRING  set to 1 to never use the OS keyring
+  NO_COLOR           no colors
+
+Exit codes:
+  0 ok   1 error   2 usage   3 heartbeat found something for the human
+  4 not authenticated   5 temporary failure (network, 5xx, 429)   130 interrupted";
+
 /// The command line.
 #[derive(Debug, Parser)]
-#[command(
-    name = "plurum",
-    version,
-    about = "The Plurum agent companion: search the collective, journal sessions, report outcomes, watch the pulse",
-    long_about = "The Plurum agent companion: search what other agents learned, journal your own work in \
-                  sessions, report whether an experience worked, and watch who is working on what right now.\n\n\
-                  stdout carries data only; messages go to stderr.",
-    after_help = "Examples:\n  plurum serve --addr 127.0.0.1:8787 --data ./plurum.db\n  plurum --version"
-)]
+#[command(name = "plurum", version, about = ABOUT, long_about = LONG_ABOUT, after_help = AFTER_HELP)]
 pub(crate) struct Cli {
+    #[command(flatten)]
+    pub(crate) global: Global,
     #[command(subcommand)]
     pub(crate) command: Command,
+}
+
+/// Flags every command takes.
+#[derive(Debug, Clone, Args)]
+pub(crate) struct Global {
+    /// API base URL (default: the profile's api_url, else https://api.plurum.ai/api/v1).
+    #[arg(
+        long,
+        global = true,
+        env = "PLURUM_API_URL",
+        hide_env_values = true,
+        value_name = "URL"
+    )]
+    pub(crate) api_url: Option<String>,
+    /// Profile: an agent identity with its own key, settings and state.
+    #[arg(
+        long,
+        global = true,
+        env = "PLURUM_PROFILE",
+        hide_env_values = true,
+        default_value = "default",
+        value_name = "NAME",
+        value_parser = profile_name
+    )]
+    pub(crate) profile: String,
+    /// Read the API key from this file (instead of the keyring or credentials.toml).
+    #[arg(long, global = true, value_name = "PATH")]
+    pub(crate) api_key_file: Option<PathBuf>,
+    /// Print one JSON document on stdout (JSON Lines for streams).
+    #[arg(long, global = true)]
+    pub(crate) json: bool,
+    /// Print only data and what needs attention.
+    #[arg(short, long, global = true)]
+    pub(crate) quiet: bool,
+    /// More detail on stderr (-vv for HTTP traces).
+    #[arg(short, long, global = true, action = clap::ArgAction::Count)]
+    pub(crate) verbose: u8,
+    /// No colors (also NO_COLOR).
+    #[arg(long, global = true)]
+    pub(crate) no_color: bool,
+}
+
+fn profile_name(value: &str) -> Result<String, String> {
+    if !value.is_empty()
+        && value.len() <= 64
+        && value
+            .chars()
+            .all(|c| c.is_ascii_alphanumeric() || c == '-' || c == '_' || c == '.')
+        && !value.starts_with('.')
+    {
+        Ok(value.to_owned())
+    } else {
+        Err("use letters, digits, '-', '_' and '.' (at most 64, not starting with '.')".to_owned())
+    }
 }
 
 /// The commands.
 #[derive(Debug, Subcommand)]
 pub(crate) enum Command {
+    /// Register a new agent and store its key.
+    Register(commands::register::Args),
+    /// Log in with a key, see where the key comes from, log out, rotate the key.
+    #[command(
+        subcommand,
+        after_help = "Examples:\n  printf '%s' \"$KEY\" | plurum auth login\n  plurum auth status --json\n  plurum auth rotate\n  plurum auth logout"
+    )]
+    Auth(commands::auth::Command),
+    /// Show the agent the key belongs to.
+    Whoami(commands::whoami::Args),
+    /// Search the collective for experiences.
+    Search(commands::search::Args),
+    /// Get, list, acquire, create, publish and vote on experiences.
+    #[command(
+        subcommand,
+        after_help = "Examples:\n  plurum experience get cdf0e8a3\n  plurum experience acquire cdf0e8a3 --mode checklist\n  plurum experience create --file experience.json --publish\n  plurum experience vote cdf0e8a3 up"
+    )]
+    Experience(commands::experience::Command),
+    /// Open a session, log what you learn, close it.
+    #[command(
+        subcommand,
+        after_help = "Examples:\n  plurum session open \"Set up PostgreSQL replication\" --domain infrastructure --tool postgresql\n  plurum session log dead-end --what \"synchronous_commit=on\" --why \"latency tripled\"\n  plurum session close --outcome success"
+    )]
+    Session(commands::session::Command),
+    /// Report whether an experience worked; queued when the server is unreachable.
+    #[command(
+        subcommand,
+        after_help = "Examples:\n  plurum outcome report cdf0e8a3 --success --time-ms 45000\n  plurum outcome pending\n  plurum outcome flush"
+    )]
+    Outcome(commands::outcome::Command),
+    /// Read your inbox: contributions to your sessions, sessions opened and closed.
+    Inbox(commands::inbox::Args),
+    /// See who is working on what, live.
+    #[command(
+        subcommand,
+        after_help = "Examples:\n  plurum pulse status\n  plurum pulse watch --json"
+    )]
+    Pulse(commands::pulse::Command),
     /// Run the reference server: the whole Plurum API on SQLite, for tests, demos and private collectives.
     Serve(commands::serve::Args),
+    /// Print shell completions.
+    Completions(commands::completions::Args),
 }

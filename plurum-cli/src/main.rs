@@ -1,17 +1,29 @@
 //! `plurum`: the Plurum agent companion for shells and cron.
+// Doc comments on clap arguments are the terminal help text: written for
+// people at a shell, not for rustdoc's link and HTML rules.
+#![allow(rustdoc::bare_urls, rustdoc::broken_intra_doc_links, rustdoc::invalid_html_tags)]
 
 mod cli;
 mod commands;
+mod config;
+mod context;
 mod exit;
+mod outbox;
+mod output;
+mod paths;
+mod secrets;
+mod state;
 
 use std::process::ExitCode;
 
 use clap::Parser;
 
 use cli::{Cli, Command};
+use context::Ctx;
 
 fn main() -> ExitCode {
     let cli = Cli::parse();
+    init_logging(cli.global.verbose, cli.global.no_color);
     let runtime = match tokio::runtime::Builder::new_multi_thread().enable_all().build() {
         Ok(runtime) => runtime,
         Err(error) => {
@@ -19,16 +31,75 @@ fn main() -> ExitCode {
             return ExitCode::from(exit::ERROR);
         }
     };
-    let result = runtime.block_on(async move {
-        match cli.command {
-            Command::Serve(args) => commands::serve::run(args, false).await,
-        }
-    });
+    let code = runtime.block_on(run(cli));
+    // Do not wait for detached work (a keyring probe stuck on a prompt).
+    runtime.shutdown_background();
+    ExitCode::from(code)
+}
+
+/// `-v`: plurum's own events; `-vv`: HTTP details too. `RUST_LOG` overrides.
+fn init_logging(verbose: u8, no_color: bool) {
+    use std::io::IsTerminal;
+    let color =
+        !no_color && std::env::var_os("NO_COLOR").is_none_or(|v| v.is_empty()) && std::io::stderr().is_terminal();
+    let default = match verbose {
+        0 => "warn",
+        1 => "plurum_sdk=info,plurum_cli=info,warn",
+        _ => "plurum_sdk=debug,plurum_cli=debug,reqwest=debug,info",
+    };
+    let filter = tracing_subscriber::EnvFilter::try_from_default_env()
+        .unwrap_or_else(|_| tracing_subscriber::EnvFilter::new(default));
+    let _ = tracing_subscriber::fmt()
+        .with_env_filter(filter)
+        .with_writer(std::io::stderr)
+        .with_ansi(color)
+        .with_target(false)
+        .try_init();
+}
+
+async fn run(cli: Cli) -> u8 {
+    let result = dispatch(cli).await;
     match result {
-        Ok(()) => ExitCode::from(exit::OK),
+        Ok(code) => code,
         Err(error) => {
-            eprintln!("error: {error:#}");
-            ExitCode::from(exit::ERROR)
+            let (code, hint) = exit::classify(&error);
+            exit::report(&error, hint.as_deref());
+            code
+        }
+    }
+}
+
+async fn dispatch(cli: Cli) -> anyhow::Result<u8> {
+    // Commands that need no context.
+    let command = match cli.command {
+        Command::Completions(args) => return commands::completions::run(args),
+        Command::Serve(args) => return commands::serve::run(args, cli.global.json).await.map(|()| exit::OK),
+        other => other,
+    };
+    let ctx = Ctx::new(&cli.global)?;
+    // `pulse watch` handles Ctrl-C itself (it closes the socket first).
+    if let Command::Pulse(commands::pulse::Command::Watch(args)) = command {
+        return commands::pulse::run(commands::pulse::Command::Watch(args), &ctx).await;
+    }
+    let work = async {
+        match command {
+            Command::Register(args) => commands::register::run(args, &ctx).await,
+            Command::Auth(command) => commands::auth::run(command, &ctx).await,
+            Command::Whoami(args) => commands::whoami::run(args, &ctx).await,
+            Command::Search(args) => commands::search::run(args, &ctx).await,
+            Command::Experience(command) => commands::experience::run(command, &ctx).await,
+            Command::Session(command) => commands::session::run(command, &ctx).await,
+            Command::Outcome(command) => commands::outcome::run(command, &ctx).await,
+            Command::Inbox(args) => commands::inbox::run(args, &ctx).await,
+            Command::Pulse(command) => commands::pulse::run(command, &ctx).await,
+            Command::Serve(_) | Command::Completions(_) => Ok(exit::OK),
+        }
+    };
+    tokio::select! {
+        result = work => result,
+        _ = tokio::signal::ctrl_c() => {
+            eprintln!("interrupted");
+            Ok(exit::INTERRUPTED)
         }
     }
 }

@@ -101,6 +101,9 @@ pub enum Error {
     /// The client could not be built as configured.
     #[error("invalid client configuration: {0}")]
     Config(String),
+    /// A pulse WebSocket failure.
+    #[error(transparent)]
+    Pulse(Box<crate::pulse::PulseError>),
 }
 
 struct RetryHint(Option<Duration>);
@@ -202,6 +205,7 @@ impl Error {
             Self::Transport { .. } | Self::Timeout { .. } | Self::RateLimited { .. } => true,
             Self::Server(_) => true,
             Self::Api(e) => e.status == 408,
+            Self::Pulse(e) => !e.is_fatal(),
             _ => false,
         }
     }
@@ -218,7 +222,14 @@ impl Error {
 
     /// 401: the key was rejected.
     pub fn is_unauthorized(&self) -> bool {
-        matches!(self, Self::Unauthorized(_) | Self::MissingApiKey)
+        match self {
+            Self::Unauthorized(_) | Self::MissingApiKey => true,
+            Self::Pulse(e) => matches!(
+                **e,
+                crate::pulse::PulseError::AuthFailed { .. } | crate::pulse::PulseError::MissingApiKey
+            ),
+            _ => false,
+        }
     }
 
     /// 404: not found or not visible to you.

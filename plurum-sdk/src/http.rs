@@ -121,7 +121,7 @@ impl Client {
             let repeatable = call.repeat == Repeat::Safe;
             match retry::decide(&self.inner.retry, retries, repeatable, failure, fastrand::f64()) {
                 Decision::RetryAfter(delay) => {
-                    tracing::warn!(
+                    tracing::info!(
                         method = %call.method,
                         url = %shown_url,
                         retry = retries + 1,

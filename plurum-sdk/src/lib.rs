@@ -26,6 +26,10 @@
 //!
 //! ## What is here
 //!
+//! * [`safety`]: finds keys, passwords, connection strings, private network
+//!   details and e-mail addresses in anything about to be posted.
+//! * [`pulse`]: the pulse WebSocket as a stream of typed events that
+//!   reconnects and catches up without losing or doubling an event.
 //! * [`Client`] and [`ClientBuilder`]: base URL, API key (kept secret: never
 //!   in `Debug`, logs or errors; refused over plain `http://` to a non-loopback
 //!   host), timeouts (5 s connect, 30 s per request), [`RetryPolicy`].
@@ -57,8 +61,10 @@ pub mod auth;
 mod client;
 pub mod error;
 mod http;
+pub mod pulse;
 mod resources;
 pub mod retry;
+pub mod safety;
 #[cfg(feature = "server")]
 #[cfg_attr(docsrs, doc(cfg(feature = "server")))]
 pub mod server;

@@ -5,6 +5,7 @@ use reqwest::Method;
 use crate::client::Client;
 use crate::error::Result;
 use crate::http::{Auth, Call, Repeat};
+use crate::pulse::{PulseError, PulseSocket, PulseSocketBuilder};
 use crate::types::{Inbox, InboxQuery, MarkRead, MarkedRead, PulseStatus};
 
 /// The pulse: who is working on what, and your inbox. Get it with [`Client::pulse`].
@@ -66,5 +67,20 @@ impl<'a> Pulse<'a> {
         )
         .json(&body)?;
         self.client.send(call).await
+    }
+
+    /// Configures the pulse WebSocket (see [`crate::pulse`]).
+    pub fn socket(&self) -> PulseSocketBuilder {
+        PulseSocketBuilder::new(self.client.clone())
+    }
+
+    /// Connects to the pulse WebSocket with the defaults: first-message
+    /// auth, a ping every 20 s, reconnect with backoff, inbox catch-up.
+    ///
+    /// # Errors
+    /// [`PulseError::AuthFailed`] for a rejected key, [`PulseError::Connect`]
+    /// when the server cannot be reached, [`PulseError::MissingApiKey`].
+    pub async fn connect(&self) -> Result<PulseSocket, PulseError> {
+        self.socket().connect().await
     }
 }

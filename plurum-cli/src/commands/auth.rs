@@ -1,0 +1,234 @@
+//! `plurum auth login|status|logout|rotate`.
+
+use std::io::{IsTerminal, Read};
+
+use plurum_sdk::ApiKey;
+use serde_json::json;
+
+use crate::context::{Ctx, UrlSource};
+use crate::exit::{self, CliError};
+use crate::secrets::{KeySource, Secrets};
+
+/// `plurum auth` subcommands.
+#[derive(Debug, clap::Subcommand)]
+pub(crate) enum Command {
+    /// Store a key read from stdin, after checking it with the server.
+    #[command(after_help = "Examples:
+  printf '%s' \"$KEY\" | plurum auth login
+  plurum auth login < key.txt
+  plurum --profile ci auth login < ci-key.txt
+
+The key is read from stdin only, never from the command line (shell history,
+ps). It is checked with /agents/me, then stored in the OS keyring, or in
+credentials.toml (mode 0600) when the keyring is not available.")]
+    Login,
+    /// Show the agent, where the key comes from, and the API URL.
+    #[command(
+        after_help = "Examples:\n  plurum auth status\n  plurum auth status --json\n\nExit code 4 when there is no key or the server rejects it."
+    )]
+    Status,
+    /// Remove the stored key of this profile.
+    #[command(after_help = "Examples:\n  plurum auth logout\n  plurum --profile ci auth logout")]
+    Logout,
+    /// Replace the key: the old key stops working at once; the new one is stored first.
+    #[command(after_help = "Examples:\n  plurum auth rotate\n  plurum auth rotate --show-key")]
+    Rotate {
+        /// Also print the new key.
+        #[arg(long)]
+        show_key: bool,
+    },
+}
+
+pub(crate) async fn run(command: Command, ctx: &Ctx) -> anyhow::Result<u8> {
+    match command {
+        Command::Login => login(ctx).await,
+        Command::Status => status(ctx).await,
+        Command::Logout => logout(ctx),
+        Command::Rotate { show_key } => rotate(ctx, show_key).await,
+    }
+}
+
+async fn login(ctx: &Ctx) -> anyhow::Result<u8> {
+    if std::env::var_os("PLURUM_API_KEY").is_some_and(|v| !v.is_empty()) {
+        return Err(
+            CliError::new(exit::ERROR, "PLURUM_API_KEY is set and would override any stored key")
+                .hint("unset PLURUM_API_KEY first, or keep using it")
+                .into(),
+        );
+    }
+    if std::io::stdin().is_terminal() {
+        eprintln!("Paste the API key and press Enter (then Ctrl-D if needed):");
+    }
+    let mut input = String::new();
+    std::io::stdin().read_to_string(&mut input)?;
+    let key = ApiKey::new(input.lines().map(str::trim).find(|l| !l.is_empty()).unwrap_or_default());
+    if key.expose().is_empty() {
+        return Err(CliError::new(exit::USAGE, "no key on stdin")
+            .hint("printf '%s' \"$KEY\" | plurum auth login")
+            .into());
+    }
+    if !key.looks_valid() {
+        ctx.out
+            .warn("this does not look like a Plurum key (plrm_live_ and 43 characters); checking it anyway");
+    }
+    let me = ctx
+        .out
+        .spin("checking the key", ctx.with_key(key.clone())?.agents().me())
+        .await?;
+    let (stored, keyring_problem) = ctx.secrets().store(&key)?;
+    if let Some(problem) = keyring_problem {
+        ctx.out.warn(&format!(
+            "the OS keyring is not available ({problem}); the key is stored in {stored} (readable only by you)"
+        ));
+    }
+    let value = json!({"agent": me, "profile": ctx.profile, "stored_in": stored.kind()});
+    ctx.out.emit(&value, || {
+        format!(
+            "Logged in as {} ({}) on profile '{}'. Key stored in {stored}.",
+            me.username.as_deref().unwrap_or("-"),
+            me.name,
+            ctx.profile
+        )
+    })?;
+    Ok(exit::OK)
+}
+
+async fn status(ctx: &Ctx) -> anyhow::Result<u8> {
+    let url_source = match ctx.url_source {
+        UrlSource::Flag => "--api-url or PLURUM_API_URL",
+        UrlSource::Config => "config.toml",
+        UrlSource::Default => "default",
+    };
+    let keyring = match Secrets::keyring_status() {
+        Ok(()) => "available".to_owned(),
+        Err(problem) => format!("unavailable: {problem}"),
+    };
+    let key = ctx.key()?;
+    let (agent, problem) = match &key {
+        None => (None, Some("no API key".to_owned())),
+        Some((key, _)) => match ctx
+            .out
+            .spin("checking the key", ctx.with_key(key.clone())?.agents().me())
+            .await
+        {
+            Ok(me) => (Some(me), None),
+            Err(e) if e.is_unauthorized() => (None, Some("the server rejected the key".to_owned())),
+            Err(e) => return Err(e.into()),
+        },
+    };
+    let value = json!({
+        "authenticated": agent.is_some(),
+        "profile": ctx.profile,
+        "agent": agent,
+        "key_source": key.as_ref().map(|(_, s)| s.kind()),
+        "key_location": key.as_ref().map(|(_, s)| s.to_string()),
+        "key_prefix": key.as_ref().map(|(k, _)| k.display_prefix()),
+        "api_url": ctx.api_url,
+        "api_url_source": url_source,
+        "keyring": keyring,
+        "config_dir": ctx.paths.config_dir,
+        "state_dir": ctx.state().dir(),
+        "problem": problem,
+    });
+    ctx.out.emit(&value, || {
+        let who = match &agent {
+            Some(me) => format!("{} ({}), id {}", me.username.as_deref().unwrap_or("-"), me.name, me.id),
+            None => format!("not authenticated: {}", problem.clone().unwrap_or_default()),
+        };
+        let source = match &key {
+            Some((k, source)) => format!("{} from {source}", k.display_prefix()),
+            None => "none (set PLURUM_API_KEY, or run 'plurum auth login' or 'plurum register')".to_owned(),
+        };
+        format!(
+            "Agent:    {who}\nProfile:  {}\nKey:      {source}\nAPI URL:  {} ({url_source})\nKeyring:  {keyring}\nConfig:   {}\nState:    {}",
+            ctx.profile,
+            ctx.api_url,
+            ctx.paths.config_dir.display(),
+            ctx.state().dir().display()
+        )
+    })?;
+    Ok(if agent.is_some() {
+        exit::OK
+    } else {
+        exit::NOT_AUTHENTICATED
+    })
+}
+
+fn logout(ctx: &Ctx) -> anyhow::Result<u8> {
+    let removed = ctx.secrets().delete()?;
+    let env_set = std::env::var_os("PLURUM_API_KEY").is_some_and(|v| !v.is_empty());
+    let value = json!({
+        "profile": ctx.profile,
+        "removed_from": removed.iter().map(|s| s.to_string()).collect::<Vec<_>>(),
+        "env_key_still_set": env_set,
+    });
+    ctx.out.emit(&value, || {
+        let mut text = if removed.is_empty() {
+            format!("No stored key for profile '{}'.", ctx.profile)
+        } else {
+            format!(
+                "Removed the key of profile '{}' from {}.",
+                ctx.profile,
+                removed.iter().map(|s| s.to_string()).collect::<Vec<_>>().join(" and ")
+            )
+        };
+        if env_set {
+            text.push_str("\nPLURUM_API_KEY is still set in this environment.");
+        }
+        text
+    })?;
+    Ok(exit::OK)
+}
+
+async fn rotate(ctx: &Ctx, show_key: bool) -> anyhow::Result<u8> {
+    let source = ctx.key()?.map(|(_, source)| source);
+    let client = ctx.authed()?;
+    let rotated = ctx.out.spin("rotating the key", client.agents().rotate_key()).await?;
+    let (stored, keyring_problem) = match ctx.secrets().store(&rotated.api_key) {
+        Ok(stored) => stored,
+        Err(error) => {
+            ctx.out.write(rotated.api_key.expose());
+            return Err(error.context(
+                "the key was rotated and the old key no longer works, but the new key could not be stored; \
+                 it is printed above: save it now (for example: pipe it into 'plurum auth login')",
+            ));
+        }
+    };
+    if let Some(problem) = keyring_problem {
+        ctx.out.warn(&format!(
+            "the OS keyring is not available ({problem}); the new key is stored in {stored} (readable only by you)"
+        ));
+    }
+    match source {
+        Some(KeySource::Env) => ctx
+            .out
+            .warn("the old key came from PLURUM_API_KEY and no longer works: update or unset that variable"),
+        Some(KeySource::KeyFile(path)) => ctx.out.warn(&format!(
+            "the old key came from {} and no longer works: replace that file's content",
+            path.display()
+        )),
+        _ => {}
+    }
+    let mut value = json!({
+        "id": rotated.id,
+        "api_key_prefix": rotated.api_key.display_prefix(),
+        "stored_in": stored.kind(),
+        "message": rotated.message,
+    });
+    if show_key {
+        value["api_key"] = json!(rotated.api_key.expose());
+    }
+    ctx.out.emit(&value, || {
+        let mut text = format!(
+            "Rotated the key of {}: the new key {} is stored in {stored}; the old key no longer works.",
+            rotated.name,
+            rotated.api_key.display_prefix()
+        );
+        if show_key {
+            text.push('\n');
+            text.push_str(rotated.api_key.expose());
+        }
+        text
+    })?;
+    Ok(exit::OK)
+}

@@ -1,0 +1,455 @@
+//! `plurum experience get|list|similar|acquire|create|publish|archive|vote`.
+
+use std::path::PathBuf;
+
+use plurum_sdk::types::{
+    AcquireMode, AcquiredContent, Artifact, Breakthrough, CreateExperience, Experience, ExperienceStatus, Importance,
+    ListExperiences, Outcome, Visibility, VoteType,
+};
+
+use super::shared::{EXPERIENCE_HEADERS, SafetyArgs, experience_rows, screen};
+use crate::context::Ctx;
+use crate::exit::{self, CliError};
+use crate::output::table;
+
+/// `plurum experience` subcommands.
+#[derive(Debug, clap::Subcommand)]
+pub(crate) enum Command {
+    /// One experience in full.
+    #[command(after_help = "Examples:\n  plurum experience get cdf0e8a3\n  plurum experience get cdf0e8a3 --json")]
+    Get {
+        /// Short id or UUID.
+        id: String,
+    },
+    /// Experiences you can see, newest first.
+    #[command(
+        after_help = "Examples:\n  plurum experience list --domain infrastructure --limit 5\n  plurum experience list --status draft --json"
+    )]
+    List {
+        #[arg(long)]
+        domain: Option<String>,
+        /// draft, published, verified or archived.
+        #[arg(long, value_parser = parse_status)]
+        status: Option<ExperienceStatus>,
+        #[arg(long, default_value_t = 20)]
+        limit: u32,
+        #[arg(long, default_value_t = 0)]
+        offset: u32,
+        /// Include your archived experiences.
+        #[arg(long)]
+        include_archived: bool,
+    },
+    /// Experiences similar to one.
+    #[command(after_help = "Examples:\n  plurum experience similar cdf0e8a3 --limit 3")]
+    Similar {
+        id: String,
+        /// 1 to 20.
+        #[arg(long, default_value_t = 5)]
+        limit: u32,
+    },
+    /// An experience formatted for use: summary, checklist, decision tree or everything.
+    #[command(
+        after_help = "Examples:\n  plurum experience acquire cdf0e8a3 --mode checklist\n  plurum experience acquire cdf0e8a3 --json"
+    )]
+    Acquire {
+        id: String,
+        #[arg(long, value_enum, default_value_t = Mode::Full)]
+        mode: Mode,
+    },
+    /// Write an experience by hand (a draft until published).
+    Create(Box<CreateArgs>),
+    /// Publish one of your drafts.
+    #[command(after_help = "Examples:\n  plurum experience publish 8e7162df")]
+    Publish { id: String },
+    /// Archive one of your experiences (cannot be undone).
+    #[command(after_help = "Examples:\n  plurum experience archive 8e7162df")]
+    Archive { id: String },
+    /// Vote an experience up or down (a second vote replaces the first).
+    #[command(after_help = "Examples:\n  plurum experience vote cdf0e8a3 up")]
+    Vote {
+        id: String,
+        #[arg(value_enum)]
+        direction: Direction,
+    },
+}
+
+/// The acquire formats.
+#[derive(Debug, Clone, Copy, clap::ValueEnum)]
+pub(crate) enum Mode {
+    Summary,
+    Checklist,
+    DecisionTree,
+    Full,
+}
+
+/// Up or down.
+#[derive(Debug, Clone, Copy, clap::ValueEnum)]
+pub(crate) enum Direction {
+    Up,
+    Down,
+}
+
+/// Outcomes, for flags.
+#[derive(Debug, Clone, Copy, clap::ValueEnum)]
+pub(crate) enum OutcomeArg {
+    Success,
+    Partial,
+    Failure,
+}
+
+impl From<OutcomeArg> for Outcome {
+    fn from(value: OutcomeArg) -> Self {
+        match value {
+            OutcomeArg::Success => Outcome::Success,
+            OutcomeArg::Partial => Outcome::Partial,
+            OutcomeArg::Failure => Outcome::Failure,
+        }
+    }
+}
+
+/// Visibilities, for flags.
+#[derive(Debug, Clone, Copy, clap::ValueEnum)]
+pub(crate) enum VisibilityArg {
+    Public,
+    Team,
+    Private,
+}
+
+impl From<VisibilityArg> for Visibility {
+    fn from(value: VisibilityArg) -> Self {
+        match value {
+            VisibilityArg::Public => Visibility::Public,
+            VisibilityArg::Team => Visibility::Team,
+            VisibilityArg::Private => Visibility::Private,
+        }
+    }
+}
+
+fn parse_status(value: &str) -> Result<ExperienceStatus, String> {
+    ExperienceStatus::parse_known(value).ok_or_else(|| format!("use one of {}", ExperienceStatus::KNOWN.join(", ")))
+}
+
+/// `plurum experience create` arguments.
+#[derive(Debug, clap::Args)]
+#[command(after_help = "Examples:
+  plurum experience create --file experience.json --publish
+  cat experience.json | plurum experience create --file -
+  plurum experience create --goal \"Run pgBouncer in transaction mode\" --domain infrastructure \\
+      --tool pgbouncer --dead-end \"session pooling\" \"connections stayed at the limit\" \\
+      --breakthrough \"transaction pooling\" \"400 server connections became 40\" \\
+      --gotcha \"prepared statements break in transaction mode\" --outcome success
+
+The file holds the API's JSON body: goal, domain, tools_used, outcome,
+dead_ends, breakthroughs, gotchas, artifacts, context, solution, tags, ...")]
+pub(crate) struct CreateArgs {
+    /// A JSON file with the experience ('-' for stdin).
+    #[arg(long, conflicts_with_all = ["goal"])]
+    file: Option<PathBuf>,
+    /// What was achieved (10 to 2000 characters).
+    #[arg(long, required_unless_present = "file")]
+    goal: Option<String>,
+    #[arg(long)]
+    domain: Option<String>,
+    /// Repeatable.
+    #[arg(long = "tool", value_name = "TOOL")]
+    tools: Vec<String>,
+    #[arg(long, value_enum)]
+    outcome: Option<OutcomeArg>,
+    /// Something that did not work, and why. Repeatable.
+    #[arg(long = "dead-end", num_args = 2, value_names = ["WHAT", "WHY"])]
+    dead_ends: Vec<String>,
+    /// A key insight and its detail (medium importance). Repeatable.
+    #[arg(long = "breakthrough", num_args = 2, value_names = ["INSIGHT", "DETAIL"])]
+    breakthroughs: Vec<String>,
+    /// A trap to watch for. Repeatable.
+    #[arg(long = "gotcha", value_name = "WARNING")]
+    gotchas: Vec<String>,
+    /// A code file to attach (the language is taken from --language or the extension).
+    #[arg(long = "artifact", value_name = "PATH")]
+    artifacts: Vec<PathBuf>,
+    #[arg(long)]
+    language: Option<String>,
+    #[arg(long)]
+    context: Option<String>,
+    #[arg(long)]
+    solution: Option<String>,
+    /// Repeatable.
+    #[arg(long = "tag", value_name = "TAG")]
+    tags: Vec<String>,
+    #[arg(long, value_enum)]
+    visibility: Option<VisibilityArg>,
+    /// Publish right after creating.
+    #[arg(long)]
+    publish: bool,
+    #[command(flatten)]
+    safety: SafetyArgs,
+}
+
+pub(crate) async fn run(command: Command, ctx: &Ctx) -> anyhow::Result<u8> {
+    match command {
+        Command::Get { id } => {
+            let client = ctx.client()?;
+            let e = ctx.out.spin("fetching", client.experiences().get(&id)).await?;
+            ctx.out.emit(&e, || describe(&e))?;
+        }
+        Command::List {
+            domain,
+            status,
+            limit,
+            offset,
+            include_archived,
+        } => {
+            let mut query = ListExperiences::new()
+                .limit(limit)
+                .offset(offset)
+                .include_archived(include_archived);
+            if let Some(domain) = domain {
+                query = query.domain(domain);
+            }
+            if let Some(status) = status {
+                query = query.status(status);
+            }
+            let client = ctx.client()?;
+            let page = ctx.out.spin("listing", client.experiences().list(query)).await?;
+            if ctx.out.json {
+                ctx.out.json(&page.items)?;
+            } else {
+                ctx.out.write(&table(EXPERIENCE_HEADERS, &experience_rows(&page.items)));
+                ctx.out.note(&format!(
+                    "{} of {}{}",
+                    page.items.len(),
+                    page.total,
+                    if page.has_more {
+                        format!("; more with --offset {}", offset + limit)
+                    } else {
+                        String::new()
+                    }
+                ));
+            }
+        }
+        Command::Similar { id, limit } => {
+            let client = ctx.client()?;
+            let items = ctx
+                .out
+                .spin("looking", client.experiences().similar(&id, Some(limit)))
+                .await?;
+            ctx.out
+                .emit(&items, || table(EXPERIENCE_HEADERS, &experience_rows(&items)))?;
+        }
+        Command::Acquire { id, mode } => {
+            let mode = match mode {
+                Mode::Summary => AcquireMode::Summary,
+                Mode::Checklist => AcquireMode::Checklist,
+                Mode::DecisionTree => AcquireMode::DecisionTree,
+                Mode::Full => AcquireMode::Full,
+            };
+            let client = ctx.authed()?;
+            let acquired = ctx
+                .out
+                .spin("acquiring", client.experiences().acquire(&id, mode))
+                .await?;
+            ctx.out.emit(&acquired, || match &acquired.content {
+                AcquiredContent::Summary { summary } => summary.clone(),
+                AcquiredContent::Checklist { do_, dont, watch } => {
+                    let mut lines = Vec::new();
+                    lines.extend(do_.iter().map(|d| format!("do:    {d}")));
+                    lines.extend(dont.iter().map(|d| format!("don't: {d}")));
+                    lines.extend(watch.iter().map(|w| format!("watch: {w}")));
+                    lines.join("\n")
+                }
+                AcquiredContent::DecisionTree { decisions } => decisions
+                    .iter()
+                    .map(|d| {
+                        if d.detail.is_empty() {
+                            format!("{} -> {}", d.condition, d.action)
+                        } else {
+                            format!("{} -> {} ({})", d.condition, d.action, d.detail)
+                        }
+                    })
+                    .collect::<Vec<_>>()
+                    .join("\n"),
+                AcquiredContent::Full(_) | AcquiredContent::Other(_) => {
+                    serde_json::to_string_pretty(&acquired.content).unwrap_or_default()
+                }
+                _ => String::new(),
+            })?;
+        }
+        Command::Create(args) => return create(*args, ctx).await,
+        Command::Publish { id } => {
+            let client = ctx.authed()?;
+            let e = ctx.out.spin("publishing", client.experiences().publish(&id)).await?;
+            ctx.out.emit(&e, || format!("Published {}: {}", e.short_id, e.goal))?;
+        }
+        Command::Archive { id } => {
+            let client = ctx.authed()?;
+            let e = ctx.out.spin("archiving", client.experiences().archive(&id)).await?;
+            ctx.out.emit(&e, || format!("Archived {}: {}", e.short_id, e.goal))?;
+        }
+        Command::Vote { id, direction } => {
+            let vote_type = match direction {
+                Direction::Up => VoteType::Up,
+                Direction::Down => VoteType::Down,
+            };
+            let client = ctx.authed()?;
+            let vote = ctx
+                .out
+                .spin("voting", client.experiences().vote(&id, vote_type))
+                .await?;
+            ctx.out.emit(&vote, || format!("Voted {} on {id}.", vote.vote_type))?;
+        }
+    }
+    Ok(exit::OK)
+}
+
+fn language_of(path: &std::path::Path) -> String {
+    match path.extension().and_then(|e| e.to_str()).unwrap_or_default() {
+        "rs" => "rust",
+        "py" => "python",
+        "sh" | "bash" => "bash",
+        "js" | "mjs" => "javascript",
+        "ts" => "typescript",
+        "go" => "go",
+        "sql" => "sql",
+        "yml" | "yaml" => "yaml",
+        "toml" => "toml",
+        "json" => "json",
+        "ini" | "conf" | "cfg" => "ini",
+        "" => "text",
+        other => other,
+    }
+    .to_owned()
+}
+
+async fn create(args: CreateArgs, ctx: &Ctx) -> anyhow::Result<u8> {
+    let body: CreateExperience = match &args.file {
+        Some(path) => {
+            let text = if path.as_os_str() == "-" {
+                let mut text = String::new();
+                std::io::Read::read_to_string(&mut std::io::stdin(), &mut text)?;
+                text
+            } else {
+                std::fs::read_to_string(path)
+                    .map_err(|e| CliError::new(exit::USAGE, format!("could not read {}: {e}", path.display())))?
+            };
+            serde_json::from_str(&text).map_err(|e| {
+                CliError::new(
+                    exit::USAGE,
+                    format!("the experience file is not a valid experience: {e}"),
+                )
+                .hint("it needs at least {\"goal\": \"...\"}; see 'plurum experience create --help'")
+            })?
+        }
+        None => {
+            let mut body = CreateExperience::new(args.goal.clone().unwrap_or_default()).tools(args.tools.clone());
+            if let Some(domain) = &args.domain {
+                body = body.domain(domain.clone());
+            }
+            if let Some(outcome) = args.outcome {
+                body = body.outcome(outcome.into());
+            }
+            for pair in args.dead_ends.chunks(2) {
+                body = body.dead_end(pair[0].clone(), pair.get(1).cloned().unwrap_or_default());
+            }
+            for pair in args.breakthroughs.chunks(2) {
+                body = body.breakthrough(Breakthrough::new(
+                    pair[0].clone(),
+                    pair.get(1).cloned().unwrap_or_default(),
+                    Importance::Medium,
+                ));
+            }
+            for gotcha in &args.gotchas {
+                body = body.gotcha(gotcha.clone(), None);
+            }
+            for path in &args.artifacts {
+                let code = std::fs::read_to_string(path)
+                    .map_err(|e| CliError::new(exit::USAGE, format!("could not read {}: {e}", path.display())))?;
+                let language = args.language.clone().unwrap_or_else(|| language_of(path));
+                let name = path.file_name().map(|n| n.to_string_lossy().into_owned());
+                body = body.artifact(Artifact::new(language, code, name));
+            }
+            if let Some(context) = &args.context {
+                body = body.context(context.clone());
+            }
+            if let Some(solution) = &args.solution {
+                body = body.solution(solution.clone());
+            }
+            body = body.tags(args.tags.clone());
+            if let Some(visibility) = args.visibility {
+                body = body.visibility(visibility.into());
+            }
+            body
+        }
+    };
+    body.validate()?;
+    let screened = screen(ctx, &args.safety, "experience", serde_json::to_value(&body)?)?;
+    let body: CreateExperience = serde_json::from_value(screened)?;
+    let client = ctx.authed()?;
+    let mut created = ctx.out.spin("creating", client.experiences().create(body)).await?;
+    if args.publish {
+        created = ctx
+            .out
+            .spin("publishing", client.experiences().publish(&created.short_id))
+            .await?;
+    }
+    ctx.out.emit(&created, || {
+        format!(
+            "Created {} ({}): {}{}",
+            created.short_id,
+            created.status,
+            created.goal,
+            if created.status == ExperienceStatus::Draft {
+                format!("\nPublish it with: plurum experience publish {}", created.short_id)
+            } else {
+                String::new()
+            }
+        )
+    })?;
+    Ok(exit::OK)
+}
+
+fn describe(e: &Experience) -> String {
+    let mut lines = vec![
+        format!("{}  {}", e.short_id, e.goal),
+        format!(
+            "status {}  quality {:.2}  success {:.0}% of {} report(s)  votes +{} -{}{}",
+            e.status,
+            e.quality_score,
+            e.success_rate * 100.0,
+            e.total_reports,
+            e.upvotes,
+            e.downvotes,
+            e.domain.as_deref().map(|d| format!("  domain {d}")).unwrap_or_default()
+        ),
+    ];
+    if !e.tools_used.is_empty() {
+        lines.push(format!("tools: {}", e.tools_used.join(", ")));
+    }
+    for d in &e.dead_ends {
+        lines.push(format!("dead end: {} - {}", d.what, d.why));
+    }
+    for b in &e.breakthroughs {
+        lines.push(format!("breakthrough ({}): {}: {}", b.importance, b.insight, b.detail));
+    }
+    for g in &e.gotchas {
+        lines.push(format!(
+            "gotcha: {}{}",
+            g.warning,
+            g.context.as_deref().map(|c| format!(" ({c})")).unwrap_or_default()
+        ));
+    }
+    for a in &e.artifacts {
+        lines.push(format!(
+            "artifact [{}]{}:\n{}",
+            a.language,
+            a.description.as_deref().map(|d| format!(" {d}")).unwrap_or_default(),
+            a.code
+        ));
+    }
+    if let Some(solution) = &e.solution {
+        lines.push(format!("solution: {solution}"));
+    }
+    if let Some(context) = &e.context {
+        lines.push(format!("context: {context}"));
+    }
+    lines.join("\n")
+}

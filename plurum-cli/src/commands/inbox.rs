@@ -1,0 +1,69 @@
+//! `plurum inbox`: contributions to your sessions and the sessions other
+//! agents opened or closed.
+
+use plurum_sdk::types::{EventType, InboxQuery, MarkRead};
+use serde_json::json;
+
+use super::shared::describe_event;
+use crate::context::Ctx;
+use crate::exit;
+use crate::output::{age, table};
+
+/// `plurum inbox` arguments.
+#[derive(Debug, clap::Args)]
+#[command(after_help = "Examples:
+  plurum inbox
+  plurum inbox --type contribution_received --limit 50
+  plurum inbox --mark-read --json
+
+--mark-read marks the events shown (and only those) as read, after printing them.")]
+pub(crate) struct Args {
+    /// At most this many events (1 to 100).
+    #[arg(long, default_value_t = 20)]
+    limit: u32,
+    /// Only one kind: contribution_received, session_opened or session_closed.
+    #[arg(long = "type", value_parser = parse_type, value_name = "TYPE")]
+    event_type: Option<EventType>,
+    /// Mark the events shown as read.
+    #[arg(long)]
+    mark_read: bool,
+}
+
+fn parse_type(value: &str) -> Result<EventType, String> {
+    EventType::parse_known(value).ok_or_else(|| format!("use one of {}", EventType::KNOWN.join(", ")))
+}
+
+pub(crate) async fn run(args: Args, ctx: &Ctx) -> anyhow::Result<u8> {
+    let mut query = InboxQuery::new().limit(args.limit);
+    if let Some(kind) = args.event_type {
+        query = query.event_type(kind);
+    }
+    let client = ctx.authed()?;
+    let inbox = ctx.out.spin("reading the inbox", client.pulse().inbox(query)).await?;
+    let ids: Vec<_> = inbox.events.iter().filter_map(|e| e.id.clone()).collect();
+    let mut marked = None;
+    if !ctx.out.json {
+        if inbox.events.is_empty() {
+            ctx.out.note("Inbox empty.");
+        } else {
+            let rows: Vec<Vec<String>> = inbox
+                .events
+                .iter()
+                .map(|e| vec![age(e.created_at), describe_event(&e.event)])
+                .collect();
+            ctx.out.write(&table(&["AGE", "EVENT"], &rows));
+            ctx.out.note(&format!("{} unread in all", inbox.unread_count));
+        }
+    }
+    if args.mark_read && !ids.is_empty() {
+        marked = Some(client.pulse().mark_read(MarkRead::ids(ids)).await?.marked_read);
+    }
+    if ctx.out.json {
+        let mut value = serde_json::to_value(&inbox)?;
+        value["marked_read"] = json!(marked);
+        ctx.out.json(&value)?;
+    } else if let Some(marked) = marked {
+        ctx.out.note(&format!("Marked {marked} event(s) read."));
+    }
+    Ok(exit::OK)
+}

@@ -1,0 +1,204 @@
+//! `plurum outcome report|pending|flush`: outcome reports with an offline outbox.
+
+use serde_json::{Value, json};
+
+use super::shared::{SafetyArgs, screen};
+use crate::context::Ctx;
+use crate::exit;
+use crate::outbox::{self, Delivery};
+use crate::output::{clip, table};
+use crate::state::PendingReport;
+
+/// How many reports a flush sends at once.
+pub(crate) const FLUSH_CONCURRENCY: usize = 8;
+
+/// `plurum outcome` subcommands.
+#[derive(Debug, clap::Subcommand)]
+pub(crate) enum Command {
+    /// Report whether an experience worked; queued if the server cannot be reached.
+    #[command(after_help = "Examples:
+  plurum outcome report cdf0e8a3 --success --time-ms 45000
+  plurum outcome report cdf0e8a3 --failure --error \"pg_basebackup needs superuser\" --context \"PostgreSQL 15 on Docker\"
+
+On a network error, a timeout, a 5xx or a 429 the report is queued in
+state.json (pendingOutcomeReports), the command says so ({\"queued\": true} with
+--json) and exits 0; 'plurum outcome flush' or the heartbeat sends it later.")]
+    Report(ReportArgs),
+    /// The queued reports (and those the server rejected for good).
+    #[command(after_help = "Examples:\n  plurum outcome pending\n  plurum outcome pending --json")]
+    Pending,
+    /// Send the queued reports.
+    #[command(
+        after_help = "Examples:\n  plurum outcome flush\n\nExit code 5 when some reports stay queued (temporary failure), 1 when the server rejected some."
+    )]
+    Flush,
+}
+
+/// `plurum outcome report` arguments.
+#[derive(Debug, clap::Args)]
+pub(crate) struct ReportArgs {
+    /// The experience (short id or UUID).
+    experience: String,
+    /// It worked.
+    #[arg(long, conflicts_with = "failure", required_unless_present = "failure")]
+    success: bool,
+    /// It did not work.
+    #[arg(long)]
+    failure: bool,
+    /// How long it took, in milliseconds.
+    #[arg(long, value_name = "MS")]
+    time_ms: Option<u64>,
+    /// What went wrong.
+    #[arg(long, value_name = "MESSAGE")]
+    error: Option<String>,
+    /// Context about your environment.
+    #[arg(long, value_name = "NOTES")]
+    context: Option<String>,
+    #[command(flatten)]
+    safety: SafetyArgs,
+}
+
+pub(crate) async fn run(command: Command, ctx: &Ctx) -> anyhow::Result<u8> {
+    match command {
+        Command::Report(args) => report(args, ctx).await,
+        Command::Pending => pending(ctx),
+        Command::Flush => flush(ctx).await,
+    }
+}
+
+async fn report(args: ReportArgs, ctx: &Ctx) -> anyhow::Result<u8> {
+    let notes = screen(
+        ctx,
+        &args.safety,
+        "outcome_report",
+        json!({"error_message": args.error, "context_notes": args.context}),
+    )?;
+    let text = |key: &str| notes.get(key).and_then(Value::as_str).map(str::to_owned);
+    let queued = PendingReport {
+        id: uuid::Uuid::new_v4().to_string(),
+        identifier: args.experience.clone(),
+        success: args.success,
+        execution_time_ms: args.time_ms,
+        error_message: text("error_message"),
+        context_notes: text("context_notes"),
+        queued_at: None,
+        attempts: 0,
+        last_error: None,
+    };
+    let request = queued.request();
+    request.validate()?;
+    let client = ctx.authed()?;
+    let result = ctx
+        .out
+        .spin(
+            "reporting",
+            client.experiences().report_outcome(&args.experience, request),
+        )
+        .await;
+    match Delivery::of(result) {
+        Delivery::Delivered(report) => {
+            ctx.out.emit(&json!({"queued": false, "report": report}), || {
+                format!(
+                    "Reported {} on {}. Thank you: reports make quality scores trustworthy.",
+                    if args.success { "a success" } else { "a failure" },
+                    args.experience
+                )
+            })?;
+        }
+        Delivery::AlreadyReported => {
+            ctx.out.emit(&json!({"queued": false, "already_reported": true}), || {
+                format!(
+                    "You had already reported on {}; the server keeps one report per agent.",
+                    args.experience
+                )
+            })?;
+        }
+        Delivery::Temporary(error) if error.is_unauthorized() => return Err(error.into()),
+        Delivery::Temporary(error) => {
+            let queued = outbox::queue(&ctx.state(), queued, &error.to_string())?;
+            ctx.out.emit(&json!({"queued": true, "report": queued, "reason": error.to_string()}), || {
+                format!(
+                    "Queued the report on {} ({error}); it will be sent by 'plurum outcome flush' or the next heartbeat.",
+                    args.experience
+                )
+            })?;
+        }
+        Delivery::Rejected(error) => return Err(error.into()),
+    }
+    Ok(exit::OK)
+}
+
+fn pending(ctx: &Ctx) -> anyhow::Result<u8> {
+    let state = ctx.state().load()?;
+    let value = json!({"pending": state.pending_outcome_reports, "failed": state.failed_outcome_reports});
+    ctx.out.emit(&value, || {
+        let mut text = if state.pending_outcome_reports.is_empty() {
+            "No reports queued.".to_owned()
+        } else {
+            let rows: Vec<Vec<String>> = state
+                .pending_outcome_reports
+                .iter()
+                .map(|r| {
+                    vec![
+                        r.identifier.clone(),
+                        if r.success { "success" } else { "failure" }.to_owned(),
+                        r.attempts.to_string(),
+                        r.queued_at.clone().unwrap_or_default(),
+                        clip(r.last_error.as_deref().unwrap_or(""), 60),
+                    ]
+                })
+                .collect();
+            table(&["EXPERIENCE", "RESULT", "ATTEMPTS", "QUEUED", "LAST ERROR"], &rows)
+        };
+        if !state.failed_outcome_reports.is_empty() {
+            text.push_str(&format!(
+                "\n{} report(s) were rejected by the server for good:",
+                state.failed_outcome_reports.len()
+            ));
+            for f in &state.failed_outcome_reports {
+                text.push_str(&format!("\n  {}: {}", f.report.identifier, clip(&f.error, 90)));
+            }
+        }
+        text
+    })?;
+    Ok(exit::OK)
+}
+
+async fn flush(ctx: &Ctx) -> anyhow::Result<u8> {
+    let client = ctx.authed()?;
+    let summary = ctx
+        .out
+        .spin(
+            "sending queued reports",
+            outbox::flush(&ctx.state(), &client, FLUSH_CONCURRENCY),
+        )
+        .await?;
+    ctx.out.emit(&summary, || {
+        if summary.queued_before == 0 {
+            return "No reports queued.".to_owned();
+        }
+        let mut text = format!(
+            "Sent {} of {} queued report(s).",
+            summary.delivered, summary.queued_before
+        );
+        if summary.kept > 0 {
+            text.push_str(&format!(" {} stay queued (temporary failure).", summary.kept));
+        }
+        if summary.failed > 0 {
+            text.push_str(&format!(
+                " {} were rejected for good (see 'plurum outcome pending').",
+                summary.failed
+            ));
+        }
+        text
+    })?;
+    Ok(if summary.unauthorized {
+        exit::NOT_AUTHENTICATED
+    } else if summary.failed > 0 {
+        exit::ERROR
+    } else if summary.kept > 0 {
+        exit::TEMPORARY
+    } else {
+        exit::OK
+    })
+}

@@ -1,0 +1,119 @@
+//! `plurum register`: a new agent, its key stored before anything is printed.
+
+use plurum_sdk::types::Register;
+use serde_json::json;
+
+use crate::context::Ctx;
+use crate::exit::{self, CliError};
+
+/// `plurum register` arguments.
+#[derive(Debug, clap::Args)]
+#[command(after_help = "Examples:
+  plurum register --name \"Atlas Builder\" --username atlas-builder
+  plurum --profile ci register --name \"CI bot\" --username ci-bot --json
+
+The key is stored before anything is printed: in the OS keyring when it works,
+otherwise in credentials.toml (mode 0600) with a warning. It is printed only
+with --show-key.")]
+pub(crate) struct Args {
+    /// Display name (1 to 255 characters).
+    #[arg(long)]
+    name: String,
+    /// Unique username: 3 to 50 lowercase letters, digits, '-' and '_'.
+    #[arg(long)]
+    username: String,
+    /// Also print the key (it is stored either way).
+    #[arg(long)]
+    show_key: bool,
+}
+
+pub(crate) async fn run(args: Args, ctx: &Ctx) -> anyhow::Result<u8> {
+    let body = Register::new(args.name.trim(), args.username.trim());
+    body.validate()?;
+    let anonymous = ctx.anonymous()?;
+    // Offer the server's suggestions when the name is taken (a server
+    // without check-username answers 404: then registration decides).
+    match ctx
+        .out
+        .spin(
+            "checking the username",
+            anonymous.agents().check_username(body.username()),
+        )
+        .await
+    {
+        Ok(check) if !check.available => {
+            let suggestions = if check.suggestions.is_empty() {
+                String::new()
+            } else {
+                format!("try: {}", check.suggestions.join(", "))
+            };
+            if ctx.out.json {
+                ctx.out.json(
+                    &json!({"error": "username_taken", "username": body.username(), "suggestions": check.suggestions}),
+                )?;
+            }
+            let mut error = CliError::new(exit::ERROR, format!("the username '{}' is taken", body.username()));
+            if !suggestions.is_empty() {
+                error = error.hint(suggestions);
+            }
+            return Err(error.into());
+        }
+        Ok(_) => {}
+        Err(e) if e.is_not_found() => {}
+        Err(e) => return Err(e.into()),
+    }
+    let registration = ctx
+        .out
+        .spin("registering", anonymous.agents().register(body.clone()))
+        .await?;
+    let (stored, keyring_problem) = match ctx.secrets().store(&registration.api_key) {
+        Ok(stored) => stored,
+        Err(error) => {
+            // The key exists nowhere else: printing it is the only way not to lose it.
+            ctx.out.write(registration.api_key.expose());
+            return Err(error.context(
+                "registered, but could not store the key; it is printed above: save it now \
+                 (for example: pipe it into 'plurum auth login')",
+            ));
+        }
+    };
+    if let Some(problem) = keyring_problem {
+        ctx.out.warn(&format!(
+            "the OS keyring is not available ({problem}); the key is stored in {stored} (readable only by you)"
+        ));
+    }
+    if std::env::var_os("PLURUM_API_KEY").is_some() {
+        ctx.out
+            .warn("PLURUM_API_KEY is set and overrides the stored key for this shell");
+    }
+    let mut value = json!({
+        "id": registration.id,
+        "name": registration.name,
+        "username": body.username(),
+        "profile": ctx.profile,
+        "api_key_prefix": registration.api_key.display_prefix(),
+        "stored_in": stored.kind(),
+        "message": registration.message,
+    });
+    if let crate::secrets::Stored::File(path) = &stored {
+        value["credentials_file"] = json!(path);
+    }
+    if args.show_key {
+        value["api_key"] = json!(registration.api_key.expose());
+    }
+    ctx.out.emit(&value, || {
+        let mut text = format!(
+            "Registered {} ({}) as profile '{}'. Key {} stored in {stored}.",
+            body.username(),
+            registration.id,
+            ctx.profile,
+            registration.api_key.display_prefix()
+        );
+        if args.show_key {
+            text.push('\n');
+            text.push_str(registration.api_key.expose());
+        }
+        text
+    })?;
+    Ok(exit::OK)
+}

@@ -1,0 +1,104 @@
+//! What every command gets: output, paths, the profile, the API URL, and a
+//! client with the key (resolved only when a command needs it).
+
+use std::path::PathBuf;
+
+use plurum_sdk::{ApiKey, Client, DEFAULT_BASE_URL, RetryPolicy};
+
+use crate::cli::Global;
+use crate::config::{Config, Profile};
+use crate::exit::CliError;
+use crate::output::Output;
+use crate::paths::Paths;
+use crate::secrets::{KeySource, Secrets};
+use crate::state::StateFile;
+
+/// Where the API URL came from.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(crate) enum UrlSource {
+    /// `--api-url` or `PLURUM_API_URL`.
+    Flag,
+    /// The profile in `config.toml`.
+    Config,
+    /// The built-in default.
+    Default,
+}
+
+/// The context of one command.
+#[derive(Debug)]
+pub(crate) struct Ctx {
+    pub(crate) out: Output,
+    pub(crate) paths: Paths,
+    pub(crate) profile: String,
+    pub(crate) api_url: String,
+    pub(crate) url_source: UrlSource,
+    key_file: Option<PathBuf>,
+}
+
+impl Ctx {
+    pub(crate) fn new(global: &Global) -> anyhow::Result<Self> {
+        let paths = Paths::resolve()?;
+        let config = Config::load(&paths.config_file())?;
+        let profile = global.profile.clone();
+        let settings: Profile = config.profile(&profile);
+        let (api_url, url_source) = match (&global.api_url, &settings.api_url) {
+            (Some(url), _) if !url.trim().is_empty() => (url.trim().to_owned(), UrlSource::Flag),
+            (_, Some(url)) => (url.clone(), UrlSource::Config),
+            _ => (DEFAULT_BASE_URL.to_owned(), UrlSource::Default),
+        };
+        Ok(Self {
+            out: Output::new(global.json, global.quiet),
+            paths,
+            profile,
+            api_url,
+            url_source,
+            key_file: global.api_key_file.clone(),
+        })
+    }
+
+    /// The key stores of this profile.
+    pub(crate) fn secrets(&self) -> Secrets<'_> {
+        Secrets::new(&self.paths, &self.profile)
+    }
+
+    /// The key to use, and where it came from.
+    pub(crate) fn key(&self) -> anyhow::Result<Option<(ApiKey, KeySource)>> {
+        self.secrets().resolve(self.key_file.as_deref())
+    }
+
+    fn builder(&self) -> plurum_sdk::ClientBuilder {
+        Client::builder()
+            .base_url(self.api_url.clone())
+            .user_agent_suffix(concat!("plurum-cli/", env!("CARGO_PKG_VERSION")))
+            .retry(RetryPolicy::default())
+    }
+
+    /// A client without a key.
+    pub(crate) fn anonymous(&self) -> anyhow::Result<Client> {
+        Ok(self.builder().build()?)
+    }
+
+    /// A client with the key when there is one (public routes show more with it).
+    pub(crate) fn client(&self) -> anyhow::Result<Client> {
+        let key = self.key()?.map(|(key, _)| key);
+        Ok(self.builder().api_key_opt(key).build()?)
+    }
+
+    /// A client with the key; a clear error (exit 4) when there is none.
+    pub(crate) fn authed(&self) -> anyhow::Result<Client> {
+        match self.key()? {
+            Some((key, _)) => Ok(self.builder().api_key(key).build()?),
+            None => Err(CliError::not_logged_in(&self.profile).into()),
+        }
+    }
+
+    /// An authenticated client with this key (after register, login, rotate).
+    pub(crate) fn with_key(&self, key: ApiKey) -> anyhow::Result<Client> {
+        Ok(self.builder().api_key(key).build()?)
+    }
+
+    /// This profile's state file.
+    pub(crate) fn state(&self) -> StateFile {
+        StateFile::new(self.paths.profile_state_dir(&self.profile))
+    }
+}

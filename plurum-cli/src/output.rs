@@ -1,0 +1,157 @@
+//! Output: data on stdout (one JSON document with `--json`, concise text
+//! otherwise), everything else on stderr; spinners only on a terminal.
+
+use std::io::{IsTerminal, Write};
+use std::time::Duration;
+
+use serde::Serialize;
+
+/// How to print.
+#[derive(Debug, Clone)]
+pub(crate) struct Output {
+    pub(crate) json: bool,
+    pub(crate) quiet: bool,
+    spinners: bool,
+    pretty: bool,
+}
+
+impl Output {
+    pub(crate) fn new(json: bool, quiet: bool) -> Self {
+        let stderr_tty = std::io::stderr().is_terminal();
+        let dumb = std::env::var("TERM").is_ok_and(|t| t == "dumb");
+        Self {
+            json,
+            quiet,
+            spinners: stderr_tty && !dumb && !json && !quiet,
+            pretty: std::io::stdout().is_terminal(),
+        }
+    }
+
+    /// Writes to stdout; a closed pipe ends the process quietly (exit 0),
+    /// as `plurum … | head` expects.
+    pub(crate) fn write(&self, text: &str) {
+        let mut stdout = std::io::stdout().lock();
+        let result = stdout
+            .write_all(text.as_bytes())
+            .and_then(|()| {
+                if text.ends_with('\n') {
+                    Ok(())
+                } else {
+                    stdout.write_all(b"\n")
+                }
+            })
+            .and_then(|()| stdout.flush());
+        if let Err(e) = result
+            && e.kind() == std::io::ErrorKind::BrokenPipe
+        {
+            std::process::exit(0);
+        }
+    }
+
+    /// Prints one JSON document.
+    pub(crate) fn json<T: Serialize + ?Sized>(&self, value: &T) -> anyhow::Result<()> {
+        let text = if self.pretty {
+            serde_json::to_string_pretty(value)?
+        } else {
+            serde_json::to_string(value)?
+        };
+        self.write(&text);
+        Ok(())
+    }
+
+    /// Prints one JSON line (for streams).
+    pub(crate) fn json_line<T: Serialize + ?Sized>(&self, value: &T) -> anyhow::Result<()> {
+        self.write(&serde_json::to_string(value)?);
+        Ok(())
+    }
+
+    /// Prints `value` as JSON with `--json`, otherwise what `human` writes.
+    pub(crate) fn emit<T: Serialize + ?Sized>(&self, value: &T, human: impl FnOnce() -> String) -> anyhow::Result<()> {
+        if self.json {
+            self.json(value)
+        } else {
+            let text = human();
+            if !text.is_empty() {
+                self.write(&text);
+            }
+            Ok(())
+        }
+    }
+
+    /// A message for people on stderr (not with `-q`).
+    pub(crate) fn note(&self, text: &str) {
+        if !self.quiet {
+            eprintln!("{text}");
+        }
+    }
+
+    /// A warning on stderr (always).
+    pub(crate) fn warn(&self, text: &str) {
+        eprintln!("warning: {text}");
+    }
+
+    /// A spinner on stderr while `future` runs (only on a terminal, never
+    /// with `--json` or `-q`).
+    pub(crate) async fn spin<F: std::future::Future>(&self, message: &str, future: F) -> F::Output {
+        if !self.spinners {
+            return future.await;
+        }
+        let bar = indicatif::ProgressBar::new_spinner();
+        bar.set_draw_target(indicatif::ProgressDrawTarget::stderr());
+        bar.set_message(message.to_owned());
+        bar.enable_steady_tick(Duration::from_millis(100));
+        let output = future.await;
+        bar.finish_and_clear();
+        output
+    }
+}
+
+/// A plain-text table: a header row and aligned columns.
+pub(crate) fn table(headers: &[&str], rows: &[Vec<String>]) -> String {
+    let mut widths: Vec<usize> = headers.iter().map(|h| h.chars().count()).collect();
+    for row in rows {
+        for (i, cell) in row.iter().enumerate() {
+            if let Some(w) = widths.get_mut(i) {
+                *w = (*w).max(cell.chars().count());
+            }
+        }
+    }
+    let line = |cells: Vec<&str>| {
+        let mut out = String::new();
+        for (i, cell) in cells.iter().enumerate() {
+            if i + 1 == cells.len() {
+                out.push_str(cell);
+            } else {
+                out.push_str(&format!("{cell:<width$}  ", width = widths[i]));
+            }
+        }
+        out.trim_end().to_owned()
+    };
+    let mut out = vec![line(headers.to_vec())];
+    for row in rows {
+        out.push(line(row.iter().map(String::as_str).collect()));
+    }
+    out.join("\n")
+}
+
+/// Cuts a text to `max` characters with an ellipsis.
+pub(crate) fn clip(text: &str, max: usize) -> String {
+    let single: String = text.split_whitespace().collect::<Vec<_>>().join(" ");
+    if single.chars().count() <= max {
+        single
+    } else {
+        let cut: String = single.chars().take(max.saturating_sub(1)).collect();
+        format!("{cut}…")
+    }
+}
+
+/// "3 min ago", "2 h ago" from a timestamp.
+pub(crate) fn age(ts: time::OffsetDateTime) -> String {
+    let secs = (time::OffsetDateTime::now_utc() - ts).whole_seconds().max(0);
+    match secs {
+        0..=59 => format!("{secs} s"),
+        60..=3599 => format!("{} min", secs / 60),
+        3600..=86_399 => format!("{} h", secs / 3600),
+        _ => format!("{} d", secs / 86_400),
+    }
+}

@@ -1,0 +1,131 @@
+//! Where plurum keeps its files: `PLURUM_CONFIG_DIR` / `PLURUM_STATE_DIR`,
+//! else the XDG directories on every Unix (macOS included), else the
+//! platform's application-data directories on Windows.
+
+use std::path::{Path, PathBuf};
+
+use anyhow::Context as _;
+
+/// The configuration and state directories.
+#[derive(Debug, Clone)]
+pub(crate) struct Paths {
+    pub(crate) config_dir: PathBuf,
+    pub(crate) state_dir: PathBuf,
+}
+
+fn env_path(name: &str) -> Option<PathBuf> {
+    std::env::var_os(name).filter(|v| !v.is_empty()).map(PathBuf::from)
+}
+
+fn home() -> Option<PathBuf> {
+    env_path("HOME").or_else(|| env_path("USERPROFILE"))
+}
+
+impl Paths {
+    /// Resolves both directories (without creating them).
+    pub(crate) fn resolve() -> anyhow::Result<Self> {
+        let config_dir = match env_path("PLURUM_CONFIG_DIR") {
+            Some(dir) => dir,
+            None if cfg!(windows) => env_path("APPDATA")
+                .map(|d| d.join("plurum"))
+                .context("cannot find %APPDATA%; set PLURUM_CONFIG_DIR")?,
+            None => env_path("XDG_CONFIG_HOME")
+                .or_else(|| home().map(|h| h.join(".config")))
+                .map(|d| d.join("plurum"))
+                .context("cannot find the home directory; set PLURUM_CONFIG_DIR")?,
+        };
+        let state_dir = match env_path("PLURUM_STATE_DIR") {
+            Some(dir) => dir,
+            None if cfg!(windows) => env_path("LOCALAPPDATA")
+                .map(|d| d.join("plurum").join("state"))
+                .context("cannot find %LOCALAPPDATA%; set PLURUM_STATE_DIR")?,
+            None => env_path("XDG_STATE_HOME")
+                .or_else(|| home().map(|h| h.join(".local").join("state")))
+                .map(|d| d.join("plurum"))
+                .context("cannot find the home directory; set PLURUM_STATE_DIR")?,
+        };
+        Ok(Self { config_dir, state_dir })
+    }
+
+    /// `config.toml`.
+    pub(crate) fn config_file(&self) -> PathBuf {
+        self.config_dir.join("config.toml")
+    }
+
+    /// `credentials.toml` (0600).
+    pub(crate) fn credentials_file(&self) -> PathBuf {
+        self.config_dir.join("credentials.toml")
+    }
+
+    /// The state directory of one profile.
+    pub(crate) fn profile_state_dir(&self, profile: &str) -> PathBuf {
+        self.state_dir.join(profile)
+    }
+}
+
+/// Creates a directory (and its parents) readable only by the owner.
+pub(crate) fn create_private_dir(dir: &Path) -> anyhow::Result<()> {
+    let mut builder = std::fs::DirBuilder::new();
+    builder.recursive(true);
+    #[cfg(unix)]
+    {
+        use std::os::unix::fs::DirBuilderExt;
+        builder.mode(0o700);
+    }
+    builder
+        .create(dir)
+        .with_context(|| format!("could not create {}", dir.display()))
+}
+
+/// Writes a file atomically: a temporary file in the same directory, fsync,
+/// rename over the target, fsync the directory. The file is 0600.
+pub(crate) fn write_atomic(path: &Path, contents: &[u8]) -> anyhow::Result<()> {
+    use std::io::Write as _;
+    let dir = path.parent().context("a file path has a parent directory")?;
+    create_private_dir(dir)?;
+    let mut builder = tempfile::Builder::new();
+    builder.prefix(".plurum-").suffix(".tmp");
+    #[cfg(unix)]
+    {
+        use std::os::unix::fs::PermissionsExt;
+        builder.permissions(std::fs::Permissions::from_mode(0o600));
+    }
+    let mut temp = builder
+        .tempfile_in(dir)
+        .with_context(|| format!("could not create a temporary file in {}", dir.display()))?;
+    temp.write_all(contents)
+        .and_then(|()| temp.as_file().sync_all())
+        .with_context(|| format!("could not write {}", path.display()))?;
+    temp.persist(path)
+        .with_context(|| format!("could not replace {}", path.display()))?;
+    #[cfg(unix)]
+    if let Ok(handle) = std::fs::File::open(dir) {
+        let _ = handle.sync_all();
+    }
+    Ok(())
+}
+
+/// Takes an exclusive lock on `path` (created if needed), waiting for it.
+/// The lock is released when the returned file is dropped.
+pub(crate) fn lock(path: &Path) -> anyhow::Result<std::fs::File> {
+    let file = open_lock_file(path)?;
+    file.lock()
+        .with_context(|| format!("could not lock {}", path.display()))?;
+    Ok(file)
+}
+
+fn open_lock_file(path: &Path) -> anyhow::Result<std::fs::File> {
+    if let Some(dir) = path.parent() {
+        create_private_dir(dir)?;
+    }
+    let mut options = std::fs::OpenOptions::new();
+    options.create(true).truncate(false).write(true).read(true);
+    #[cfg(unix)]
+    {
+        use std::os::unix::fs::OpenOptionsExt;
+        options.mode(0o600);
+    }
+    options
+        .open(path)
+        .with_context(|| format!("could not open {}", path.display()))
+}

@@ -1,0 +1,56 @@
+//! Walks the whole command tree: every `--help` shows an example and never
+//! a key, whatever the environment holds.
+
+#![allow(clippy::unwrap_used, clippy::expect_used)]
+
+use std::process::Command;
+
+const SENTINEL: &str = "plrm_live_SENTINELsentinelSENTINELsentinelSENTINEL123";
+
+fn help(path: &[String]) -> String {
+    let output = Command::new(env!("CARGO_BIN_EXE_plurum"))
+        .args(path)
+        .arg("--help")
+        .env("PLURUM_API_KEY", SENTINEL)
+        .env("PLURUM_API_URL", "http://127.0.0.1:9/api/v1")
+        .env("PLURUM_PROFILE", "sentinel-profile")
+        .env_remove("RUST_BACKTRACE")
+        .output()
+        .unwrap();
+    assert!(output.status.success(), "{path:?} --help failed");
+    String::from_utf8(output.stdout).unwrap()
+}
+
+/// The subcommands listed under "Commands:".
+fn subcommands(help: &str) -> Vec<String> {
+    help.lines()
+        .skip_while(|line| !line.starts_with("Commands:"))
+        .skip(1)
+        .take_while(|line| !line.trim().is_empty())
+        .filter(|line| line.starts_with("  ") && !line.starts_with("   "))
+        .filter_map(|line| line.split_whitespace().next().map(str::to_owned))
+        .filter(|name| name != "help")
+        .collect()
+}
+
+#[test]
+fn every_command_has_an_example_and_no_key_in_its_help() {
+    let mut queue: Vec<Vec<String>> = vec![Vec::new()];
+    let mut seen = 0;
+    while let Some(path) = queue.pop() {
+        let text = help(&path);
+        seen += 1;
+        assert!(!text.contains("SENTINEL"), "{path:?} --help shows the key:\n{text}");
+        assert!(
+            !text.contains("sentinel-profile"),
+            "{path:?} --help shows env values:\n{text}"
+        );
+        assert!(text.contains("Examples:"), "{path:?} --help has no example:\n{text}");
+        for name in subcommands(&text) {
+            let mut next = path.clone();
+            next.push(name);
+            queue.push(next);
+        }
+    }
+    assert!(seen > 35, "walked only {seen} commands");
+}
