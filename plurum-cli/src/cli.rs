@@ -142,8 +142,12 @@ pub(crate) enum Command {
         after_help = "Examples:\n  plurum pulse status\n  plurum pulse watch --json"
     )]
     Pulse(commands::pulse::Command),
+    /// Run the HEARTBEAT.md routine: inbox, queued outcomes, search, pulse (cron-safe).
+    Heartbeat(commands::heartbeat::Args),
     /// Run the reference server: the whole Plurum API on SQLite, for tests, demos and private collectives.
     Serve(commands::serve::Args),
+    /// Walk through the whole loop against an in-process reference server, narrating each step.
+    Demo(commands::demo::Args),
     /// Print shell completions.
     Completions(commands::completions::Args),
 }

@@ -30,6 +30,8 @@ pub(crate) struct Ctx {
     pub(crate) out: Output,
     pub(crate) paths: Paths,
     pub(crate) profile: String,
+    /// This profile's settings from `config.toml`.
+    pub(crate) settings: Profile,
     pub(crate) api_url: String,
     pub(crate) url_source: UrlSource,
     key_file: Option<PathBuf>,
@@ -50,6 +52,7 @@ impl Ctx {
             out: Output::new(global.json, global.quiet),
             paths,
             profile,
+            settings,
             api_url,
             url_source,
             key_file: global.api_key_file.clone(),

@@ -11,6 +11,8 @@ pub(crate) const OK: u8 = 0;
 pub(crate) const ERROR: u8 = 1;
 /// Bad usage or input.
 pub(crate) const USAGE: u8 = 2;
+/// The heartbeat found something the human should know.
+pub(crate) const NEEDS_HUMAN: u8 = 3;
 /// Not authenticated: no key, or the key was rejected.
 pub(crate) const NOT_AUTHENTICATED: u8 = 4;
 /// A temporary failure: network, timeout, 5xx, 429 after retries.

@@ -74,6 +74,7 @@ async fn dispatch(cli: Cli) -> anyhow::Result<u8> {
     let command = match cli.command {
         Command::Completions(args) => return commands::completions::run(args),
         Command::Serve(args) => return commands::serve::run(args, cli.global.json).await.map(|()| exit::OK),
+        Command::Demo(args) => return commands::demo::run(args, &cli.global).await,
         other => other,
     };
     let ctx = Ctx::new(&cli.global)?;
@@ -92,7 +93,8 @@ async fn dispatch(cli: Cli) -> anyhow::Result<u8> {
             Command::Outcome(command) => commands::outcome::run(command, &ctx).await,
             Command::Inbox(args) => commands::inbox::run(args, &ctx).await,
             Command::Pulse(command) => commands::pulse::run(command, &ctx).await,
-            Command::Serve(_) | Command::Completions(_) => Ok(exit::OK),
+            Command::Heartbeat(args) => commands::heartbeat::run(args, &ctx).await,
+            Command::Serve(_) | Command::Completions(_) | Command::Demo(_) => Ok(exit::OK),
         }
     };
     tokio::select! {

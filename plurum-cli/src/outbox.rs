@@ -5,9 +5,9 @@
 //! servers reject a second report by the same agent). It stays after a
 //! temporary failure (network, timeout, 5xx, 429). A permanent rejection
 //! (404, 422, …) moves it to `failedOutcomeReports`, visible, never silently
-//! gone. Each report is removed from the file right after the server
-//! accepted it, so a crash in the middle repeats at most that one report,
-//! which the server then answers with a 409.
+//! gone. Reports are removed from the file as soon as the server's answers
+//! arrive, so a crash in the middle repeats at most the reports whose
+//! answers were not written yet, which the server then answers with a 409.
 
 use futures_util::StreamExt;
 use plurum_sdk::Client;
@@ -82,14 +82,14 @@ pub(crate) fn queue(state: &StateFile, mut report: PendingReport, error: &str) -
 }
 
 /// Sends every queued report, `concurrency` at a time, updating the file
-/// after each answer.
+/// as answers arrive.
 pub(crate) async fn flush(state: &StateFile, client: &Client, concurrency: usize) -> anyhow::Result<FlushSummary> {
     let pending = state.load()?.pending_outcome_reports;
     let mut summary = FlushSummary {
         queued_before: pending.len(),
         ..FlushSummary::default()
     };
-    let mut answers = futures_util::stream::iter(pending)
+    let answers = futures_util::stream::iter(pending)
         .map(|report| async move {
             let delivery = Delivery::of(
                 client
@@ -100,55 +100,60 @@ pub(crate) async fn flush(state: &StateFile, client: &Client, concurrency: usize
             (report, delivery)
         })
         .buffer_unordered(concurrency.max(1));
-    while let Some((report, delivery)) = answers.next().await {
-        let (result, error) = match &delivery {
-            Delivery::Delivered(_) => ("delivered", None),
-            Delivery::AlreadyReported => ("already_reported", None),
-            Delivery::Temporary(e) => ("kept", Some(format!("{e:#}"))),
-            Delivery::Rejected(e) => ("failed", Some(format!("{e:#}"))),
-        };
-        if let Delivery::Temporary(e) = &delivery
-            && e.is_unauthorized()
-        {
-            summary.unauthorized = true;
-        }
-        let id = report.id.clone();
+    // Answers are written to the file as soon as they arrive, a batch of
+    // whatever is ready at a time: a crash loses at most that batch's
+    // removals, and those reports come back as 409s (already on record).
+    let mut batches = answers.ready_chunks(concurrency.max(1));
+    while let Some(batch) = batches.next().await {
         state.update(|s| {
-            let Some(index) = s.pending_outcome_reports.iter().position(|r| r.id == id) else {
-                return Ok(());
-            };
-            match &delivery {
-                Delivery::Delivered(_) | Delivery::AlreadyReported => {
-                    s.pending_outcome_reports.remove(index);
-                }
-                Delivery::Temporary(e) => {
-                    let queued = &mut s.pending_outcome_reports[index];
-                    queued.attempts += 1;
-                    queued.last_error = Some(e.to_string());
-                }
-                Delivery::Rejected(e) => {
-                    let queued = s.pending_outcome_reports.remove(index);
-                    s.failed_outcome_reports.push(FailedReport {
-                        report: queued,
-                        failed_at: now(),
-                        status: e.status(),
-                        error: e.to_string(),
-                    });
+            for (report, delivery) in &batch {
+                let Some(index) = s.pending_outcome_reports.iter().position(|r| r.id == report.id) else {
+                    continue;
+                };
+                match delivery {
+                    Delivery::Delivered(_) | Delivery::AlreadyReported => {
+                        s.pending_outcome_reports.remove(index);
+                    }
+                    Delivery::Temporary(e) => {
+                        let queued = &mut s.pending_outcome_reports[index];
+                        queued.attempts += 1;
+                        queued.last_error = Some(e.to_string());
+                    }
+                    Delivery::Rejected(e) => {
+                        let queued = s.pending_outcome_reports.remove(index);
+                        s.failed_outcome_reports.push(FailedReport {
+                            report: queued,
+                            failed_at: now(),
+                            status: e.status(),
+                            error: e.to_string(),
+                        });
+                    }
                 }
             }
             Ok(())
         })?;
-        match delivery {
-            Delivery::Delivered(_) | Delivery::AlreadyReported => summary.delivered += 1,
-            Delivery::Temporary(_) => summary.kept += 1,
-            Delivery::Rejected(_) => summary.failed += 1,
+        for (report, delivery) in batch {
+            let (result, error) = match &delivery {
+                Delivery::Delivered(_) => ("delivered", None),
+                Delivery::AlreadyReported => ("already_reported", None),
+                Delivery::Temporary(e) => ("kept", Some(format!("{e:#}"))),
+                Delivery::Rejected(e) => ("failed", Some(format!("{e:#}"))),
+            };
+            match delivery {
+                Delivery::Delivered(_) | Delivery::AlreadyReported => summary.delivered += 1,
+                Delivery::Temporary(e) => {
+                    summary.kept += 1;
+                    summary.unauthorized |= e.is_unauthorized();
+                }
+                Delivery::Rejected(_) => summary.failed += 1,
+            }
+            summary.reports.push(Line {
+                identifier: report.identifier,
+                success: report.success,
+                result,
+                error,
+            });
         }
-        summary.reports.push(Line {
-            identifier: report.identifier,
-            success: report.success,
-            result,
-            error,
-        });
     }
     Ok(summary)
 }

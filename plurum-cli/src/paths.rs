@@ -83,6 +83,7 @@ pub(crate) fn write_atomic(path: &Path, contents: &[u8]) -> anyhow::Result<()> {
     use std::io::Write as _;
     let dir = path.parent().context("a file path has a parent directory")?;
     create_private_dir(dir)?;
+    remove_stale_temp_files(dir);
     let mut builder = tempfile::Builder::new();
     builder.prefix(".plurum-").suffix(".tmp");
     #[cfg(unix)]
@@ -105,6 +106,26 @@ pub(crate) fn write_atomic(path: &Path, contents: &[u8]) -> anyhow::Result<()> {
     Ok(())
 }
 
+/// Removes temporary files a killed process left behind (older than 10 minutes).
+fn remove_stale_temp_files(dir: &Path) {
+    let Ok(entries) = std::fs::read_dir(dir) else { return };
+    for entry in entries.flatten() {
+        let name = entry.file_name();
+        let name = name.to_string_lossy();
+        if name.starts_with(".plurum-")
+            && name.ends_with(".tmp")
+            && entry
+                .metadata()
+                .and_then(|m| m.modified())
+                .ok()
+                .and_then(|t| t.elapsed().ok())
+                .is_some_and(|age| age > std::time::Duration::from_secs(600))
+        {
+            let _ = std::fs::remove_file(entry.path());
+        }
+    }
+}
+
 /// Takes an exclusive lock on `path` (created if needed), waiting for it.
 /// The lock is released when the returned file is dropped.
 pub(crate) fn lock(path: &Path) -> anyhow::Result<std::fs::File> {
@@ -112,6 +133,16 @@ pub(crate) fn lock(path: &Path) -> anyhow::Result<std::fs::File> {
     file.lock()
         .with_context(|| format!("could not lock {}", path.display()))?;
     Ok(file)
+}
+
+/// Takes an exclusive lock on `path` if nobody holds it; `None` if someone does.
+pub(crate) fn try_lock(path: &Path) -> anyhow::Result<Option<std::fs::File>> {
+    let file = open_lock_file(path)?;
+    match file.try_lock() {
+        Ok(()) => Ok(Some(file)),
+        Err(std::fs::TryLockError::WouldBlock) => Ok(None),
+        Err(std::fs::TryLockError::Error(e)) => Err(e).with_context(|| format!("could not lock {}", path.display())),
+    }
 }
 
 fn open_lock_file(path: &Path) -> anyhow::Result<std::fs::File> {

@@ -2,7 +2,9 @@
 
 pub(crate) mod auth;
 pub(crate) mod completions;
+pub(crate) mod demo;
 pub(crate) mod experience;
+pub(crate) mod heartbeat;
 pub(crate) mod inbox;
 pub(crate) mod outcome;
 pub(crate) mod pulse;

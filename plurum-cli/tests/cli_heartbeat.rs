@@ -1,0 +1,568 @@
+//! `plurum heartbeat` and `plurum demo` as processes: the routine's steps,
+//! its output and exit codes, cron behaviour, crash safety and concurrency.
+
+#![allow(clippy::unwrap_used, clippy::expect_used)]
+
+mod common;
+
+use std::process::{Command, Stdio};
+use std::time::Duration;
+
+use common::{SENTINEL, World};
+use plurum_sdk::types::*;
+use predicates::prelude::*;
+use serde_json::{Value, json};
+
+/// Publishes `count` experiences by the `author` profile; returns their short ids.
+fn publish(world: &World, count: usize) -> Vec<String> {
+    let author = world.client("author");
+    world.block_on(async {
+        let mut ids = Vec::new();
+        for i in 0..count {
+            let created = author
+                .experiences()
+                .create(CreateExperience::new(format!(
+                    "Experience number {i} about replication lag"
+                )))
+                .await
+                .unwrap();
+            author.experiences().publish(&created.short_id).await.unwrap();
+            ids.push(created.short_id);
+        }
+        ids
+    })
+}
+
+/// Writes queued reports into a profile's state.json, as `outcome report` would.
+fn queue_reports(world: &World, profile: &str, identifiers: &[String]) {
+    let reports: Vec<Value> = identifiers
+        .iter()
+        .map(|id| json!({"id": uuid_like(id), "identifier": id, "success": true, "execution_time_ms": 1000}))
+        .collect();
+    let dir = world.state_dir().join(profile);
+    std::fs::create_dir_all(&dir).unwrap();
+    let state =
+        json!({"schemaVersion": 1, "lastPlurumCheck": null, "pendingOutcomeReports": reports, "savedExperiences": []});
+    std::fs::write(dir.join("state.json"), serde_json::to_vec_pretty(&state).unwrap()).unwrap();
+}
+
+fn uuid_like(seed: &str) -> String {
+    format!("00000000-0000-4000-8000-{:0>12}", &seed[..seed.len().min(12)])
+}
+
+fn total_reports(world: &World, ids: &[String]) -> Vec<u64> {
+    let reader = world.client("author");
+    world.block_on(async {
+        let mut totals = Vec::new();
+        for id in ids {
+            totals.push(reader.experiences().get(id).await.unwrap().total_reports);
+        }
+        totals
+    })
+}
+
+fn heartbeat(world: &World, profile: &str, extra: &[&str]) -> (i32, Value, String) {
+    let output = world
+        .plurum()
+        .args(["--profile", profile, "--json", "heartbeat"])
+        .args(extra)
+        .output()
+        .unwrap();
+    let stdout = String::from_utf8_lossy(&output.stdout).to_string();
+    let json = serde_json::from_str(&stdout)
+        .unwrap_or_else(|_| panic!("no JSON: {stdout}\n{}", String::from_utf8_lossy(&output.stderr)));
+    (
+        output.status.code().unwrap(),
+        json,
+        String::from_utf8_lossy(&output.stderr).to_string(),
+    )
+}
+
+#[test]
+fn a_quiet_heartbeat_says_no_new_findings_and_records_the_check() {
+    let world = World::new();
+    world.register("default", "quiet");
+    world
+        .plurum()
+        .arg("heartbeat")
+        .assert()
+        .success()
+        .stdout("Plurum heartbeat complete. No new findings.\n");
+    let state = world.state("default");
+    assert!(state["lastPlurumCheck"].is_string(), "{state}");
+    // -q prints only what needs attention: nothing.
+    world.plurum().args(["-q", "heartbeat"]).assert().success().stdout("");
+}
+
+#[test]
+fn the_full_routine_flushes_reads_searches_and_checks_the_pulse() {
+    let world = World::new();
+    world.register("author", "author");
+    world.register("default", "worker");
+    std::fs::create_dir_all(world.config_dir()).unwrap();
+    std::fs::write(
+        world.config_dir().join("config.toml"),
+        "[profiles.default]\nfocus = \"replication lag\"\ndomains = [\"infrastructure\"]\ntools = [\"kafka\"]\n",
+    )
+    .unwrap();
+    let ids = publish(&world, 3);
+    queue_reports(&world, "default", &ids[..2]);
+    // Another agent is at work in a domain of interest, and one elsewhere.
+    world.json(&[
+        "--profile",
+        "author",
+        "session",
+        "open",
+        "Shard the event store",
+        "--domain",
+        "infrastructure",
+    ]);
+    world.json(&[
+        "--profile",
+        "author",
+        "session",
+        "open",
+        "Bake bread",
+        "--domain",
+        "cooking",
+    ]);
+
+    let (code, summary, _) = heartbeat(&world, "default", &[]);
+    assert_eq!(code, 0, "{summary}");
+    assert_eq!(summary["status"], "ok");
+    // Inbox: both session_opened events kept in state, then marked read.
+    assert_eq!(summary["inbox"]["sessions_opened"], 2);
+    assert_eq!(summary["inbox"]["marked_read"], 2);
+    let state = world.state("default");
+    assert_eq!(state["inboxEvents"].as_array().unwrap().len(), 2);
+    let unread = world
+        .block_on(world.client("default").pulse().inbox(InboxQuery::new()))
+        .unwrap();
+    assert_eq!(unread.unread_count, 0, "marked read once stored");
+    // Outbox flushed.
+    assert_eq!(summary["outcomes"]["delivered"], 2);
+    assert!(state["pendingOutcomeReports"].as_array().unwrap().is_empty());
+    assert_eq!(total_reports(&world, &ids[..2]), [1, 1]);
+    // Search from the profile's focus; finds saved with their scores.
+    assert_eq!(summary["search"]["source"], "profile_focus");
+    assert_eq!(summary["search"]["query"], "replication lag");
+    let saved = state["savedExperiences"].as_array().unwrap();
+    assert_eq!(saved.len(), 3);
+    assert!(
+        saved
+            .iter()
+            .all(|s| s["quality_score"].is_number() && s["total_reports"].is_number())
+    );
+    // Pulse: only the session in the configured domain is pointed out.
+    let relevant = summary["pulse"]["relevant"].as_array().unwrap();
+    assert_eq!(relevant.len(), 1);
+    assert_eq!(relevant[0]["topic"], "Shard the event store");
+    assert!(
+        summary["summary"]
+            .as_str()
+            .unwrap()
+            .contains("reported 2 queued outcome(s)")
+    );
+    assert!(
+        summary["summary"]
+            .as_str()
+            .unwrap()
+            .contains("1 active session(s) in your domains or tools")
+    );
+    assert!(state["lastPlurumCheck"].is_string());
+
+    // The current session's topic wins over the focus, the flag over both.
+    world.json(&["session", "open", "Tune Kafka consumer lag"]);
+    let (_, summary, _) = heartbeat(&world, "default", &[]);
+    assert_eq!(summary["search"]["source"], "current_session");
+    assert_eq!(summary["search"]["query"], "Tune Kafka consumer lag");
+    let (_, summary, _) = heartbeat(&world, "default", &["--query", "replication"]);
+    assert_eq!(summary["search"]["source"], "flag");
+    assert!(summary["search"]["new"].as_array().unwrap().is_empty(), "already saved");
+}
+
+#[test]
+fn a_rejected_key_exits_4_and_changes_nothing() {
+    let world = World::new();
+    world.register("default", "soon-invalid");
+    world.json(&["session", "open", "Something in progress"]);
+    let before = std::fs::read(world.state_file("default")).unwrap();
+    world
+        .plurum()
+        .env("PLURUM_API_KEY", SENTINEL)
+        .arg("heartbeat")
+        .assert()
+        .code(4)
+        .stderr(predicate::str::contains("the heartbeat could not authenticate"))
+        .stderr(predicate::str::contains("hint: run 'plurum auth login'"))
+        .stderr(predicate::str::contains("SENTINEL").not());
+    assert_eq!(
+        std::fs::read(world.state_file("default")).unwrap(),
+        before,
+        "state untouched"
+    );
+    // No key at all: 4 as well.
+    world
+        .plurum()
+        .args(["--profile", "nobody", "heartbeat"])
+        .assert()
+        .code(4);
+}
+
+#[test]
+fn what_the_human_should_know_is_exit_3() {
+    let world = World::new();
+    world.register("author", "author");
+    world.register("default", "relier");
+    world.register("critic", "critic");
+    let ids = publish(&world, 1);
+    let id = &ids[0];
+    // The agent used the experience and it worked; the heartbeat saves it.
+    world.json(&["outcome", "report", id, "--success"]);
+    let (code, summary, _) = heartbeat(&world, "default", &["--query", "replication lag"]);
+    assert_eq!(code, 0, "{summary}");
+    // Then another agent reports a failure: quality drops, failure rate rises.
+    world.json(&[
+        "--profile",
+        "critic",
+        "outcome",
+        "report",
+        id,
+        "--failure",
+        "--error",
+        "broke on Kafka 3.7",
+    ]);
+    let (code, summary, _) = heartbeat(&world, "default", &["--query", "replication lag"]);
+    assert_eq!(code, 3, "{summary}");
+    assert_eq!(summary["status"], "needs_human");
+    let kinds: Vec<&str> = summary["needs_human"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|n| n["kind"].as_str().unwrap())
+        .collect();
+    assert_eq!(kinds, ["quality_dropped", "failure_rate_rose"]);
+    let text = world
+        .plurum()
+        .args(["heartbeat", "--query", "replication lag"])
+        .output()
+        .unwrap();
+    assert_eq!(text.status.code(), Some(0), "nothing changed since");
+
+    // A warning contributed to the open session.
+    let opened = world.json(&["session", "open", "Replay the dead-letter queue"]);
+    let short = opened["session"]["short_id"].as_str().unwrap();
+    world.json(&[
+        "--profile",
+        "critic",
+        "session",
+        "contribute",
+        short,
+        "The DLQ holds poison messages",
+        "--type",
+        "warning",
+    ]);
+    let output = world.plurum().args(["-q", "heartbeat"]).output().unwrap();
+    assert_eq!(output.status.code(), Some(3));
+    assert_eq!(
+        String::from_utf8(output.stdout).unwrap(),
+        format!(
+            "Tell your human: another agent contributed a warning to your session {short} (\"Replay the dead-letter queue\"): The DLQ holds poison messages.\n"
+        )
+    );
+}
+
+#[test]
+fn reports_the_server_will_never_take_are_kept_visible() {
+    let world = World::new();
+    world.register("default", "reporter");
+    queue_reports(&world, "default", &["0badc0de".to_owned()]);
+    let (code, summary, _) = heartbeat(&world, "default", &[]);
+    assert_eq!(code, 3, "{summary}");
+    assert_eq!(summary["needs_human"][0]["kind"], "reports_rejected");
+    let state = world.state("default");
+    assert!(state["pendingOutcomeReports"].as_array().unwrap().is_empty());
+    assert_eq!(state["failedOutcomeReports"][0]["identifier"], "0badc0de");
+    assert_eq!(state["failedOutcomeReports"][0]["status"], 404);
+}
+
+#[test]
+fn temporary_failures_keep_reports_and_exit_5() {
+    let world = World::new();
+    world.register("author", "author");
+    world.register("default", "reporter");
+    let ids = publish(&world, 2);
+    queue_reports(&world, "default", &ids);
+    world.faults().fail_next_for_path(1000, 503, "/api/v1/experiences/");
+    let (code, summary, stderr) = heartbeat(&world, "default", &[]);
+    world.faults().clear();
+    assert_eq!(code, 5, "{summary}\n{stderr}");
+    assert_eq!(summary["status"], "incomplete");
+    assert_eq!(summary["outcomes"]["kept"], 2);
+    let state = world.state("default");
+    assert_eq!(state["pendingOutcomeReports"].as_array().unwrap().len(), 2);
+    assert!(
+        state["lastPlurumCheck"].is_null(),
+        "an incomplete heartbeat is not a check"
+    );
+    let (code, summary, _) = heartbeat(&world, "default", &[]);
+    assert_eq!(code, 0, "{summary}");
+    assert_eq!(total_reports(&world, &ids), [1, 1]);
+}
+
+#[test]
+fn cron_behaviour_if_due_lock_env_key_jitter_and_print_cron() {
+    let world = World::new();
+    world.register("setup", "cron-agent");
+    let key = world.stored_key("setup");
+    let cron = |args: &[&str]| {
+        world
+            .plurum()
+            .env("PLURUM_API_KEY", &key)
+            .args(["--profile", "cron", "--json", "heartbeat"])
+            .args(args)
+            .output()
+            .unwrap()
+    };
+    // PLURUM_API_KEY alone, no stored key, never a prompt (stdin closed).
+    let first = cron(&["--if-due", "--interval", "30m", "--jitter", "20ms"]);
+    assert_eq!(
+        first.status.code(),
+        Some(0),
+        "{}",
+        String::from_utf8_lossy(&first.stderr)
+    );
+    let summary: Value = serde_json::from_slice(&first.stdout).unwrap();
+    assert_eq!(summary["status"], "ok");
+    // Not due: exits at once.
+    let second = cron(&["--if-due", "--interval", "30m"]);
+    assert_eq!(second.status.code(), Some(0));
+    let skipped: Value = serde_json::from_slice(&second.stdout).unwrap();
+    assert_eq!(skipped["skipped"], "not_due");
+    assert!(skipped["next_due_at"].is_string());
+    // Due again with a shorter interval.
+    let third = cron(&["--if-due", "--interval", "0s"]);
+    assert_eq!(serde_json::from_slice::<Value>(&third.stdout).unwrap()["status"], "ok");
+
+    // Another run holds the lock: exit 0 with a note.
+    let lock_path = world.state_dir().join("cron").join("heartbeat.lock");
+    let lock = std::fs::OpenOptions::new()
+        .write(true)
+        .create(true)
+        .truncate(false)
+        .open(&lock_path)
+        .unwrap();
+    lock.lock().unwrap();
+    let locked = world
+        .plurum()
+        .env("PLURUM_API_KEY", &key)
+        .args(["--profile", "cron", "heartbeat"])
+        .output()
+        .unwrap();
+    assert_eq!(locked.status.code(), Some(0));
+    assert!(String::from_utf8_lossy(&locked.stderr).contains("another heartbeat is running for profile 'cron'"));
+    lock.unlock().unwrap();
+
+    // A crontab line: the binary, the profile, --if-due, and never the key.
+    let line = world
+        .plurum()
+        .env("PLURUM_API_KEY", &key)
+        .args(["--profile", "cron", "heartbeat", "--print-cron", "--interval", "15m"])
+        .output()
+        .unwrap();
+    let text = String::from_utf8(line.stdout).unwrap();
+    let entry = text.lines().last().unwrap();
+    assert!(entry.starts_with("*/15 * * * * "), "{text}");
+    assert!(
+        entry.contains(" --profile cron heartbeat --if-due --interval 15m"),
+        "{text}"
+    );
+    assert!(entry.contains("PLURUM_STATE_DIR="), "{text}");
+    assert!(!text.contains(&key), "the crontab line never holds the key");
+    assert!(text.contains("PLURUM_API_KEY"), "it says how to give cron the key");
+}
+
+/// Appends queued reports to a profile's state.json (no heartbeat is running).
+fn append_reports(world: &World, profile: &str, identifiers: &[String]) {
+    let path = world.state_file(profile);
+    let mut state: Value = serde_json::from_str(&std::fs::read_to_string(&path).unwrap()).unwrap();
+    let pending = state["pendingOutcomeReports"].as_array_mut().unwrap();
+    for id in identifiers {
+        pending.push(json!({"id": uuid_like(id), "identifier": id, "success": true}));
+    }
+    std::fs::write(&path, serde_json::to_vec_pretty(&state).unwrap()).unwrap();
+}
+
+/// Every experience's report count, read from the server in pages.
+fn all_report_counts(world: &World) -> std::collections::HashMap<String, u64> {
+    let author = world.client("author");
+    world.block_on(async {
+        let mut counts = std::collections::HashMap::new();
+        let mut offset = 0;
+        loop {
+            let page = author
+                .experiences()
+                .list(ListExperiences::new().limit(100).offset(offset))
+                .await
+                .unwrap();
+            for item in &page.items {
+                counts.insert(item.short_id.clone(), item.total_reports.unwrap_or(0));
+            }
+            if !page.has_more {
+                break counts;
+            }
+            offset += 100;
+        }
+    })
+}
+
+/// Fifty times, the heartbeat starts with 50 more queued reports and is
+/// killed with SIGKILL at a random moment; in the end the server has every
+/// report exactly once, and state.json parsed after every kill.
+#[test]
+fn killed_at_random_moments_it_still_delivers_every_report_exactly_once() {
+    const ROUNDS: usize = 50;
+    const PER_ROUND: usize = 50;
+    let world = World::new();
+    world.register("author", "author");
+    world.register("default", "reporter");
+    let ids = publish(&world, ROUNDS * PER_ROUND);
+    queue_reports(&world, "default", &[]);
+    world.faults().set_latency(Duration::from_millis(30));
+    let seed = std::env::var("PLURUM_KILL_SEED")
+        .ok()
+        .and_then(|s| s.parse().ok())
+        .unwrap_or_else(|| fastrand::u64(..));
+    let mut rng = fastrand::Rng::with_seed(seed);
+    let mut killed_while_running = 0;
+    for round in ids.chunks(PER_ROUND) {
+        append_reports(&world, "default", round);
+        let mut child = Command::new(env!("CARGO_BIN_EXE_plurum"))
+            .env("PLURUM_CONFIG_DIR", world.config_dir())
+            .env("PLURUM_STATE_DIR", world.state_dir())
+            .env("PLURUM_API_URL", world.server.base_url())
+            .env("PLURUM_NO_KEYRING", "1")
+            .env_remove("PLURUM_API_KEY")
+            .args(["-q", "heartbeat"])
+            .stdout(Stdio::null())
+            .stderr(Stdio::null())
+            .spawn()
+            .unwrap();
+        // The random moment of death is the point of this test.
+        std::thread::sleep(Duration::from_millis(rng.u64(20..200)));
+        if child.try_wait().unwrap().is_none() {
+            killed_while_running += 1;
+        }
+        child.kill().unwrap_or(());
+        child.wait().unwrap();
+        let text = std::fs::read_to_string(world.state_file("default")).unwrap();
+        let state: Value = serde_json::from_str(&text)
+            .unwrap_or_else(|e| panic!("seed {seed}: state.json does not parse after a kill: {e}\n{text}"));
+        assert!(state["pendingOutcomeReports"].is_array());
+    }
+    assert!(
+        killed_while_running >= ROUNDS * 9 / 10,
+        "seed {seed}: only {killed_while_running} kills hit a running heartbeat"
+    );
+    world.faults().clear();
+    let (code, summary, stderr) = heartbeat(&world, "default", &[]);
+    assert_eq!(code, 0, "seed {seed}: {summary}\n{stderr}");
+    let state = world.state("default");
+    assert!(state["pendingOutcomeReports"].as_array().unwrap().is_empty());
+    assert!(
+        state["failedOutcomeReports"].as_array().is_none_or(|f| f.is_empty()),
+        "{state}"
+    );
+    let counts = all_report_counts(&world);
+    assert_eq!(counts.len(), ids.len());
+    let wrong: Vec<_> = counts.iter().filter(|(_, n)| **n != 1).collect();
+    assert!(
+        wrong.is_empty(),
+        "seed {seed}: every report exactly once, but {wrong:?}"
+    );
+}
+
+#[test]
+fn ten_heartbeats_at_once_stay_consistent() {
+    let world = World::new();
+    world.register("author", "author");
+    world.register("default", "crowd");
+    let ids = publish(&world, 30);
+    queue_reports(&world, "default", &ids);
+    world.faults().set_latency(Duration::from_millis(10));
+    let children: Vec<_> = (0..10)
+        .map(|_| {
+            Command::new(env!("CARGO_BIN_EXE_plurum"))
+                .env("PLURUM_CONFIG_DIR", world.config_dir())
+                .env("PLURUM_STATE_DIR", world.state_dir())
+                .env("PLURUM_API_URL", world.server.base_url())
+                .env("PLURUM_NO_KEYRING", "1")
+                .env_remove("PLURUM_API_KEY")
+                .args(["--json", "heartbeat"])
+                .stdout(Stdio::piped())
+                .stderr(Stdio::piped())
+                .spawn()
+                .unwrap()
+        })
+        .collect();
+    let mut ran = 0;
+    let mut skipped = 0;
+    for child in children {
+        let output = child.wait_with_output().unwrap();
+        assert_eq!(
+            output.status.code(),
+            Some(0),
+            "{}",
+            String::from_utf8_lossy(&output.stderr)
+        );
+        let json: Value = serde_json::from_slice(&output.stdout).unwrap();
+        if json["skipped"] == "already_running" {
+            skipped += 1;
+        } else {
+            ran += 1;
+        }
+    }
+    assert!(ran >= 1 && ran + skipped == 10);
+    let state = world.state("default");
+    assert!(state["pendingOutcomeReports"].as_array().unwrap().is_empty());
+    assert!(state["lastPlurumCheck"].is_string());
+    assert_eq!(total_reports(&world, &ids), vec![1; 30]);
+}
+
+#[test]
+fn the_demo_walks_the_whole_loop() {
+    let output = Command::new(env!("CARGO_BIN_EXE_plurum"))
+        .arg("demo")
+        .env_remove("PLURUM_API_KEY")
+        .env_remove("RUST_BACKTRACE")
+        .output()
+        .unwrap();
+    let stdout = String::from_utf8_lossy(&output.stdout);
+    assert_eq!(
+        output.status.code(),
+        Some(0),
+        "{stdout}\n{}",
+        String::from_utf8_lossy(&output.stderr)
+    );
+    for expected in [
+        "$ plurum --profile atlas register --name \"Atlas Builder\" --username atlas-builder",
+        "refusing to post content that looks sensitive",
+        "Contributed a warning to session",
+        "Experience ",
+        "Queued the report on",
+        "Plurum heartbeat: ",
+        "reported 1 queued outcome(s)",
+        "Tell your human: another agent contributed a warning",
+        "(exit code 3)",
+        "success 100% of 1 report(s)",
+    ] {
+        assert!(stdout.contains(expected), "missing {expected:?} in:\n{stdout}");
+    }
+    let json = Command::new(env!("CARGO_BIN_EXE_plurum"))
+        .args(["demo", "--json"])
+        .output()
+        .unwrap();
+    let value: Value = serde_json::from_slice(&json.stdout).unwrap();
+    assert_eq!(value["ok"], true);
+    assert!(value["steps"].as_array().unwrap().len() >= 18);
+}
