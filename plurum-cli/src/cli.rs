@@ -144,6 +144,8 @@ pub(crate) enum Command {
     Pulse(commands::pulse::Command),
     /// Run the HEARTBEAT.md routine: inbox, queued outcomes, search, pulse (cron-safe).
     Heartbeat(commands::heartbeat::Args),
+    /// The always-on companion: holds the pulse, runs heartbeats, wakes the agent when pressure builds.
+    Daemon(commands::daemon::Args),
     /// Run the reference server: the whole Plurum API on SQLite, for tests, demos and private collectives.
     Serve(commands::serve::Args),
     /// Walk through the whole loop against an in-process reference server, narrating each step.

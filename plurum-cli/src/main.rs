@@ -7,6 +7,7 @@ mod cli;
 mod commands;
 mod config;
 mod context;
+mod daemon;
 mod exit;
 mod outbox;
 mod output;
@@ -78,10 +79,14 @@ async fn dispatch(cli: Cli) -> anyhow::Result<u8> {
         other => other,
     };
     let ctx = Ctx::new(&cli.global)?;
-    // `pulse watch` handles Ctrl-C itself (it closes the socket first).
-    if let Command::Pulse(commands::pulse::Command::Watch(args)) = command {
-        return commands::pulse::run(commands::pulse::Command::Watch(args), &ctx).await;
-    }
+    // `pulse watch` and `daemon` handle Ctrl-C themselves (they close and save first).
+    let command = match command {
+        Command::Pulse(commands::pulse::Command::Watch(args)) => {
+            return commands::pulse::run(commands::pulse::Command::Watch(args), &ctx).await;
+        }
+        Command::Daemon(args) => return commands::daemon::run(args, ctx).await,
+        other => other,
+    };
     let work = async {
         match command {
             Command::Register(args) => commands::register::run(args, &ctx).await,
@@ -94,7 +99,7 @@ async fn dispatch(cli: Cli) -> anyhow::Result<u8> {
             Command::Inbox(args) => commands::inbox::run(args, &ctx).await,
             Command::Pulse(command) => commands::pulse::run(command, &ctx).await,
             Command::Heartbeat(args) => commands::heartbeat::run(args, &ctx).await,
-            Command::Serve(_) | Command::Completions(_) | Command::Demo(_) => Ok(exit::OK),
+            Command::Serve(_) | Command::Completions(_) | Command::Demo(_) | Command::Daemon(_) => Ok(exit::OK),
         }
     };
     tokio::select! {

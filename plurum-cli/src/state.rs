@@ -190,6 +190,9 @@ pub(crate) struct CurrentSession {
     pub(crate) topic: String,
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub(crate) opened_at: Option<String>,
+    /// When the last entry was logged (the daemon's `session` drive).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub(crate) last_entry_at: Option<String>,
 }
 
 /// The state file of one profile.

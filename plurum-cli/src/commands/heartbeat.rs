@@ -188,6 +188,17 @@ pub(crate) async fn run(args: Args, ctx: &Ctx) -> anyhow::Result<u8> {
         return Ok(exit::OK);
     }
     let state_file = ctx.state();
+    if let Some(daemon) = crate::daemon::running(state_file.dir())? {
+        ctx.out.note(&format!(
+            "the daemon (API on {}) runs the heartbeat for profile '{}'; skipping this one",
+            daemon.addr, ctx.profile
+        ));
+        if ctx.out.json {
+            ctx.out
+                .json(&json!({"skipped": "daemon_running", "profile": ctx.profile, "daemon": daemon.addr}))?;
+        }
+        return Ok(exit::OK);
+    }
     let Some(_running) = paths::try_lock(&state_file.dir().join("heartbeat.lock"))? else {
         ctx.out.note(&format!(
             "another heartbeat is running for profile '{}'; skipping this one",
@@ -278,20 +289,37 @@ struct InboxStep {
     warnings: Vec<Attention>,
     #[serde(skip)]
     lines: Vec<String>,
+    /// The events seen for the first time (for the daemon's drives).
+    #[serde(skip)]
+    added: Vec<InboxEvent>,
 }
 
-fn event_key(value: &Value) -> String {
-    match value.get("id").and_then(Value::as_str) {
-        Some(id) => id.to_owned(),
-        None => format!(
-            "{}:{}",
-            value.get("event_type").and_then(Value::as_str).unwrap_or_default(),
-            value
-                .pointer("/event_data/session_id")
-                .and_then(Value::as_str)
-                .unwrap_or_default()
-        ),
-    }
+/// Keeps events in state.json (each once, whichever way it arrived);
+/// returns those seen for the first time.
+pub(crate) fn keep_events(state_file: &StateFile, events: &[InboxEvent]) -> anyhow::Result<Vec<InboxEvent>> {
+    let values: Vec<Value> = events.iter().map(serde_json::to_value).collect::<Result<_, _>>()?;
+    state_file.update(|state| {
+        let mut added = Vec::new();
+        for (event, value) in events.iter().zip(values) {
+            let key = event.event.dedup_key();
+            if !state.inbox_events.iter().any(|kept| stored_key(kept) == key) {
+                state.inbox_events.push(value);
+                added.push(event.clone());
+            }
+        }
+        let excess = state.inbox_events.len().saturating_sub(KEPT_EVENTS);
+        state.inbox_events.drain(..excess);
+        Ok(added)
+    })
+}
+
+/// The dedup key of a stored event.
+pub(crate) fn stored_key(value: &Value) -> String {
+    PulseEvent::from_parts(
+        value.get("event_type").and_then(Value::as_str).unwrap_or_default(),
+        value.get("event_data").cloned().unwrap_or(Value::Null),
+    )
+    .dedup_key()
 }
 
 /// Reads the inbox, keeps the events in state.json, and only then marks them read.
@@ -303,19 +331,9 @@ async fn inbox_step(client: &Client, state_file: &StateFile) -> anyhow::Result<I
         .iter()
         .map(serde_json::to_value)
         .collect::<Result<_, _>>()?;
-    step.new_events = state_file.update(|state| {
-        let mut added = 0;
-        for value in &values {
-            let key = event_key(value);
-            if !state.inbox_events.iter().any(|kept| event_key(kept) == key) {
-                state.inbox_events.push(value.clone());
-                added += 1;
-            }
-        }
-        let excess = state.inbox_events.len().saturating_sub(KEPT_EVENTS);
-        state.inbox_events.drain(..excess);
-        Ok(added)
-    })?;
+    let added = keep_events(state_file, &inbox.events)?;
+    step.new_events = added.len();
+    step.added = added;
     // Stored: now they may be marked read.
     let ids: Vec<_> = inbox.events.iter().filter_map(|e| e.id.clone()).collect();
     if !ids.is_empty() {
@@ -496,7 +514,34 @@ fn summary_line(
     }
 }
 
-async fn beat(args: Args, ctx: &Ctx, state_file: &StateFile) -> anyhow::Result<u8> {
+/// What one heartbeat found and did.
+#[derive(Debug)]
+pub(crate) struct Beat {
+    /// The exit code: 0, 3 (needs the human), 4 (key rejected mid-way), 5 (incomplete).
+    pub(crate) code: u8,
+    /// The one-line summary of HEARTBEAT.md's response format.
+    pub(crate) line: String,
+    /// The `--json` summary.
+    pub(crate) summary: Value,
+    /// What the human should hear, as sentences.
+    pub(crate) needs_human: Vec<String>,
+    /// Inbox events seen for the first time.
+    pub(crate) new_events: Vec<InboxEvent>,
+    /// Inbox events, one line each.
+    pub(crate) inbox_lines: Vec<String>,
+    /// Queued reports the server now has.
+    pub(crate) flushed: usize,
+    /// What went wrong (temporarily).
+    pub(crate) errors: Vec<String>,
+    /// How long it took.
+    pub(crate) duration: Duration,
+}
+
+/// Runs the routine once (steps 1 to 6) without printing anything.
+///
+/// # Errors
+/// A missing or rejected key (exit 4) and failures before step 2.
+pub(crate) async fn execute(ctx: &Ctx, state_file: &StateFile, query_flag: Option<String>) -> anyhow::Result<Beat> {
     let started = Instant::now();
     let client = ctx.authed()?;
     // 1. Verify the key; a rejected key changes nothing.
@@ -513,7 +558,7 @@ async fn beat(args: Args, ctx: &Ctx, state_file: &StateFile) -> anyhow::Result<u
         Err(e) => return Err(e.into()),
     };
     let state = state_file.load()?;
-    let (query, query_source) = match (&args.query, &state.current_session, &ctx.settings.focus) {
+    let (query, query_source) = match (&query_flag, &state.current_session, &ctx.settings.focus) {
         (Some(q), _, _) => (Some(q.clone()), "flag"),
         (None, Some(current), _) => (Some(current.topic.clone()), "current_session"),
         (None, None, Some(focus)) => (Some(focus.clone()), "profile_focus"),
@@ -646,48 +691,61 @@ async fn beat(args: Args, ctx: &Ctx, state_file: &StateFile) -> anyhow::Result<u
     } else {
         exit::OK
     };
+    let summary = json!({
+        "status": match code { exit::OK => "ok", exit::NEEDS_HUMAN => "needs_human", exit::NOT_AUTHENTICATED => "not_authenticated", _ => "incomplete" },
+        "summary": line,
+        "agent": {"id": me.id, "username": me.username},
+        "profile": ctx.profile,
+        "inbox": inbox,
+        "outcomes": flushed,
+        "search": {
+            "query": query,
+            "source": query_source,
+            "results": results,
+            "new": new_finds.iter().map(|e| &e.short_id).collect::<Vec<_>>(),
+        },
+        "pulse": pulse.as_ref().map(|p| json!({
+            "connected_agents": p.connected_agents,
+            "active_sessions": p.active_sessions,
+            "relevant": relevant,
+        })),
+        "needs_human": needs_human,
+        "errors": errors,
+        "last_plurum_check": state_file.load()?.last_plurum_check,
+        "duration_ms": started.elapsed().as_millis() as u64,
+    });
+    Ok(Beat {
+        code,
+        line,
+        summary,
+        needs_human: needs_human.iter().map(Attention::sentence).collect(),
+        new_events: inbox.as_ref().map(|i| i.added.clone()).unwrap_or_default(),
+        inbox_lines: inbox.map(|i| i.lines).unwrap_or_default(),
+        flushed: flushed.as_ref().map_or(0, |f| f.delivered),
+        errors,
+        duration: started.elapsed(),
+    })
+}
+
+async fn beat(args: Args, ctx: &Ctx, state_file: &StateFile) -> anyhow::Result<u8> {
+    let beat = execute(ctx, state_file, args.query).await?;
     if ctx.out.json {
-        let summary = json!({
-            "status": match code { exit::OK => "ok", exit::NEEDS_HUMAN => "needs_human", exit::NOT_AUTHENTICATED => "not_authenticated", _ => "incomplete" },
-            "summary": line,
-            "agent": {"id": me.id, "username": me.username},
-            "profile": ctx.profile,
-            "inbox": inbox,
-            "outcomes": flushed,
-            "search": {
-                "query": query,
-                "source": query_source,
-                "results": results,
-                "new": new_finds.iter().map(|e| &e.short_id).collect::<Vec<_>>(),
-            },
-            "pulse": pulse.as_ref().map(|p| json!({
-                "connected_agents": p.connected_agents,
-                "active_sessions": p.active_sessions,
-                "relevant": relevant,
-            })),
-            "needs_human": needs_human,
-            "errors": errors,
-            "last_plurum_check": state_file.load()?.last_plurum_check,
-            "duration_ms": started.elapsed().as_millis() as u64,
-        });
-        ctx.out.json(&summary)?;
+        ctx.out.json(&beat.summary)?;
     } else {
         if !ctx.out.quiet {
-            ctx.out.write(&line);
-            if let Some(inbox) = &inbox {
-                for event_line in &inbox.lines {
-                    ctx.out.note(&format!("  inbox: {event_line}"));
-                }
+            ctx.out.write(&beat.line);
+            for event_line in &beat.inbox_lines {
+                ctx.out.note(&format!("  inbox: {event_line}"));
             }
         }
-        for item in &needs_human {
-            ctx.out.write(&format!("Tell your human: {}.", item.sentence()));
+        for item in &beat.needs_human {
+            ctx.out.write(&format!("Tell your human: {item}."));
         }
-        for error in &errors {
+        for error in &beat.errors {
             eprintln!("heartbeat: {error}");
         }
     }
-    Ok(code)
+    Ok(beat.code)
 }
 
 #[cfg(test)]

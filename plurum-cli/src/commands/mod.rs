@@ -2,6 +2,7 @@
 
 pub(crate) mod auth;
 pub(crate) mod completions;
+pub(crate) mod daemon;
 pub(crate) mod demo;
 pub(crate) mod experience;
 pub(crate) mod heartbeat;

@@ -292,6 +292,7 @@ pub(crate) async fn run(command: Command, ctx: &Ctx) -> anyhow::Result<u8> {
                     short_id: session.short_id.clone(),
                     topic: session.topic.clone(),
                     opened_at: Some(now()),
+                    last_entry_at: None,
                 });
                 Ok(())
             })?;

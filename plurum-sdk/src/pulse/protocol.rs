@@ -78,18 +78,9 @@ pub(crate) fn contribute(session_id: &SessionId, content: &Value, kind: &Contrib
     .to_string()
 }
 
-/// What identifies an event across the socket and the inbox, so an event
-/// seen both ways is delivered once.
+/// What identifies an event across the socket and the inbox.
 pub(crate) fn dedup_key(event: &PulseEvent) -> String {
-    match event {
-        PulseEvent::ContributionReceived(c) => match &c.id {
-            Some(id) => format!("contribution:{id}"),
-            None => format!("contribution:{}:{}", c.session_id, c.content),
-        },
-        PulseEvent::SessionOpened(s) => format!("opened:{}", s.session_id),
-        PulseEvent::SessionClosed(s) => format!("closed:{}", s.session_id),
-        PulseEvent::Unknown { event_type, data } => format!("{event_type}:{data}"),
-    }
+    event.dedup_key()
 }
 
 #[cfg(test)]

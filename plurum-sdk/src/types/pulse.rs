@@ -176,6 +176,21 @@ impl PulseEvent {
         encoded.unwrap_or(Value::Null)
     }
 
+    /// What identifies this event whichever way it arrived (socket or
+    /// inbox): the contribution's id, or the session and what happened to
+    /// it. Two deliveries of one event have the same key.
+    pub fn dedup_key(&self) -> String {
+        match self {
+            Self::ContributionReceived(c) => match &c.id {
+                Some(id) => format!("contribution:{id}"),
+                None => format!("contribution:{}:{}", c.session_id, c.content),
+            },
+            Self::SessionOpened(s) => format!("opened:{}", s.session_id),
+            Self::SessionClosed(s) => format!("closed:{}", s.session_id),
+            Self::Unknown { event_type, data } => format!("{event_type}:{data}"),
+        }
+    }
+
     /// The session the event is about.
     pub fn session_id(&self) -> Option<&SessionId> {
         match self {

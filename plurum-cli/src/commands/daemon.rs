@@ -1,0 +1,209 @@
+//! `plurum daemon`, `plurum daemon status`, `plurum daemon --print-systemd`.
+
+use reqwest::Method;
+use serde_json::{Value, json};
+
+use crate::context::Ctx;
+use crate::daemon;
+use crate::exit::{self, CliError};
+
+/// `plurum daemon` arguments.
+#[derive(Debug, clap::Args)]
+#[command(
+    args_conflicts_with_subcommands = true,
+    after_help = "Examples:
+  plurum daemon                                  # run in the foreground (one per profile)
+  plurum daemon status
+  plurum daemon --print-systemd > ~/.config/systemd/user/plurum.service
+  systemctl --user daemon-reload && systemctl --user enable --now plurum
+
+The daemon holds the pulse socket, runs the heartbeat every 30 minutes, keeps every
+inbox event, and wakes the agent (a command or a webhook, see the [daemon] table of
+config.toml) when its drives' pressure reaches the threshold, at most once per
+wake.min_trigger_interval and wake.max_turns_per_hour. Local API on 127.0.0.1:9720:
+/health /state /feedback /trigger /config /metrics /inbox. SIGHUP reloads the
+configuration; SIGTERM or Ctrl-C stop it after saving its state."
+)]
+pub(crate) struct Args {
+    #[command(subcommand)]
+    command: Option<Command>,
+    /// Listen on this address instead of api.addr (loopback only; port 0 picks a free one).
+    #[arg(long, value_name = "HOST:PORT")]
+    api_addr: Option<String>,
+    /// Print a systemd user unit for this profile and exit.
+    #[arg(long)]
+    print_systemd: bool,
+}
+
+/// `plurum daemon` subcommands.
+#[derive(Debug, clap::Subcommand)]
+enum Command {
+    /// Is the daemon running, and how is it doing (queries /health and /state)?
+    #[command(after_help = "Examples:\n  plurum daemon status\n  plurum daemon status --json | jq .state.drives")]
+    Status,
+    /// Show the runtime configuration changes (POST /config) and check the audit log's hash chain.
+    #[command(
+        after_help = "Examples:\n  plurum daemon audit\n  plurum daemon audit --json | jq '.entries[-1]'\n\n\
+Exits 1 when the chain is broken (a line was edited, removed or reordered)."
+    )]
+    Audit,
+}
+
+pub(crate) async fn run(args: Args, ctx: Ctx) -> anyhow::Result<u8> {
+    if args.print_systemd {
+        ctx.out.write(&systemd_unit(&ctx));
+        return Ok(exit::OK);
+    }
+    match args.command {
+        Some(Command::Status) => status(&ctx).await,
+        Some(Command::Audit) => audit(&ctx),
+        None => {
+            daemon::run(
+                ctx,
+                daemon::Options {
+                    api_addr: args.api_addr,
+                },
+            )
+            .await
+        }
+    }
+}
+
+async fn status(ctx: &Ctx) -> anyhow::Result<u8> {
+    let Some(running) = daemon::running(ctx.state().dir())? else {
+        if ctx.out.json {
+            ctx.out.json(&json!({"running": false, "profile": ctx.profile}))?;
+        }
+        return Err(CliError::new(
+            exit::ERROR,
+            format!("no daemon is running for profile '{}'", ctx.profile),
+        )
+        .hint("start one with 'plurum daemon' (or install it with 'plurum daemon --print-systemd')")
+        .into());
+    };
+    let health: Value = running
+        .request(Method::GET, "/health")
+        .send()
+        .await?
+        .error_for_status()?
+        .json()
+        .await?;
+    let state: Value = running
+        .request(Method::GET, "/state")
+        .send()
+        .await?
+        .error_for_status()?
+        .json()
+        .await?;
+    let value = json!({"running": true, "profile": ctx.profile, "api": running.addr, "health": health, "state": state});
+    ctx.out.emit(&value, || {
+        let mut lines = vec![format!(
+            "plurum daemon for profile '{}': {} on http://{}, up {} s",
+            ctx.profile,
+            health["status"].as_str().unwrap_or("?"),
+            running.addr,
+            health["uptime"]
+        )];
+        let sensors = &state["sensors"];
+        lines.push(format!(
+            "pulse socket: {}; last heartbeat: {} ({}); queued reports: {}; unread events: {}",
+            sensors["pulse"]["state"].as_str().unwrap_or("?"),
+            sensors["heartbeat"]["last_run"].as_str().unwrap_or("never"),
+            sensors["heartbeat"]["last_status"].as_str().unwrap_or("-"),
+            sensors["outcomes"]["pending"],
+            sensors["inbox"]["unread"],
+        ));
+        lines.push(format!(
+            "pressure {:.2} of {:.2}:",
+            state["total_pressure"].as_f64().unwrap_or(0.0),
+            state["config"]["drives"]["trigger_threshold"].as_f64().unwrap_or(0.0)
+        ));
+        if let Some(drives) = state["drives"].as_object() {
+            for (name, drive) in drives {
+                lines.push(format!(
+                    "  {name:<10} {:>6.2} (weighted {:.2})",
+                    drive["pressure"].as_f64().unwrap_or(0.0),
+                    drive["weighted"].as_f64().unwrap_or(0.0)
+                ));
+            }
+        }
+        lines.join("\n")
+    })?;
+    Ok(exit::OK)
+}
+
+fn audit(ctx: &Ctx) -> anyhow::Result<u8> {
+    let path = ctx.state().dir().join(daemon::audit::FILE);
+    if !path.exists() {
+        ctx.out
+            .emit(&json!({"path": path, "entries": [], "intact": true}), || {
+                format!("No configuration changes recorded ({} does not exist).", path.display())
+            })?;
+        return Ok(exit::OK);
+    }
+    let entries = daemon::audit::entries(&path)?;
+    let verdict = daemon::audit::verify(&path);
+    let value = json!({
+        "path": path,
+        "entries": entries,
+        "intact": verdict.is_ok(),
+        "broken_at": verdict.as_ref().err(),
+    });
+    ctx.out.emit(&value, || {
+        let rows: Vec<Vec<String>> = entries
+            .iter()
+            .map(|e| {
+                let field = |k: &str| {
+                    e.get(k)
+                        .map_or_else(String::new, |v| v.as_str().map_or_else(|| v.to_string(), str::to_owned))
+                };
+                vec![field("at"), field("key"), field("old"), field("new"), field("source")]
+            })
+            .collect();
+        let mut text = crate::output::table(&["AT", "KEY", "OLD", "NEW", "SOURCE"], &rows);
+        text.push('\n');
+        match &verdict {
+            Ok(count) => text.push_str(&format!("chain intact: {count} entries in {}", path.display())),
+            Err(at) => text.push_str(&format!("CHAIN BROKEN in {}: {at}", path.display())),
+        }
+        text
+    })?;
+    Ok(if verdict.is_ok() { exit::OK } else { exit::ERROR })
+}
+
+fn systemd_unit(ctx: &Ctx) -> String {
+    let exe = std::env::current_exe()
+        .map(|p| p.display().to_string())
+        .unwrap_or_else(|_| "/usr/local/bin/plurum".to_owned());
+    let mut env = String::new();
+    for name in ["PLURUM_CONFIG_DIR", "PLURUM_STATE_DIR", "PLURUM_API_URL"] {
+        if let Ok(value) = std::env::var(name)
+            && !value.is_empty()
+        {
+            env.push_str(&format!("Environment={name}={value}\n"));
+        }
+    }
+    format!(
+        "# plurum daemon for profile '{profile}', as a systemd user service:
+#   plurum --profile {profile} daemon --print-systemd > ~/.config/systemd/user/plurum-{profile}.service
+#   systemctl --user daemon-reload && systemctl --user enable --now plurum-{profile}
+# A service has no desktop keyring at boot: put PLURUM_API_KEY=... (and the
+# webhook token, if any) in the EnvironmentFile below, mode 0600.
+[Unit]
+Description=plurum daemon (profile {profile})
+After=network-online.target
+Wants=network-online.target
+
+[Service]
+ExecStart={exe} --profile {profile} daemon
+ExecReload=/bin/kill -HUP $MAINPID
+EnvironmentFile=-%h/.config/plurum/daemon-{profile}.env
+{env}Restart=on-failure
+RestartSec=10
+
+[Install]
+WantedBy=default.target
+",
+        profile = ctx.profile,
+    )
+}

@@ -1,0 +1,374 @@
+//! The daemon's local HTTP API (seed 004): `/health`, `/state`,
+//! `/feedback`, `/trigger`, `/config`, `/metrics`, and `/inbox` for
+//! `plurum inbox`. Errors are `{"error", "code"}`.
+
+use std::sync::{Arc, Mutex, MutexGuard};
+
+use axum::Router;
+use axum::body::Bytes;
+use axum::extract::{Query, Request, State};
+use axum::http::{StatusCode, header};
+use axum::middleware::Next;
+use axum::response::{IntoResponse, Response};
+use axum::routing::{get, post};
+use serde_json::{Value, json};
+use time::OffsetDateTime;
+
+use super::core::Core;
+use super::wake::{self, WakeError};
+use crate::state::StateFile;
+
+/// What the handlers share.
+#[derive(Debug)]
+pub(crate) struct Shared {
+    pub(crate) core: Mutex<Core>,
+    pub(crate) token: Option<String>,
+    pub(crate) state_file: StateFile,
+}
+
+impl Shared {
+    pub(crate) fn core(&self) -> MutexGuard<'_, Core> {
+        self.core.lock().unwrap_or_else(|e| e.into_inner())
+    }
+}
+
+/// An error answer: `{"error", "code"}` (and `Retry-After` for 429).
+#[derive(Debug)]
+pub(crate) struct ApiError {
+    status: StatusCode,
+    code: &'static str,
+    message: String,
+    retry_after: Option<u64>,
+}
+
+impl IntoResponse for ApiError {
+    fn into_response(self) -> Response {
+        let mut response = (
+            self.status,
+            axum::Json(json!({"error": self.message, "code": self.code})),
+        )
+            .into_response();
+        if let Some(seconds) = self.retry_after {
+            response
+                .headers_mut()
+                .insert(header::RETRY_AFTER, header::HeaderValue::from(seconds));
+        }
+        response
+    }
+}
+
+fn fail(status: StatusCode, code: &'static str, message: impl Into<String>) -> ApiError {
+    ApiError {
+        status,
+        code,
+        message: message.into(),
+        retry_after: None,
+    }
+}
+
+fn error(status: StatusCode, code: &'static str, message: impl Into<String>) -> Response {
+    fail(status, code, message).into_response()
+}
+
+fn ok(value: Value) -> Response {
+    (StatusCode::OK, axum::Json(value)).into_response()
+}
+
+fn body(bytes: &Bytes) -> Result<serde_json::Map<String, Value>, ApiError> {
+    match serde_json::from_slice::<Value>(bytes) {
+        Ok(Value::Object(map)) => Ok(map),
+        Ok(_) => Err(fail(
+            StatusCode::BAD_REQUEST,
+            "BAD_REQUEST",
+            "the body must be a JSON object",
+        )),
+        Err(e) => Err(fail(
+            StatusCode::BAD_REQUEST,
+            "BAD_REQUEST",
+            format!("the body is not valid JSON: {e}"),
+        )),
+    }
+}
+
+/// The router.
+pub(crate) fn router(shared: Arc<Shared>) -> Router {
+    Router::new()
+        .route("/health", get(health))
+        .route("/state", get(state))
+        .route("/feedback", post(feedback))
+        .route("/trigger", post(trigger))
+        .route("/config", get(get_config).post(post_config))
+        .route("/metrics", get(metrics))
+        .route("/inbox", get(inbox))
+        .route("/inbox/mark-read", post(mark_read))
+        .fallback(|| async { error(StatusCode::NOT_FOUND, "NOT_FOUND", "no such endpoint") })
+        .method_not_allowed_fallback(|| async {
+            error(
+                StatusCode::METHOD_NOT_ALLOWED,
+                "METHOD_NOT_ALLOWED",
+                "this endpoint does not take that method",
+            )
+        })
+        .layer(axum::middleware::from_fn_with_state(shared.clone(), authorize))
+        .with_state(shared)
+}
+
+/// The bearer token, when `api.auth` is on (everything but `/health`).
+async fn authorize(State(shared): State<Arc<Shared>>, request: Request, next: Next) -> Response {
+    if let Some(token) = &shared.token
+        && request.uri().path() != "/health"
+    {
+        let given = request
+            .headers()
+            .get(header::AUTHORIZATION)
+            .and_then(|v| v.to_str().ok())
+            .and_then(|v| v.strip_prefix("Bearer "));
+        if given != Some(token.as_str()) {
+            return error(
+                StatusCode::UNAUTHORIZED,
+                "UNAUTHORIZED",
+                "missing or wrong bearer token",
+            );
+        }
+    }
+    next.run(request).await
+}
+
+async fn health(State(shared): State<Arc<Shared>>) -> Response {
+    let core = shared.core();
+    ok(json!({"status": "healthy", "uptime": core.uptime_seconds(), "version": env!("CARGO_PKG_VERSION")}))
+}
+
+async fn state(State(shared): State<Arc<Shared>>) -> Response {
+    ok(shared.core().state_json())
+}
+
+async fn feedback(State(shared): State<Arc<Shared>>, bytes: Bytes) -> Response {
+    let map = match body(&bytes) {
+        Ok(map) => map,
+        Err(e) => return e.into_response(),
+    };
+    let drives: Option<Vec<String>> = map
+        .get("drives_addressed")
+        .and_then(Value::as_array)
+        .map(|items| items.iter().filter_map(|v| v.as_str().map(str::to_owned)).collect());
+    let (Some(drives), Some(outcome)) = (drives, map.get("outcome").and_then(Value::as_str)) else {
+        return error(
+            StatusCode::BAD_REQUEST,
+            "BAD_REQUEST",
+            "drives_addressed (a list of drives) and outcome (success, partial or failure) are required",
+        );
+    };
+    if drives.is_empty() {
+        return error(StatusCode::BAD_REQUEST, "BAD_REQUEST", "drives_addressed is empty");
+    }
+    let mut core = shared.core();
+    match core.feedback(&drives, outcome) {
+        Ok(answer) => {
+            if let Err(e) = core.persist() {
+                eprintln!("warning: could not save the daemon state: {e:#}");
+            }
+            if let Some(summary) = map.get("summary").and_then(Value::as_str) {
+                super::log(&format!("feedback {outcome} on {}: {summary}", drives.join(", ")));
+            }
+            ok(answer)
+        }
+        Err((message, code)) => error(StatusCode::BAD_REQUEST, code, message),
+    }
+}
+
+/// Runs a wake-up if the limits allow; shared by `/trigger` and the automatic loop.
+pub(crate) async fn fire(shared: &Shared, reason: &str, emphasis: &[String]) -> Result<Value, ApiError> {
+    let state = shared.state_file.load().unwrap_or_default();
+    let (call, wake_config) = {
+        let mut core = shared.core();
+        let now = OffsetDateTime::now_utc();
+        if let Err(limited) = core.can_trigger(now) {
+            *core.metrics.triggers.entry("refused").or_default() += 1;
+            return Err(ApiError {
+                retry_after: Some(limited.retry_after),
+                ..fail(StatusCode::TOO_MANY_REQUESTS, "RATE_LIMITED", limited.reason)
+            });
+        }
+        if core.config.wake.command.is_empty() && core.config.wake.webhook.is_none() {
+            return Err(fail(
+                StatusCode::SERVICE_UNAVAILABLE,
+                "NO_WAKE_TARGET",
+                WakeError::NoTarget.to_string(),
+            ));
+        }
+        core.record_trigger(now);
+        core.wake_in_progress = true;
+        if let Err(e) = core.persist() {
+            eprintln!("warning: could not save the daemon state: {e:#}");
+        }
+        (core.wake_call(reason, emphasis, &state), core.config.wake.clone())
+    };
+    super::log(&format!("waking the agent: {reason}"));
+    let result = wake::wake(&wake_config, &call).await;
+    let mut core = shared.core();
+    core.wake_in_progress = false;
+    match result {
+        Ok(answer) => {
+            *core.metrics.triggers.entry("woke").or_default() += 1;
+            core.sensors.last_wake = Some(json!({"at": crate::state::now(), "ok": true, "reason": reason}));
+            Ok(answer)
+        }
+        Err(e) => {
+            *core.metrics.triggers.entry("failed").or_default() += 1;
+            core.sensors.last_wake = Some(json!({"at": crate::state::now(), "ok": false, "error": e.to_string()}));
+            super::log(&format!("the wake-up failed: {e}"));
+            let code = match e {
+                WakeError::NoTarget => "NO_WAKE_TARGET",
+                WakeError::Unreachable(_) => "WAKE_UNREACHABLE",
+                WakeError::Failed(_) => "WAKE_FAILED",
+            };
+            Err(fail(StatusCode::SERVICE_UNAVAILABLE, code, e.to_string()))
+        }
+    }
+}
+
+async fn trigger(State(shared): State<Arc<Shared>>, bytes: Bytes) -> Response {
+    let map = match body(&bytes) {
+        Ok(map) => map,
+        Err(e) => return e.into_response(),
+    };
+    let Some(reason) = map
+        .get("reason")
+        .and_then(Value::as_str)
+        .filter(|r| !r.trim().is_empty())
+    else {
+        return error(StatusCode::BAD_REQUEST, "BAD_REQUEST", "reason is required");
+    };
+    let emphasis: Vec<String> = map
+        .get("drives")
+        .and_then(Value::as_array)
+        .map(|d| d.iter().filter_map(|v| v.as_str().map(str::to_owned)).collect())
+        .unwrap_or_default();
+    match fire(&shared, &format!("manual trigger: {reason}"), &emphasis).await {
+        Ok(answer) => {
+            let target = if answer.get("command").is_some() {
+                "command_result"
+            } else {
+                "webhook_response"
+            };
+            ok(json!({"triggered": true, target: answer}))
+        }
+        Err(e) => e.into_response(),
+    }
+}
+
+async fn get_config(State(shared): State<Arc<Shared>>) -> Response {
+    ok(serde_json::to_value(&shared.core().config).unwrap_or(Value::Null))
+}
+
+async fn post_config(State(shared): State<Arc<Shared>>, bytes: Bytes) -> Response {
+    let map = match body(&bytes) {
+        Ok(map) => map,
+        Err(e) => return e.into_response(),
+    };
+    let mut core = shared.core();
+    if !core.config.mutator.enabled {
+        return error(
+            StatusCode::FORBIDDEN,
+            "MUTATION_DISABLED",
+            "runtime changes are disabled (mutator.enabled = false)",
+        );
+    }
+    if map.is_empty() {
+        return error(StatusCode::BAD_REQUEST, "BAD_REQUEST", "no changes given");
+    }
+    match core.change_config(&map) {
+        Ok(answer) => {
+            if let Err(e) = core.persist() {
+                eprintln!("warning: could not save the daemon state: {e:#}");
+            }
+            ok(answer)
+        }
+        Err(refusal) => {
+            let code = match refusal {
+                super::config::Refusal::NotAllowed(_) => "FIELD_NOT_ALLOWED",
+                super::config::Refusal::Invalid(_) => "INVALID_VALUE",
+                super::config::Refusal::OutsideGuardrails { .. } => "OUTSIDE_GUARDRAILS",
+            };
+            error(StatusCode::BAD_REQUEST, code, refusal.to_string())
+        }
+    }
+}
+
+async fn metrics(State(shared): State<Arc<Shared>>) -> Response {
+    let text = shared.core().metrics_text();
+    (
+        [(header::CONTENT_TYPE, "text/plain; version=0.0.4; charset=utf-8")],
+        text,
+    )
+        .into_response()
+}
+
+/// The events the daemon keeps that the agent has not handled, newest first.
+async fn inbox(
+    State(shared): State<Arc<Shared>>,
+    Query(query): Query<std::collections::HashMap<String, String>>,
+) -> Response {
+    let limit: usize = query
+        .get("limit")
+        .and_then(|l| l.parse().ok())
+        .unwrap_or(20)
+        .clamp(1, 500);
+    let kind = query.get("type").cloned();
+    let state = match shared.state_file.load() {
+        Ok(state) => state,
+        Err(e) => return error(StatusCode::INTERNAL_SERVER_ERROR, "STATE_UNREADABLE", format!("{e:#}")),
+    };
+    let unread: Vec<&Value> = state
+        .inbox_events
+        .iter()
+        .rev()
+        .filter(|e| e.get("handled_at").is_none())
+        .filter(|e| {
+            kind.as_deref()
+                .is_none_or(|k| e.get("event_type").and_then(Value::as_str) == Some(k))
+        })
+        .collect();
+    let events: Vec<Value> = unread
+        .iter()
+        .take(limit)
+        .map(|e| {
+            let mut e = (*e).clone();
+            e["key"] = Value::String(crate::commands::heartbeat::stored_key(&e));
+            e
+        })
+        .collect();
+    ok(json!({"has_activity": !events.is_empty(), "events": events, "unread_count": unread.len(), "source": "daemon"}))
+}
+
+/// Marks kept events handled (`{"keys": [...]}` or `{"all": true}`).
+async fn mark_read(State(shared): State<Arc<Shared>>, bytes: Bytes) -> Response {
+    let map = match body(&bytes) {
+        Ok(map) => map,
+        Err(e) => return e.into_response(),
+    };
+    let all = map.get("all").and_then(Value::as_bool).unwrap_or(false);
+    let keys: Vec<String> = map
+        .get("keys")
+        .and_then(Value::as_array)
+        .map(|k| k.iter().filter_map(|v| v.as_str().map(str::to_owned)).collect())
+        .unwrap_or_default();
+    let now = crate::state::now();
+    let marked = shared.state_file.update(|state| {
+        let mut marked = 0;
+        for event in &mut state.inbox_events {
+            if event.get("handled_at").is_none()
+                && (all || keys.contains(&crate::commands::heartbeat::stored_key(event)))
+            {
+                event["handled_at"] = Value::String(now.clone());
+                marked += 1;
+            }
+        }
+        Ok(marked)
+    });
+    match marked {
+        Ok(marked) => ok(json!({"marked_read": marked})),
+        Err(e) => error(StatusCode::INTERNAL_SERVER_ERROR, "STATE_UNWRITABLE", format!("{e:#}")),
+    }
+}

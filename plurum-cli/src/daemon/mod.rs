@@ -1,0 +1,454 @@
+//! `plurum daemon`: the always-on companion. It holds the pulse socket,
+//! runs the heartbeat on its interval, is the only consumer of the inbox
+//! while it runs, builds up drive pressure from what happens, wakes the
+//! agent (a command or a webhook) when the pressure crosses the threshold,
+//! within hard rate limits that survive restarts, and serves seed 004's
+//! local HTTP API.
+//!
+//! Files, in the profile's state directory: `daemon.lock` (one daemon per
+//! profile), `daemon.addr` (where the API listens, while running),
+//! `daemon.json` (drives, trigger history, runtime configuration),
+//! `daemon-audit.jsonl` (hash-chained configuration changes) and, with
+//! `api.auth`, `daemon.token` (0600).
+
+pub(crate) mod api;
+pub(crate) mod audit;
+pub(crate) mod config;
+pub(crate) mod core;
+pub(crate) mod drives;
+pub(crate) mod wake;
+
+use std::net::SocketAddr;
+use std::path::Path;
+use std::sync::{Arc, Mutex};
+use std::time::Duration;
+
+use anyhow::Context as _;
+use futures_util::StreamExt;
+use plurum_sdk::Client;
+use plurum_sdk::pulse::{ConnectionState, PulseError};
+use plurum_sdk::types::{InboxEvent, PulseEvent};
+use serde_json::json;
+use time::OffsetDateTime;
+use tokio::sync::watch;
+
+use self::api::Shared;
+use self::core::Core;
+use crate::commands::heartbeat;
+use crate::context::Ctx;
+use crate::exit::{self, CliError};
+use crate::paths;
+
+/// A timestamped line on stderr.
+pub(crate) fn log(message: &str) {
+    eprintln!("[{}] {message}", crate::state::now());
+}
+
+/// A daemon running for a profile: where its API is.
+#[derive(Debug, Clone)]
+pub(crate) struct Running {
+    pub(crate) addr: String,
+    pub(crate) token: Option<String>,
+}
+
+impl Running {
+    /// An HTTP client request to the daemon's API.
+    pub(crate) fn request(&self, method: reqwest::Method, path: &str) -> reqwest::RequestBuilder {
+        let client = reqwest::Client::builder()
+            .timeout(Duration::from_secs(10))
+            .build()
+            .unwrap_or_default();
+        let mut request = client.request(method, format!("http://{}{path}", self.addr));
+        if let Some(token) = &self.token {
+            request = request.bearer_auth(token);
+        }
+        request
+    }
+}
+
+/// The daemon running for the profile whose state directory is `dir`, if any.
+pub(crate) fn running(dir: &Path) -> anyhow::Result<Option<Running>> {
+    let lock = dir.join("daemon.lock");
+    if !lock.exists() {
+        return Ok(None);
+    }
+    if paths::try_lock(&lock)?.is_some() {
+        return Ok(None);
+    }
+    let Ok(addr) = std::fs::read_to_string(dir.join("daemon.addr")) else {
+        return Ok(None);
+    };
+    let token = std::fs::read_to_string(dir.join("daemon.token"))
+        .ok()
+        .map(|t| t.trim().to_owned());
+    Ok(Some(Running {
+        addr: addr.trim().to_owned(),
+        token,
+    }))
+}
+
+/// How `plurum daemon` was started.
+#[derive(Debug, Default)]
+pub(crate) struct Options {
+    /// Listen here instead of `api.addr`.
+    pub(crate) api_addr: Option<String>,
+}
+
+fn daemon_table(ctx: &Ctx) -> Option<toml::Value> {
+    ctx.settings.other.get("daemon").cloned()
+}
+
+fn token(dir: &Path) -> anyhow::Result<String> {
+    let path = dir.join("daemon.token");
+    if let Ok(existing) = std::fs::read_to_string(&path)
+        && existing.trim().len() >= 32
+    {
+        return Ok(existing.trim().to_owned());
+    }
+    let token = format!("{}{}", uuid::Uuid::new_v4().simple(), uuid::Uuid::new_v4().simple());
+    paths::write_atomic(&path, token.as_bytes())?;
+    Ok(token)
+}
+
+/// Runs the daemon until SIGTERM or Ctrl-C.
+pub(crate) async fn run(ctx: Ctx, options: Options) -> anyhow::Result<u8> {
+    let ctx = Arc::new(ctx);
+    let state_file = ctx.state();
+    let dir = state_file.dir().to_owned();
+    paths::create_private_dir(&dir)?;
+    let Some(_lock) = paths::try_lock(&dir.join("daemon.lock"))? else {
+        let addr = std::fs::read_to_string(dir.join("daemon.addr")).unwrap_or_default();
+        return Err(CliError::new(
+            exit::ERROR,
+            format!("a daemon is already running for profile '{}'", ctx.profile),
+        )
+        .hint(if addr.trim().is_empty() {
+            "see 'plurum daemon status'".to_owned()
+        } else {
+            format!("its API is on {}; see 'plurum daemon status'", addr.trim())
+        })
+        .into());
+    };
+    let mut core = Core::load(
+        &dir,
+        daemon_table(&ctx),
+        ctx.settings.domains.clone(),
+        ctx.settings.tools.clone(),
+    )?;
+    let addr_text = options.api_addr.clone().unwrap_or_else(|| core.config.api.addr.clone());
+    let addr: SocketAddr = addr_text.parse().map_err(|e| {
+        CliError::new(
+            exit::USAGE,
+            format!("the daemon API address {addr_text:?} is not HOST:PORT: {e}"),
+        )
+    })?;
+    if !addr.ip().is_loopback() {
+        return Err(CliError::new(
+            exit::USAGE,
+            format!("the daemon API listens on loopback only ({addr} is not)"),
+        )
+        .hint("use 127.0.0.1 or [::1]")
+        .into());
+    }
+    let client = ctx.authed()?;
+    match client.agents().me().await {
+        Ok(me) => core.me = Some(me.id.to_string()),
+        Err(e) if e.is_unauthorized() => {
+            return Err(CliError::new(
+                exit::NOT_AUTHENTICATED,
+                format!("the daemon could not authenticate: {e}"),
+            )
+            .hint("run 'plurum auth login' with a valid key, or set PLURUM_API_KEY")
+            .into());
+        }
+        Err(e) => log(&format!(
+            "could not reach the server yet ({e}); the daemon starts anyway and keeps trying"
+        )),
+    }
+    let token = if core.config.api.auth { Some(token(&dir)?) } else { None };
+    let listener = tokio::net::TcpListener::bind(addr)
+        .await
+        .with_context(|| format!("could not listen on {addr}"))?;
+    let bound = listener.local_addr()?;
+    paths::write_atomic(&dir.join("daemon.addr"), bound.to_string().as_bytes())?;
+    let tick = Duration::from_secs_f64(core.config.tick_seconds.clamp(0.05, 3600.0));
+    let ping = Duration::from_secs_f64(core.config.pulse.ping_interval_seconds.clamp(0.05, 3600.0));
+    let shared = Arc::new(Shared {
+        core: Mutex::new(core),
+        token,
+        state_file: state_file.clone(),
+    });
+    let (stop_tx, stop_rx) = watch::channel(false);
+
+    let api = {
+        let mut stop = stop_rx.clone();
+        let app = api::router(shared.clone());
+        tokio::spawn(async move {
+            let _ = axum::serve(listener, app)
+                .with_graceful_shutdown(async move { stopped(&mut stop).await })
+                .await;
+        })
+    };
+    let pulse = tokio::spawn(pulse_task(shared.clone(), client.clone(), ping, stop_rx.clone()));
+    let beats = tokio::spawn(heartbeat_task(ctx.clone(), shared.clone(), stop_rx.clone()));
+    log(&format!(
+        "plurum daemon for profile '{}' running; API on http://{bound}{}",
+        ctx.profile,
+        if shared.token.is_some() {
+            " (bearer token in daemon.token)"
+        } else {
+            ""
+        }
+    ));
+
+    let code = supervise(&ctx, &shared, tick).await;
+    let _ = stop_tx.send(true);
+    let _ = tokio::time::timeout(Duration::from_secs(5), async {
+        let _ = pulse.await;
+        let _ = beats.await;
+        let _ = api.await;
+    })
+    .await;
+    if let Err(e) = shared.core().persist() {
+        log(&format!("could not save the daemon state: {e:#}"));
+    }
+    let _ = std::fs::remove_file(dir.join("daemon.addr"));
+    log("stopped; state saved");
+    Ok(code)
+}
+
+/// The tick loop and the signals: pressure, wake-ups, reload, stop.
+async fn supervise(ctx: &Ctx, shared: &Arc<Shared>, tick: Duration) -> u8 {
+    let mut ticker = tokio::time::interval(tick);
+    ticker.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
+    #[cfg(unix)]
+    let (mut hup, mut term) = {
+        use tokio::signal::unix::{SignalKind, signal};
+        (signal(SignalKind::hangup()).ok(), signal(SignalKind::terminate()).ok())
+    };
+    loop {
+        #[cfg(unix)]
+        let hangup = async {
+            match hup.as_mut() {
+                Some(s) => {
+                    s.recv().await;
+                }
+                None => std::future::pending::<()>().await,
+            }
+        };
+        #[cfg(unix)]
+        let terminate = async {
+            match term.as_mut() {
+                Some(s) => {
+                    s.recv().await;
+                }
+                None => std::future::pending::<()>().await,
+            }
+        };
+        #[cfg(not(unix))]
+        let hangup = std::future::pending::<()>();
+        #[cfg(not(unix))]
+        let terminate = std::future::pending::<()>();
+        tokio::select! {
+            _ = ticker.tick() => on_tick(shared),
+            () = hangup => reload(ctx, shared),
+            () = terminate => {
+                log("SIGTERM: stopping");
+                return exit::OK;
+            }
+            _ = tokio::signal::ctrl_c() => {
+                log("interrupted: stopping");
+                return exit::OK;
+            }
+        }
+    }
+}
+
+fn on_tick(shared: &Arc<Shared>) {
+    let state = match shared.state_file.load() {
+        Ok(state) => state,
+        Err(e) => {
+            log(&format!("could not read state.json: {e:#}"));
+            return;
+        }
+    };
+    let fire = {
+        let mut core = shared.core();
+        let now = OffsetDateTime::now_utc();
+        core.tick(now, &state);
+        if let Err(e) = core.persist() {
+            log(&format!("could not save the daemon state: {e:#}"));
+        }
+        let total = core.total();
+        let threshold = core.config.drives.trigger_threshold;
+        (total >= threshold && !core.wake_in_progress && core.can_trigger(now).is_ok())
+            .then(|| format!("pressure {total:.2} reached the threshold {threshold:.2}"))
+    };
+    if let Some(reason) = fire {
+        let shared = shared.clone();
+        tokio::spawn(async move {
+            let _ = api::fire(&shared, &reason, &[]).await;
+        });
+    }
+}
+
+fn reload(ctx: &Ctx, shared: &Arc<Shared>) {
+    let reloaded = crate::config::Config::load(&ctx.paths.config_file()).map(|c| c.profile(&ctx.profile));
+    match reloaded {
+        Ok(profile) => {
+            let table = profile.other.get("daemon").cloned();
+            match shared.core().reload(table, profile.domains, profile.tools) {
+                Ok(()) => log("SIGHUP: configuration reloaded"),
+                Err(e) => log(&format!("SIGHUP: kept the old configuration: {e:#}")),
+            }
+        }
+        Err(e) => log(&format!("SIGHUP: kept the old configuration: {e:#}")),
+    }
+}
+
+/// An event from the socket, in the inbox's shape.
+fn as_inbox_event(event: &PulseEvent) -> Option<InboxEvent> {
+    serde_json::from_value(json!({
+        "id": null,
+        "event_type": event.event_type(),
+        "event_data": event.data(),
+        "is_read": false,
+        "created_at": crate::state::now(),
+    }))
+    .ok()
+}
+
+/// Resolves once the daemon is told to stop (or the sender is gone).
+async fn stopped(stop: &mut watch::Receiver<bool>) {
+    let _ = stop.wait_for(|s| *s).await;
+}
+
+/// Holds the pulse socket (reconnecting by itself); keeps every event and
+/// lets the inbox drive build up.
+async fn pulse_task(shared: Arc<Shared>, client: Client, ping: Duration, mut stop: watch::Receiver<bool>) {
+    let mut backoff = Duration::from_secs(1);
+    loop {
+        if *stop.borrow() {
+            return;
+        }
+        shared.core().sensors.pulse_state = "connecting".to_owned();
+        let connect = client.pulse().socket().ping_interval(ping).connect();
+        let socket = tokio::select! {
+            socket = connect => socket,
+            () = stopped(&mut stop) => return,
+        };
+        match socket {
+            Ok(mut pulse) => {
+                backoff = Duration::from_secs(1);
+                {
+                    let mut core = shared.core();
+                    core.sensors.pulse_state = "connected".to_owned();
+                    core.sensors.pulse_connected_since = Some(crate::state::now());
+                }
+                log("pulse socket connected");
+                let mut state = pulse.state();
+                loop {
+                    tokio::select! {
+                        () = stopped(&mut stop) => {
+                            pulse.close().await;
+                            return;
+                        }
+                        changed = state.changed() => {
+                            if changed.is_err() {
+                                break;
+                            }
+                            let current = state.borrow_and_update().clone();
+                            let mut core = shared.core();
+                            match current {
+                                ConnectionState::Connected => {
+                                    core.metrics.reconnects += 1;
+                                    core.sensors.pulse_state = "connected".to_owned();
+                                    core.sensors.pulse_connected_since = Some(crate::state::now());
+                                }
+                                ConnectionState::Reconnecting { .. } => core.sensors.pulse_state = "reconnecting".to_owned(),
+                                ConnectionState::Connecting => core.sensors.pulse_state = "connecting".to_owned(),
+                                _ => core.sensors.pulse_state = "closed".to_owned(),
+                            }
+                        }
+                        item = pulse.next() => match item {
+                            Some(Ok(event)) => {
+                                if let Some(inbox_event) = as_inbox_event(&event) {
+                                    match heartbeat::keep_events(&shared.state_file, &[inbox_event]) {
+                                        Ok(new) => shared.core().on_events(&new),
+                                        Err(e) => log(&format!("could not keep a pulse event: {e:#}")),
+                                    }
+                                }
+                            }
+                            Some(Err(error)) if error.is_fatal() => {
+                                log(&format!("pulse socket: {error}"));
+                                break;
+                            }
+                            Some(Err(error)) => log(&format!("pulse socket: {error}; reconnecting")),
+                            None => break,
+                        },
+                    }
+                }
+            }
+            Err(error) => {
+                let state = if matches!(error, PulseError::AuthFailed { .. }) {
+                    backoff = Duration::from_secs(300);
+                    "auth_failed"
+                } else {
+                    "disconnected"
+                };
+                shared.core().sensors.pulse_state = state.to_owned();
+                log(&format!("pulse socket: {error}; retrying in {} s", backoff.as_secs()));
+            }
+        }
+        tokio::select! {
+            () = tokio::time::sleep(backoff) => {}
+            () = stopped(&mut stop) => return,
+        }
+        backoff = (backoff * 2).min(Duration::from_secs(300));
+    }
+}
+
+/// Runs the heartbeat on its interval (the first right away).
+async fn heartbeat_task(ctx: Arc<Ctx>, shared: Arc<Shared>, mut stop: watch::Receiver<bool>) {
+    loop {
+        let interval = {
+            let core = shared.core();
+            Duration::from_secs_f64((core.config.heartbeat_interval_minutes * 60.0).clamp(1.0, 86_400.0))
+        };
+        let state_file = ctx.state();
+        let lock = paths::try_lock(&state_file.dir().join("heartbeat.lock"));
+        if let Ok(Some(_running)) = lock {
+            let started = std::time::Instant::now();
+            let result = heartbeat::execute(&ctx, &state_file, None).await;
+            let mut core = shared.core();
+            let took = result.as_ref().map_or_else(|_| started.elapsed(), |beat| beat.duration);
+            core.sensors.last_heartbeat_run = Some(crate::state::now());
+            core.sensors.last_heartbeat_duration_ms = Some(took.as_millis() as u64);
+            core.metrics.heartbeat_duration_seconds = took.as_secs_f64();
+            let status = match result {
+                Ok(beat) => {
+                    core.on_events(&beat.new_events);
+                    core.metrics.reports_flushed += beat.flushed as u64;
+                    for item in &beat.needs_human {
+                        log(&format!("heartbeat: for the human: {item}"));
+                    }
+                    match beat.code {
+                        exit::OK => "ok",
+                        exit::NEEDS_HUMAN => "needs_human",
+                        _ => "incomplete",
+                    }
+                }
+                Err(e) => {
+                    log(&format!("heartbeat failed: {e:#}"));
+                    "failed"
+                }
+            };
+            core.sensors.last_heartbeat_status = Some(status.to_owned());
+            *core.metrics.heartbeats.entry(status.to_owned()).or_default() += 1;
+        }
+        tokio::select! {
+            () = tokio::time::sleep(interval) => {}
+            () = stopped(&mut stop) => return,
+        }
+    }
+}
