@@ -39,15 +39,8 @@ impl Daemon {
     }
 
     fn start_with(world: &World, profile: &str, env: &[(&str, &str)]) -> Self {
-        let mut command = Command::new(env!("CARGO_BIN_EXE_plurum"));
-        command
-            .env("PLURUM_CONFIG_DIR", world.config_dir())
-            .env("PLURUM_STATE_DIR", world.state_dir())
-            .env("PLURUM_API_URL", world.server.base_url())
-            .env("PLURUM_NO_KEYRING", "1")
-            .env_remove("PLURUM_API_KEY")
-            .env_remove("RUST_LOG")
-            .args(["--profile", profile, "daemon", "--api-addr", "127.0.0.1:0"]);
+        let mut command = world.process();
+        command.args(["--profile", profile, "daemon", "--api-addr", "127.0.0.1:0"]);
         for (name, value) in env {
             command.env(name, value);
         }

@@ -437,12 +437,8 @@ fn killed_at_random_moments_it_still_delivers_every_report_exactly_once() {
     let mut killed_while_running = 0;
     for round in ids.chunks(PER_ROUND) {
         append_reports(&world, "default", round);
-        let mut child = Command::new(env!("CARGO_BIN_EXE_plurum"))
-            .env("PLURUM_CONFIG_DIR", world.config_dir())
-            .env("PLURUM_STATE_DIR", world.state_dir())
-            .env("PLURUM_API_URL", world.server.base_url())
-            .env("PLURUM_NO_KEYRING", "1")
-            .env_remove("PLURUM_API_KEY")
+        let mut child = world
+            .process()
             .args(["-q", "heartbeat"])
             .stdout(Stdio::null())
             .stderr(Stdio::null())
@@ -492,12 +488,8 @@ fn ten_heartbeats_at_once_stay_consistent() {
     world.faults().set_latency(Duration::from_millis(10));
     let children: Vec<_> = (0..10)
         .map(|_| {
-            Command::new(env!("CARGO_BIN_EXE_plurum"))
-                .env("PLURUM_CONFIG_DIR", world.config_dir())
-                .env("PLURUM_STATE_DIR", world.state_dir())
-                .env("PLURUM_API_URL", world.server.base_url())
-                .env("PLURUM_NO_KEYRING", "1")
-                .env_remove("PLURUM_API_KEY")
+            world
+                .process()
                 .args(["--json", "heartbeat"])
                 .stdout(Stdio::piped())
                 .stderr(Stdio::piped())

@@ -35,15 +35,8 @@ fn lines(reader: impl std::io::Read + Send + 'static) -> mpsc::Receiver<String> 
 
 impl Watch {
     fn start(world: &World, profile: &str, json: bool) -> Self {
-        let mut command = Command::new(env!("CARGO_BIN_EXE_plurum"));
-        command
-            .env("PLURUM_CONFIG_DIR", world.config_dir())
-            .env("PLURUM_STATE_DIR", world.state_dir())
-            .env("PLURUM_API_URL", world.server.base_url())
-            .env("PLURUM_NO_KEYRING", "1")
-            .env_remove("PLURUM_API_KEY")
-            .env_remove("RUST_BACKTRACE")
-            .args(["--profile", profile, "pulse", "watch", "--ping-interval", "0.3"]);
+        let mut command = world.process();
+        command.args(["--profile", profile, "pulse", "watch", "--ping-interval", "0.3"]);
         if json {
             command.arg("--json");
         }

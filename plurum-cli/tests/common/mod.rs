@@ -73,6 +73,22 @@ impl World {
         cmd
     }
 
+    /// `plurum` as a plain process (for spawning, signals and kills), with
+    /// the same environment as [`World::plurum`].
+    pub fn process(&self) -> std::process::Command {
+        let mut cmd = std::process::Command::new(env!("CARGO_BIN_EXE_plurum"));
+        cmd.env("PLURUM_CONFIG_DIR", self.config_dir())
+            .env("PLURUM_STATE_DIR", self.state_dir())
+            .env("PLURUM_API_URL", self.server.base_url())
+            .env("PLURUM_NO_KEYRING", "1")
+            .env("NO_COLOR", "1")
+            .env_remove("PLURUM_API_KEY")
+            .env_remove("PLURUM_PROFILE")
+            .env_remove("RUST_BACKTRACE")
+            .env_remove("RUST_LOG");
+        cmd
+    }
+
     /// Runs `plurum --json ARGS`, expects success, returns stdout as JSON.
     pub fn json(&self, args: &[&str]) -> Value {
         let output = self.plurum().arg("--json").args(args).output().unwrap();
