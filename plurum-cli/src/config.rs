@@ -6,6 +6,12 @@
 //! focus = "PostgreSQL replication for the billing cluster"   # what heartbeat searches for
 //! domains = ["infrastructure"]                                # pulse sessions worth pointing out
 //! tools = ["postgresql", "docker"]
+//!
+//! [daemon]                        # plurum daemon, for every profile
+//! drives.trigger_threshold = 5.0
+//!
+//! [profiles.default.daemon]       # this profile only; wins over [daemon]
+//! wake.command = ["my-agent", "--wake"]
 //! ```
 
 use std::collections::BTreeMap;
@@ -19,6 +25,10 @@ use serde::{Deserialize, Serialize};
 pub(crate) struct Config {
     #[serde(default)]
     pub(crate) profiles: BTreeMap<String, Profile>,
+    /// `plurum daemon` settings shared by every profile; a profile's own
+    /// `daemon` table is merged on top, key by key.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub(crate) daemon: Option<toml::Value>,
 }
 
 /// One profile's settings.
@@ -51,8 +61,64 @@ impl Config {
         }
     }
 
-    /// One profile (empty when not configured).
+    /// One profile (empty when not configured), its `daemon` table merged
+    /// over the top-level one.
     pub(crate) fn profile(&self, name: &str) -> Profile {
-        self.profiles.get(name).cloned().unwrap_or_default()
+        let mut profile = self.profiles.get(name).cloned().unwrap_or_default();
+        if let Some(shared) = &self.daemon {
+            let mut table = shared.clone();
+            if let Some(own) = profile.other.remove("daemon") {
+                merge(&mut table, own);
+            }
+            profile.other.insert("daemon".into(), table);
+        }
+        profile
+    }
+}
+
+/// Deep merge: tables key by key, anything else replaced by `over`.
+fn merge(base: &mut toml::Value, over: toml::Value) {
+    match (base, over) {
+        (toml::Value::Table(base), toml::Value::Table(over)) => {
+            for (key, value) in over {
+                match base.get_mut(&key) {
+                    Some(slot) => merge(slot, value),
+                    None => {
+                        base.insert(key, value);
+                    }
+                }
+            }
+        }
+        (slot, over) => *slot = over,
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn a_profile_daemon_table_wins_over_the_shared_one() {
+        let config: Config = toml::from_str(
+            r#"
+            [daemon]
+            drives.trigger_threshold = 7.0
+            wake.min_trigger_interval = 600
+            [profiles.work.daemon.wake]
+            min_trigger_interval = 60
+            "#,
+        )
+        .unwrap();
+        let work = config.profile("work");
+        let daemon = &work.other["daemon"];
+        assert_eq!(daemon["drives"]["trigger_threshold"].as_float(), Some(7.0));
+        assert_eq!(daemon["wake"]["min_trigger_interval"].as_integer(), Some(60));
+        let other = config.profile("other");
+        assert_eq!(
+            other.other["daemon"]["wake"]["min_trigger_interval"].as_integer(),
+            Some(600)
+        );
+        let plain: Config = toml::from_str("[profiles.a]\nfocus = \"x\"").unwrap();
+        assert!(!plain.profile("a").other.contains_key("daemon"));
     }
 }

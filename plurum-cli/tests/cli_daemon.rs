@@ -671,6 +671,20 @@ fn sighup_reloads_the_configuration() {
     let refused = post(&world, &daemon, "/config", json!({"drives.trigger_threshold": 6.0}));
     assert_eq!(refused.error_code(403), "MUTATION_DISABLED");
 
+    // A top-level [daemon] table applies to every profile; the profile's own wins.
+    let path = world.config_dir().join("config.toml");
+    let text = std::fs::read_to_string(&path).unwrap();
+    std::fs::write(
+        &path,
+        format!("[daemon.drives]\ntrigger_threshold = 8.0\n[daemon.mutator]\nenabled = true\n{text}"),
+    )
+    .unwrap();
+    daemon.signal("HUP");
+    daemon.expect_nth("SIGHUP: configuration reloaded", 2);
+    let config = get(&world, &daemon, "/config").json();
+    assert_eq!(config["drives"]["trigger_threshold"], 8.0);
+    assert_eq!(config["mutator"]["enabled"], false);
+
     // A broken file keeps the old configuration.
     std::fs::write(
         world.config_dir().join("config.toml"),

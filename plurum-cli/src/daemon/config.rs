@@ -1,5 +1,5 @@
-//! The daemon's settings: the `[profiles.<name>.daemon]` table of
-//! `config.toml`, plus runtime changes made through `POST /config`
+//! The daemon's settings: the top-level `[daemon]` table of `config.toml`
+//! with the profile's `[profiles.<name>.daemon]` merged on top, plus runtime changes made through `POST /config`
 //! (kept in the daemon's state so they survive restarts).
 
 use std::collections::BTreeMap;
