@@ -178,9 +178,10 @@ impl Client {
 /// ```
 /// use std::time::Duration;
 /// use plurum_sdk::{Client, RetryPolicy};
+/// let key = format!("plrm_live_{}", "x".repeat(43)); // yours comes from a store
 /// let client = Client::builder()
 ///     .base_url("http://127.0.0.1:8787/api/v1")
-///     .api_key("plrm_live_xxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxx")
+///     .api_key(key)
 ///     .timeout(Duration::from_secs(10))
 ///     .retry(RetryPolicy::default().max_retries(2))
 ///     .build()?;

