@@ -284,7 +284,7 @@ mod tests {
     #[test]
     fn finds_keys_and_tokens() {
         // Built at run time so no key-shaped literal sits in the source.
-        let plurum_key = format!("plrm_live_{}", "Ceus1Ng7VeTB-lBunK_g9".repeat(2) + "8q");
+        let plurum_key = format!("plrm_live_{}", "Ceus1Ng7VeTB-lBunK_g9".repeat(2) + "8"); // 43 characters, as issued
         for text in [
             "export OPENAI_API_KEY=sk-proj-abcdefghijklmnopqrstuvwx",
             "sk-ant-api03-abcdefghijklmnopqrstuvwxyz",

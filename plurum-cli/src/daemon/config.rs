@@ -1,6 +1,7 @@
 //! The daemon's settings: the top-level `[daemon]` table of `config.toml`
-//! with the profile's `[profiles.<name>.daemon]` merged on top, plus runtime changes made through `POST /config`
-//! (kept in the daemon's state so they survive restarts).
+//! with the profile's `[profiles.<name>.daemon]` merged on top, plus
+//! runtime changes made through `POST /config` (kept in the daemon's state
+//! so they survive restarts).
 
 use std::collections::BTreeMap;
 
