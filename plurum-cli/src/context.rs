@@ -97,6 +97,7 @@ impl Ctx {
 
     /// An authenticated client with this key (after register, login, rotate).
     pub(crate) fn with_key(&self, key: ApiKey) -> anyhow::Result<Client> {
+        crate::logging::remember(&key);
         Ok(self.builder().api_key(key).build()?)
     }
 

@@ -139,5 +139,5 @@ pub(crate) fn report(error: &anyhow::Error, hint: Option<&str>) {
     if let Some(hint) = hint {
         lines.push(format!("hint: {hint}"));
     }
-    eprintln!("{}", lines.join("\n"));
+    crate::output::eprint_clean(&lines.join("\n"));
 }

@@ -9,6 +9,8 @@ mod config;
 mod context;
 mod daemon;
 mod exit;
+mod kept;
+mod logging;
 mod outbox;
 mod output;
 mod paths;
@@ -24,7 +26,7 @@ use context::Ctx;
 
 fn main() -> ExitCode {
     let cli = Cli::parse();
-    init_logging(cli.global.verbose, cli.global.no_color);
+    logging::init(cli.global.verbose, use_color(cli.global.no_color));
     let runtime = match tokio::runtime::Builder::new_multi_thread().enable_all().build() {
         Ok(runtime) => runtime,
         Err(error) => {
@@ -38,35 +40,32 @@ fn main() -> ExitCode {
     ExitCode::from(code)
 }
 
-/// `-v`: plurum's own events; `-vv`: HTTP details too. `RUST_LOG` overrides.
-fn init_logging(verbose: u8, no_color: bool) {
+/// Colors on stderr: a terminal, and neither `--no-color` nor `NO_COLOR`.
+fn use_color(no_color: bool) -> bool {
     use std::io::IsTerminal;
-    let color =
-        !no_color && std::env::var_os("NO_COLOR").is_none_or(|v| v.is_empty()) && std::io::stderr().is_terminal();
-    let default = match verbose {
-        0 => "warn",
-        1 => "plurum_sdk=info,plurum_cli=info,warn",
-        _ => "plurum_sdk=debug,plurum_cli=debug,reqwest=debug,info",
-    };
-    let filter = tracing_subscriber::EnvFilter::try_from_default_env()
-        .unwrap_or_else(|_| tracing_subscriber::EnvFilter::new(default));
-    let _ = tracing_subscriber::fmt()
-        .with_env_filter(filter)
-        .with_writer(std::io::stderr)
-        .with_ansi(color)
-        .with_target(false)
-        .try_init();
+    !no_color && std::env::var_os("NO_COLOR").is_none_or(|v| v.is_empty()) && std::io::stderr().is_terminal()
 }
 
 async fn run(cli: Cli) -> u8 {
     let result = dispatch(cli).await;
-    match result {
+    let code = match result {
         Ok(code) => code,
         Err(error) => {
             let (code, hint) = exit::classify(&error);
             exit::report(&error, hint.as_deref());
             code
         }
+    };
+    // Entries of state.json that did not parse (or a file moved aside): the
+    // command did its work with the rest, and says so by exiting non-zero.
+    let notices = state::take_notices();
+    for notice in &notices {
+        output::eprint_clean(&format!("error: {notice}"));
+    }
+    if !notices.is_empty() && code == exit::OK {
+        exit::ERROR
+    } else {
+        code
     }
 }
 

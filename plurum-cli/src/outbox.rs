@@ -1,20 +1,33 @@
 //! The outcome outbox: reports that could not be sent wait in
 //! `pendingOutcomeReports` and leave it only once the server has them.
 //!
-//! A report leaves the queue after a 2xx, or a 409 (already on record: some
-//! servers reject a second report by the same agent). It stays after a
-//! temporary failure (network, timeout, 5xx, 429). A permanent rejection
-//! (404, 422, …) moves it to `failedOutcomeReports`, visible, never silently
-//! gone. Reports are removed from the file as soon as the server's answers
+//! A report leaves the queue after a 2xx, or a 409 from the API (already on
+//! record: some servers reject a second report by the same agent). It moves
+//! to `failedOutcomeReports` (visible, never silently gone) only when the
+//! API itself rejects it for good: a JSON error in one of the API's shapes
+//! with a permanent status (400, 403, 404, 410, 422). Everything else keeps
+//! it queued: the network, a timeout, a 5xx, a 429, and any answer that is
+//! not the API's (an HTML page, a redirect, a body that does not decode, an
+//! oversized answer: a captive portal or a broken proxy). A 401 stops the
+//! flush: the remaining reports are not even sent.
+//!
+//! Reports are removed from the file as soon as the server's answers
 //! arrive, so a crash in the middle repeats at most the reports whose
 //! answers were not written yet, which the server then answers with a 409.
 
+use std::sync::atomic::{AtomicBool, Ordering};
+
 use futures_util::StreamExt;
 use plurum_sdk::Client;
-use plurum_sdk::types::OutcomeReport;
+use plurum_sdk::types::{OutcomeReport, ReportOutcome};
 use serde::Serialize;
 
 use crate::state::{FailedReport, PendingReport, StateFile, now};
+
+/// How many reports a flush sends at once (the heartbeat, `outcome flush`
+/// and the daemon alike): enough to hide the latency of a slow link, polite
+/// to the service (one connection each on HTTP/1.1; multiplexed on HTTP/2).
+pub(crate) const FLUSH_CONCURRENCY: usize = 16;
 
 /// What happened to one report.
 #[derive(Debug)]
@@ -23,10 +36,14 @@ pub(crate) enum Delivery {
     Delivered(Box<OutcomeReport>),
     /// The server already had one from this agent (409).
     AlreadyReported,
-    /// Try again later.
+    /// The key was rejected (401): nothing more is sent.
+    Unauthorized(plurum_sdk::Error),
+    /// Try again later (including answers that are not the API's).
     Temporary(plurum_sdk::Error),
-    /// The server will never take it.
+    /// The API will never take it.
     Rejected(plurum_sdk::Error),
+    /// Not sent: an earlier report's 401 stopped the flush.
+    NotSent,
 }
 
 impl Delivery {
@@ -34,11 +51,38 @@ impl Delivery {
     pub(crate) fn of(result: Result<OutcomeReport, plurum_sdk::Error>) -> Self {
         match result {
             Ok(report) => Self::Delivered(Box::new(report)),
-            Err(e) if e.is_conflict() => Self::AlreadyReported,
-            Err(e) if e.is_temporary() || e.is_unauthorized() => Self::Temporary(e),
-            Err(e) => Self::Rejected(e),
+            Err(e) if e.is_unauthorized() => Self::Unauthorized(e),
+            Err(e) if from_api(&e) && e.is_conflict() => Self::AlreadyReported,
+            Err(e) if from_api(&e) && e.status().is_some_and(is_permanent) => Self::Rejected(e),
+            Err(e) => Self::Temporary(e),
         }
     }
+}
+
+/// The API's own answer (a JSON error in one of its shapes), not a page
+/// from something in between.
+fn from_api(error: &plurum_sdk::Error) -> bool {
+    error.api_error().is_some_and(|api| api.is_from_api())
+}
+
+/// Statuses with which the API refuses a report for good.
+fn is_permanent(status: u16) -> bool {
+    matches!(status, 400 | 403 | 404 | 410 | 422)
+}
+
+/// The request a queued report becomes.
+pub(crate) fn request(report: &PendingReport) -> ReportOutcome {
+    let mut request = ReportOutcome::new(report.success);
+    if let Some(ms) = report.execution_time_ms {
+        request = request.execution_time_ms(ms);
+    }
+    if let Some(message) = &report.error_message {
+        request = request.error_message(message.clone());
+    }
+    if let Some(notes) = &report.context_notes {
+        request = request.context_notes(notes.clone());
+    }
+    request
 }
 
 /// A report as the outbox reports it.
@@ -56,7 +100,7 @@ pub(crate) struct Line {
 pub(crate) struct FlushSummary {
     /// Reports the server now has (including 409s).
     pub(crate) delivered: usize,
-    /// Reports still queued (temporary failures).
+    /// Reports still queued (temporary failures, or not sent after a 401).
     pub(crate) kept: usize,
     /// Reports moved to the failed list.
     pub(crate) failed: usize,
@@ -68,42 +112,63 @@ pub(crate) struct FlushSummary {
     pub(crate) unauthorized: bool,
 }
 
-/// Queues a report.
+/// Queues a report; the same report (same experience, result and details)
+/// already waiting is not queued twice. Returns what is queued.
 pub(crate) fn queue(state: &StateFile, mut report: PendingReport, error: &str) -> anyhow::Result<PendingReport> {
     report.queued_at = Some(now());
     report.attempts = 1;
     report.last_error = Some(error.to_owned());
-    let queued = report.clone();
     state.update(|s| {
-        s.pending_outcome_reports.push(report);
-        Ok(())
-    })?;
-    Ok(queued)
+        if let Some(existing) = s.pending_outcome_reports.iter_mut().find(|r| r.same_report(&report)) {
+            existing.attempts += 1;
+            existing.last_error = report.last_error.clone();
+            return Ok(existing.clone());
+        }
+        s.pending_outcome_reports.push(report.clone());
+        Ok(report)
+    })
 }
 
-/// Sends every queued report, `concurrency` at a time, updating the file
-/// as answers arrive.
-pub(crate) async fn flush(state: &StateFile, client: &Client, concurrency: usize) -> anyhow::Result<FlushSummary> {
-    let pending = state.load()?.pending_outcome_reports;
+/// Sends every queued report, [`FLUSH_CONCURRENCY`] at a time, updating the
+/// file as answers arrive.
+pub(crate) async fn flush(state: &StateFile, client: &Client) -> anyhow::Result<FlushSummary> {
+    let pending = state.load_for_change()?.pending_outcome_reports;
+    send(state, client, pending).await
+}
+
+/// Sends these queued reports (see [`flush`]).
+pub(crate) async fn send(
+    state: &StateFile,
+    client: &Client,
+    pending: Vec<PendingReport>,
+) -> anyhow::Result<FlushSummary> {
     let mut summary = FlushSummary {
         queued_before: pending.len(),
         ..FlushSummary::default()
     };
+    let stopped = AtomicBool::new(false);
+    let stopped = &stopped;
     let answers = futures_util::stream::iter(pending)
         .map(|report| async move {
+            if stopped.load(Ordering::Relaxed) {
+                return (report, Delivery::NotSent);
+            }
             let delivery = Delivery::of(
                 client
                     .experiences()
-                    .report_outcome(&report.identifier, report.request())
+                    .report_outcome(&report.identifier, request(&report))
                     .await,
             );
+            if matches!(delivery, Delivery::Unauthorized(_)) {
+                stopped.store(true, Ordering::Relaxed);
+            }
             (report, delivery)
         })
-        .buffer_unordered(concurrency.max(1));
+        .buffer_unordered(FLUSH_CONCURRENCY);
     // Answers are written to the file as soon as they arrive, a batch of
     // whatever is ready at a time: a crash loses at most that batch's
     // removals, and those reports come back as 409s (already on record).
-    let mut batches = answers.ready_chunks(concurrency.max(1));
+    let mut batches = answers.ready_chunks(FLUSH_CONCURRENCY);
     while let Some(batch) = batches.next().await {
         state.update(|s| {
             for (report, delivery) in &batch {
@@ -114,11 +179,12 @@ pub(crate) async fn flush(state: &StateFile, client: &Client, concurrency: usize
                     Delivery::Delivered(_) | Delivery::AlreadyReported => {
                         s.pending_outcome_reports.remove(index);
                     }
-                    Delivery::Temporary(e) => {
+                    Delivery::Temporary(e) | Delivery::Unauthorized(e) => {
                         let queued = &mut s.pending_outcome_reports[index];
                         queued.attempts += 1;
                         queued.last_error = Some(e.to_string());
                     }
+                    Delivery::NotSent => {}
                     Delivery::Rejected(e) => {
                         let queued = s.pending_outcome_reports.remove(index);
                         s.failed_outcome_reports.push(FailedReport {
@@ -137,13 +203,16 @@ pub(crate) async fn flush(state: &StateFile, client: &Client, concurrency: usize
                 Delivery::Delivered(_) => ("delivered", None),
                 Delivery::AlreadyReported => ("already_reported", None),
                 Delivery::Temporary(e) => ("kept", Some(format!("{e:#}"))),
+                Delivery::Unauthorized(e) => ("kept", Some(format!("{e:#}"))),
+                Delivery::NotSent => ("not_sent", Some("not sent: the key was rejected".to_owned())),
                 Delivery::Rejected(e) => ("failed", Some(format!("{e:#}"))),
             };
             match delivery {
                 Delivery::Delivered(_) | Delivery::AlreadyReported => summary.delivered += 1,
-                Delivery::Temporary(e) => {
+                Delivery::Temporary(_) => summary.kept += 1,
+                Delivery::Unauthorized(_) | Delivery::NotSent => {
                     summary.kept += 1;
-                    summary.unauthorized |= e.is_unauthorized();
+                    summary.unauthorized = true;
                 }
                 Delivery::Rejected(_) => summary.failed += 1,
             }
@@ -156,4 +225,50 @@ pub(crate) async fn flush(state: &StateFile, client: &Client, concurrency: usize
         }
     }
     Ok(summary)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn api_error(status: u16, body: &str) -> plurum_sdk::Error {
+        plurum_sdk::Error::from_api_error(plurum_sdk::ApiError::from_response(
+            status,
+            None,
+            body.as_bytes(),
+            std::time::SystemTime::now(),
+        ))
+    }
+
+    #[test]
+    fn only_the_apis_own_permanent_refusals_reject_a_report() {
+        let rejected = |e| matches!(Delivery::of(Err(e)), Delivery::Rejected(_));
+        let temporary = |e| matches!(Delivery::of(Err(e)), Delivery::Temporary(_));
+        assert!(rejected(api_error(
+            404,
+            r#"{"detail": "Experience not found", "error": "Experience not found"}"#
+        )));
+        assert!(rejected(api_error(
+            422,
+            r#"{"detail": [{"type": "missing", "loc": ["body", "success"], "msg": "Field required"}]}"#
+        )));
+        assert!(rejected(api_error(403, r#"{"detail": "Not allowed"}"#)));
+        // A captive portal or a proxy: never "for good".
+        assert!(temporary(api_error(
+            403,
+            "<html><title>Sign in to Wi-Fi</title></html>"
+        )));
+        assert!(temporary(api_error(302, "")));
+        assert!(temporary(api_error(404, "not json")));
+        assert!(temporary(api_error(503, r#"{"error": "Internal server error"}"#)));
+        assert!(matches!(
+            Delivery::of(Err(api_error(409, r#"{"detail": "Already reported", "error": "x"}"#))),
+            Delivery::AlreadyReported
+        ));
+        assert!(temporary(api_error(409, "<html>conflict?</html>")));
+        assert!(matches!(
+            Delivery::of(Err(api_error(401, r#"{"detail": "Invalid API key"}"#))),
+            Delivery::Unauthorized(_)
+        ));
+    }
 }

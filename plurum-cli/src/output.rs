@@ -1,6 +1,7 @@
 //! Output: data on stdout (one JSON document with `--json`, concise text
 //! otherwise), everything else on stderr; spinners only on a terminal.
 
+use std::borrow::Cow;
 use std::io::{IsTerminal, Write};
 use std::time::Duration;
 
@@ -27,41 +28,27 @@ impl Output {
         }
     }
 
-    /// Writes to stdout; a closed pipe ends the process quietly (exit 0),
-    /// as `plurum … | head` expects.
+    /// Writes text for people to stdout, with control characters (terminal
+    /// escapes from the network) removed; a closed pipe ends the process
+    /// quietly (exit 0), as `plurum … | head` expects.
     pub(crate) fn write(&self, text: &str) {
-        let mut stdout = std::io::stdout().lock();
-        let result = stdout
-            .write_all(text.as_bytes())
-            .and_then(|()| {
-                if text.ends_with('\n') {
-                    Ok(())
-                } else {
-                    stdout.write_all(b"\n")
-                }
-            })
-            .and_then(|()| stdout.flush());
-        if let Err(e) = result
-            && e.kind() == std::io::ErrorKind::BrokenPipe
-        {
-            std::process::exit(0);
-        }
+        write_stdout(&clean(text));
     }
 
-    /// Prints one JSON document.
+    /// Prints one JSON document (control characters stay, escaped by JSON).
     pub(crate) fn json<T: Serialize + ?Sized>(&self, value: &T) -> anyhow::Result<()> {
         let text = if self.pretty {
             serde_json::to_string_pretty(value)?
         } else {
             serde_json::to_string(value)?
         };
-        self.write(&text);
+        write_stdout(&text);
         Ok(())
     }
 
     /// Prints one JSON line (for streams).
     pub(crate) fn json_line<T: Serialize + ?Sized>(&self, value: &T) -> anyhow::Result<()> {
-        self.write(&serde_json::to_string(value)?);
+        write_stdout(&serde_json::to_string(value)?);
         Ok(())
     }
 
@@ -81,13 +68,13 @@ impl Output {
     /// A message for people on stderr (not with `-q`).
     pub(crate) fn note(&self, text: &str) {
         if !self.quiet {
-            eprintln!("{text}");
+            eprint_clean(text);
         }
     }
 
     /// A warning on stderr (always).
     pub(crate) fn warn(&self, text: &str) {
-        eprintln!("warning: {text}");
+        eprint_clean(&format!("warning: {text}"));
     }
 
     /// A spinner on stderr while `future` runs (only on a terminal, never
@@ -103,6 +90,47 @@ impl Output {
         let output = future.await;
         bar.finish_and_clear();
         output
+    }
+}
+
+/// Writes a line to stdout; a closed pipe ends the process quietly (exit 0).
+fn write_stdout(text: &str) {
+    let mut stdout = std::io::stdout().lock();
+    let result = stdout
+        .write_all(text.as_bytes())
+        .and_then(|()| {
+            if text.ends_with('\n') {
+                Ok(())
+            } else {
+                stdout.write_all(b"\n")
+            }
+        })
+        .and_then(|()| stdout.flush());
+    if let Err(e) = result
+        && e.kind() == std::io::ErrorKind::BrokenPipe
+    {
+        std::process::exit(0);
+    }
+}
+
+/// Prints a line for people on stderr: control characters removed, keys scrubbed.
+pub(crate) fn eprint_clean(text: &str) {
+    eprintln!("{}", clean(&crate::logging::scrub(text)));
+}
+
+/// Text as it may reach a terminal: without control characters (escape
+/// sequences, bells, backspaces, C1 controls) and without the invisible
+/// characters that reorder text (bidirectional overrides); newlines and
+/// tabs stay. Everything from the network goes through here before a
+/// person sees it; JSON output keeps the data as is (escaped by JSON).
+pub(crate) fn clean(text: &str) -> Cow<'_, str> {
+    let unsafe_char = |c: char| {
+        (c.is_control() && c != '\n' && c != '\t') || matches!(c, '\u{202a}'..='\u{202e}' | '\u{2066}'..='\u{2069}')
+    };
+    if text.chars().any(unsafe_char) {
+        Cow::Owned(text.chars().filter(|c| !unsafe_char(*c)).collect())
+    } else {
+        Cow::Borrowed(text)
     }
 }
 
@@ -154,4 +182,10 @@ pub(crate) fn age(ts: time::OffsetDateTime) -> String {
         3600..=86_399 => format!("{} h", secs / 3600),
         _ => format!("{} d", secs / 86_400),
     }
+}
+
+/// The age of an RFC 3339 timestamp ("3 min"), or `-` when it is not one.
+pub(crate) fn age_of(timestamp: &str) -> String {
+    time::OffsetDateTime::parse(timestamp, &time::format_description::well_known::Rfc3339)
+        .map_or_else(|_| "-".to_owned(), age)
 }

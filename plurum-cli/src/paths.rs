@@ -106,6 +106,25 @@ pub(crate) fn write_atomic(path: &Path, contents: &[u8]) -> anyhow::Result<()> {
     Ok(())
 }
 
+/// Moves a file that cannot be read aside (`<name>.corrupt-<unix time>`),
+/// never deleting it; returns where it went.
+pub(crate) fn move_aside(path: &Path) -> anyhow::Result<PathBuf> {
+    let stamp = time::OffsetDateTime::now_utc().unix_timestamp();
+    let name = path
+        .file_name()
+        .map(|n| n.to_string_lossy().into_owned())
+        .unwrap_or_default();
+    let mut aside = path.with_file_name(format!("{name}.corrupt-{stamp}"));
+    let mut n = 1;
+    while aside.exists() {
+        aside = path.with_file_name(format!("{name}.corrupt-{stamp}-{n}"));
+        n += 1;
+    }
+    std::fs::rename(path, &aside)
+        .with_context(|| format!("{} cannot be read and could not be moved aside", path.display()))?;
+    Ok(aside)
+}
+
 /// Removes temporary files a killed process left behind (older than 10 minutes).
 fn remove_stale_temp_files(dir: &Path) {
     let Ok(entries) = std::fs::read_dir(dir) else { return };

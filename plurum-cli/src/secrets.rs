@@ -106,8 +106,17 @@ impl<'a> Secrets<'a> {
         Self { paths, profile }
     }
 
-    /// The key to use and where it came from, if any.
+    /// The key to use and where it came from, if any (remembered, so that no
+    /// log line or error shows it).
     pub(crate) fn resolve(&self, key_file: Option<&Path>) -> anyhow::Result<Option<(ApiKey, KeySource)>> {
+        let found = self.find(key_file)?;
+        if let Some((key, _)) = &found {
+            crate::logging::remember(key);
+        }
+        Ok(found)
+    }
+
+    fn find(&self, key_file: Option<&Path>) -> anyhow::Result<Option<(ApiKey, KeySource)>> {
         if let Ok(key) = std::env::var("PLURUM_API_KEY")
             && !key.trim().is_empty()
         {
@@ -136,7 +145,7 @@ impl<'a> Secrets<'a> {
         match std::fs::read_to_string(&path) {
             Ok(text) => {
                 warn_if_shared(&path);
-                toml::from_str(&text).with_context(|| format!("{} is not valid TOML", path.display()))
+                toml::from_str(&text).map_err(|e| unquoted_parse_error(&path, &text, &e))
             }
             Err(e) if e.kind() == std::io::ErrorKind::NotFound => Ok(CredentialsFile::default()),
             Err(e) => Err(e).with_context(|| format!("could not read {}", path.display())),
@@ -160,6 +169,7 @@ impl<'a> Secrets<'a> {
     /// `credentials.toml` (0600). The second value explains why the keyring
     /// was not used.
     pub(crate) fn store(&self, key: &ApiKey) -> anyhow::Result<(Stored, Option<String>)> {
+        crate::logging::remember(key);
         let keyring_problem = match keyring::usable() {
             Ok(()) => match keyring::set(self.profile, key.expose()) {
                 Ok(()) => {
@@ -209,6 +219,24 @@ impl<'a> Secrets<'a> {
     pub(crate) fn keyring_status() -> Result<(), String> {
         keyring::usable()
     }
+}
+
+/// A parse error of a file holding keys, without the source: TOML's own
+/// message quotes the offending line, which may be the key.
+fn unquoted_parse_error(path: &Path, text: &str, error: &toml::de::Error) -> anyhow::Error {
+    let line = error
+        .span()
+        .map(|span| text[..span.start.min(text.len())].matches('\n').count() + 1);
+    let at = line.map(|n| format!(" (line {n})")).unwrap_or_default();
+    anyhow::Error::new(
+        crate::exit::CliError::new(
+            crate::exit::ERROR,
+            format!("{} is not valid TOML{at}", path.display()),
+        )
+        .hint(format!(
+            "it holds API keys, so its content is not shown; fix it in an editor, or remove it and run 'plurum auth login' (profile entries look like: [profiles.default] api_key = \"...\")"
+        )),
+    )
 }
 
 fn warn_if_shared(path: &Path) {

@@ -2,53 +2,69 @@
 //! `pendingOutcomeReports`, `savedExperiences`) plus what the CLI needs.
 //!
 //! Every change is read-modify-write under an exclusive lock on
-//! `state.lock`, written atomically (temporary file, fsync, rename). A file
-//! that does not parse is moved aside (`state.json.corrupt-<time>`), never
-//! silently dropped.
+//! `state.lock`, written atomically (temporary file, fsync, rename).
+//!
+//! Reading is lenient, entry by entry: one report or event that does not
+//! parse (a wrong-typed field) never takes the rest with it. Such entries
+//! are set aside in `quarantinedEntries` (with why) by the next command
+//! that changes state, where `plurum outcome failed` lists them; a
+//! read-only command only reports them and leaves the file as it is. A file
+//! that is not JSON at all is moved aside (`state.json.corrupt-<time>`) by
+//! the next command that changes state, never silently dropped. Either way
+//! the command says so and exits non-zero ([`take_notices`]).
 
 use std::path::{Path, PathBuf};
+use std::sync::Mutex;
 
 use anyhow::Context as _;
-use serde::{Deserialize, Deserializer, Serialize};
+use serde::de::DeserializeOwned;
+use serde::{Deserialize, Serialize};
 use serde_json::{Map, Value};
 
+use crate::exit::{self, CliError};
+use crate::kept::KeptEvent;
 use crate::paths;
 
-/// The current schema version.
-pub(crate) const SCHEMA_VERSION: u32 = 1;
+/// The current schema version. 2: inbox events are typed, with an id of
+/// their own and when they were kept and acknowledged.
+pub(crate) const SCHEMA_VERSION: u32 = 2;
 
-/// The whole file.
-#[derive(Debug, Clone, Serialize, Deserialize)]
+/// The whole file. It deserializes strictly (every entry must parse); the
+/// state file itself is read leniently with [`parse`].
+#[derive(Debug, Clone, Serialize)]
 #[serde(rename_all = "camelCase")]
 pub(crate) struct State {
     /// The schema version of this file.
-    #[serde(default = "schema_version")]
     pub(crate) schema_version: u32,
     /// When the last heartbeat completed (RFC 3339), as HEARTBEAT.md keeps it.
-    #[serde(default)]
     pub(crate) last_plurum_check: Option<String>,
     /// Outcome reports waiting to be sent (the seed's outbox).
-    #[serde(default)]
     pub(crate) pending_outcome_reports: Vec<PendingReport>,
     /// Experiences found for this agent's work, with their score history.
-    #[serde(default, deserialize_with = "saved_experiences")]
     pub(crate) saved_experiences: Vec<SavedExperience>,
     /// Reports the server rejected for good (kept for a human to look at).
-    #[serde(default)]
     pub(crate) failed_outcome_reports: Vec<FailedReport>,
     /// The session `plurum session …` acts on by default.
-    #[serde(default)]
     pub(crate) current_session: Option<CurrentSession>,
-    /// Inbox events read by the heartbeat and not yet handled.
-    #[serde(default)]
-    pub(crate) inbox_events: Vec<Value>,
+    /// Inbox events read from the server (or the socket), kept until
+    /// acknowledged.
+    pub(crate) inbox_events: Vec<KeptEvent>,
+    /// Entries that did not parse, set aside with why.
+    #[serde(skip_serializing_if = "Vec::is_empty")]
+    pub(crate) quarantined_entries: Vec<Quarantined>,
     /// Anything else (kept as is).
     #[serde(flatten)]
     pub(crate) other: Map<String, Value>,
 }
 
-fn schema_version() -> u32 {
-    SCHEMA_VERSION
+impl<'de> Deserialize<'de> for State {
+    fn deserialize<D: serde::Deserializer<'de>>(deserializer: D) -> Result<Self, D::Error> {
+        let (state, bad) = parse_value(Value::deserialize(deserializer)?).map_err(serde::de::Error::custom)?;
+        match bad.first() {
+            None => Ok(state),
+            Some(q) => Err(serde::de::Error::custom(format!("{}: {}", q.field, q.reason))),
+        }
+    }
 }
 
 impl Default for State {
@@ -61,6 +77,7 @@ impl Default for State {
             failed_outcome_reports: Vec::new(),
             current_session: None,
             inbox_events: Vec::new(),
+            quarantined_entries: Vec::new(),
             other: Map::new(),
         }
     }
@@ -98,20 +115,30 @@ fn new_id() -> String {
 }
 
 impl PendingReport {
-    /// The SDK request for this report.
-    pub(crate) fn request(&self) -> plurum_sdk::types::ReportOutcome {
-        let mut report = plurum_sdk::types::ReportOutcome::new(self.success);
-        if let Some(ms) = self.execution_time_ms {
-            report = report.execution_time_ms(ms);
-        }
-        if let Some(message) = &self.error_message {
-            report = report.error_message(message.clone());
-        }
-        if let Some(notes) = &self.context_notes {
-            report = report.context_notes(notes.clone());
-        }
-        report
+    /// Whether `other` reports the same thing (same experience, result and
+    /// details), whatever its local id and delivery history.
+    pub(crate) fn same_report(&self, other: &PendingReport) -> bool {
+        self.identifier == other.identifier
+            && self.success == other.success
+            && self.execution_time_ms == other.execution_time_ms
+            && self.error_message == other.error_message
+            && self.context_notes == other.context_notes
     }
+}
+
+/// An entry of state.json that did not parse, kept as it was with why.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub(crate) struct Quarantined {
+    /// A local id (for `plurum outcome failed --drop`).
+    pub(crate) id: String,
+    /// Where it was, e.g. `pendingOutcomeReports[1]`.
+    pub(crate) field: String,
+    /// Why it did not parse.
+    pub(crate) reason: String,
+    /// The entry as it was.
+    pub(crate) value: Value,
+    /// When it was set aside.
+    pub(crate) at: String,
 }
 
 /// A report the server rejected for good.
@@ -156,19 +183,18 @@ pub(crate) struct SavedExperience {
     pub(crate) history: Vec<Reading>,
 }
 
-/// `savedExperiences` as the seed writes it (short ids) or as objects.
-fn saved_experiences<'de, D: Deserializer<'de>>(deserializer: D) -> Result<Vec<SavedExperience>, D::Error> {
-    #[derive(Deserialize)]
-    #[serde(untagged)]
-    enum Item {
-        Id(String),
-        Full(SavedExperience),
-    }
-    let items = Vec::<Item>::deserialize(deserializer)?;
-    Ok(items
-        .into_iter()
-        .map(|item| match item {
-            Item::Id(short_id) => SavedExperience {
+/// A `savedExperiences` item as the seed writes it (a short id) or as an object.
+#[derive(Deserialize)]
+#[serde(untagged)]
+enum SavedItem {
+    Id(String),
+    Full(SavedExperience),
+}
+
+impl From<SavedItem> for SavedExperience {
+    fn from(item: SavedItem) -> Self {
+        match item {
+            SavedItem::Id(short_id) => SavedExperience {
                 short_id,
                 goal: None,
                 quality_score: None,
@@ -177,9 +203,9 @@ fn saved_experiences<'de, D: Deserializer<'de>>(deserializer: D) -> Result<Vec<S
                 saved_at: None,
                 history: Vec::new(),
             },
-            Item::Full(full) => full,
-        })
-        .collect())
+            SavedItem::Full(full) => full,
+        }
+    }
 }
 
 /// The session the CLI acts on by default.
@@ -216,46 +242,215 @@ impl StateFile {
         &self.dir
     }
 
-    fn read(&self) -> anyhow::Result<State> {
+    /// Reads the file for a command that will not write it: nothing is
+    /// moved or rewritten. Entries that do not parse are left out (and
+    /// reported); a file that is not JSON is an error.
+    fn read_only(&self) -> anyhow::Result<State> {
         let path = self.path();
-        let text = match std::fs::read_to_string(&path) {
-            Ok(text) => text,
-            Err(e) if e.kind() == std::io::ErrorKind::NotFound => return Ok(State::default()),
-            Err(e) => return Err(e).with_context(|| format!("could not read {}", path.display())),
+        let Some(text) = self.text()? else {
+            return Ok(State::default());
         };
-        match serde_json::from_str::<State>(&text) {
-            Ok(state) => Ok(state),
-            Err(error) => {
-                let stamp = time::OffsetDateTime::now_utc().unix_timestamp();
-                let aside = self.dir.join(format!("state.json.corrupt-{stamp}"));
-                std::fs::rename(&path, &aside)
-                    .with_context(|| format!("{} does not parse and could not be moved aside", path.display()))?;
-                eprintln!(
-                    "warning: {} did not parse ({error}); moved it to {} and started a fresh state",
+        match parse(&text) {
+            Ok((state, bad)) => {
+                if !bad.is_empty() {
+                    notice(format!(
+                        "{} has {} entr{} that do{} not parse, ignored here and left as they are ({}); \
+                         the next command that changes state sets them aside, where 'plurum outcome failed' lists them",
+                        path.display(),
+                        bad.len(),
+                        if bad.len() == 1 { "y" } else { "ies" },
+                        if bad.len() == 1 { "es" } else { "" },
+                        describe(&bad)
+                    ));
+                }
+                Ok(state)
+            }
+            Err(why) => Err(CliError::new(
+                exit::ERROR,
+                format!("{} is not a JSON object ({why}); it was left as it is", path.display()),
+            )
+            .hint("the next command that changes state (e.g. 'plurum heartbeat') moves it aside and starts afresh; or fix it in an editor")
+            .into()),
+        }
+    }
+
+    /// Reads the file for a change: entries that do not parse are set aside
+    /// in `quarantinedEntries`; a file that is not JSON is moved aside.
+    fn read_for_change(&self) -> anyhow::Result<State> {
+        let path = self.path();
+        let Some(text) = self.text()? else {
+            return Ok(State::default());
+        };
+        match parse(&text) {
+            Ok((mut state, bad)) => {
+                if !bad.is_empty() {
+                    notice(format!(
+                        "set aside {} entr{} of {} that do{} not parse ({}); 'plurum outcome failed' lists {}",
+                        bad.len(),
+                        if bad.len() == 1 { "y" } else { "ies" },
+                        path.display(),
+                        if bad.len() == 1 { "es" } else { "" },
+                        describe(&bad),
+                        if bad.len() == 1 { "it" } else { "them" },
+                    ));
+                    state.quarantined_entries.extend(bad);
+                }
+                Ok(state)
+            }
+            Err(why) => {
+                let aside = paths::move_aside(&path)?;
+                notice(format!(
+                    "{} is not a JSON object ({why}); moved it to {} and started a fresh state",
                     path.display(),
                     aside.display()
-                );
+                ));
                 Ok(State::default())
             }
         }
     }
 
-    /// Reads the state (under the lock).
+    fn text(&self) -> anyhow::Result<Option<String>> {
+        let path = self.path();
+        match std::fs::read(&path) {
+            Ok(bytes) => Ok(Some(String::from_utf8_lossy(&bytes).into_owned())),
+            Err(e) if e.kind() == std::io::ErrorKind::NotFound => Ok(None),
+            Err(e) => Err(e).with_context(|| format!("could not read {}", path.display())),
+        }
+    }
+
+    /// Reads the state (under the lock), changing nothing on disk.
     pub(crate) fn load(&self) -> anyhow::Result<State> {
         let _lock = paths::lock(&self.dir.join("state.lock"))?;
-        self.read()
+        self.read_only()
+    }
+
+    /// Reads the state for a command that goes on to change it: what does
+    /// not parse is set aside now (see the module docs), so the command
+    /// works on a clean state.
+    pub(crate) fn load_for_change(&self) -> anyhow::Result<State> {
+        self.update(|state| Ok(state.clone()))
     }
 
     /// Changes the state: lock, read, `change`, write atomically, unlock.
     /// Nothing is written when `change` fails.
     pub(crate) fn update<T>(&self, change: impl FnOnce(&mut State) -> anyhow::Result<T>) -> anyhow::Result<T> {
         let _lock = paths::lock(&self.dir.join("state.lock"))?;
-        let mut state = self.read()?;
+        let mut state = self.read_for_change()?;
         let result = change(&mut state)?;
         state.schema_version = SCHEMA_VERSION;
         let text = serde_json::to_vec_pretty(&state).context("could not encode the state")?;
         paths::write_atomic(&self.path(), &text)?;
         Ok(result)
+    }
+}
+
+/// What went wrong with the state files in this process, for the end of
+/// the command (which then exits non-zero).
+static NOTICES: Mutex<Vec<String>> = Mutex::new(Vec::new());
+
+fn notice(text: String) {
+    let mut notices = NOTICES.lock().unwrap_or_else(|e| e.into_inner());
+    if !notices.contains(&text) {
+        notices.push(text);
+    }
+}
+
+/// The problems met with state files in this process (each once).
+pub(crate) fn take_notices() -> Vec<String> {
+    std::mem::take(&mut *NOTICES.lock().unwrap_or_else(|e| e.into_inner()))
+}
+
+fn describe(bad: &[Quarantined]) -> String {
+    let shown: Vec<String> = bad
+        .iter()
+        .take(3)
+        .map(|q| format!("{}: {}", q.field, q.reason))
+        .collect();
+    let more = bad.len().saturating_sub(3);
+    if more > 0 {
+        format!("{} and {more} more", shown.join("; "))
+    } else {
+        shown.join("; ")
+    }
+}
+
+/// Parses a state file entry by entry: what parses is kept, what does not
+/// is returned to be set aside. `Err` only when the file is not a JSON object.
+pub(crate) fn parse(text: &str) -> Result<(State, Vec<Quarantined>), String> {
+    parse_value(serde_json::from_str(text).map_err(|e| e.to_string())?)
+}
+
+fn parse_value(value: Value) -> Result<(State, Vec<Quarantined>), String> {
+    let Value::Object(mut map) = value else {
+        return Err("the top level is not an object".to_owned());
+    };
+    let mut bad = Vec::new();
+    let schema_version = one(&mut map, "schemaVersion", &mut bad).unwrap_or(1);
+    let state = State {
+        schema_version,
+        last_plurum_check: one(&mut map, "lastPlurumCheck", &mut bad),
+        pending_outcome_reports: list(&mut map, "pendingOutcomeReports", &mut bad),
+        saved_experiences: list::<SavedItem>(&mut map, "savedExperiences", &mut bad)
+            .into_iter()
+            .map(SavedExperience::from)
+            .collect(),
+        failed_outcome_reports: list(&mut map, "failedOutcomeReports", &mut bad),
+        current_session: one(&mut map, "currentSession", &mut bad),
+        inbox_events: list(&mut map, "inboxEvents", &mut bad),
+        quarantined_entries: list(&mut map, "quarantinedEntries", &mut bad),
+        other: map,
+    };
+    Ok((state, bad))
+}
+
+fn quarantined(field: String, reason: &serde_json::Error, value: Value) -> Quarantined {
+    Quarantined {
+        id: uuid::Uuid::new_v4().to_string(),
+        field,
+        reason: reason.to_string(),
+        value,
+        at: now(),
+    }
+}
+
+/// One field; `None` when absent, null or not parsing (then set aside).
+fn one<T: DeserializeOwned>(map: &mut Map<String, Value>, key: &str, bad: &mut Vec<Quarantined>) -> Option<T> {
+    let value = map.remove(key).filter(|v| !v.is_null())?;
+    match serde_json::from_value(value.clone()) {
+        Ok(parsed) => Some(parsed),
+        Err(e) => {
+            bad.push(quarantined(key.to_owned(), &e, value));
+            None
+        }
+    }
+}
+
+/// A list field, item by item: each item that does not parse is set aside alone.
+fn list<T: DeserializeOwned>(map: &mut Map<String, Value>, key: &str, bad: &mut Vec<Quarantined>) -> Vec<T> {
+    match map.remove(key) {
+        None | Some(Value::Null) => Vec::new(),
+        Some(Value::Array(items)) => items
+            .into_iter()
+            .enumerate()
+            .filter_map(|(i, item)| match serde_json::from_value(item.clone()) {
+                Ok(parsed) => Some(parsed),
+                Err(e) => {
+                    bad.push(quarantined(format!("{key}[{i}]"), &e, item));
+                    None
+                }
+            })
+            .collect(),
+        Some(other) => {
+            let e = serde_json::from_value::<Vec<Value>>(other.clone()).err();
+            bad.push(Quarantined {
+                id: uuid::Uuid::new_v4().to_string(),
+                field: key.to_owned(),
+                reason: e.map_or_else(|| "not a list".to_owned(), |e| e.to_string()),
+                value: other,
+                at: now(),
+            });
+            Vec::new()
+        }
     }
 }
 
@@ -269,6 +464,9 @@ pub(crate) fn now() -> String {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    /// The notices are process-wide: tests that read them take turns.
+    static NOTICES_IN_USE: Mutex<()> = Mutex::new(());
 
     #[test]
     fn reads_the_seed_shapes() {
@@ -300,11 +498,15 @@ mod tests {
     }
 
     #[test]
-    fn a_corrupt_file_is_moved_aside() {
+    fn a_file_that_is_not_json_is_left_alone_by_readers_and_moved_aside_by_writers() {
+        let _turn = NOTICES_IN_USE.lock().unwrap_or_else(|e| e.into_inner());
         let dir = tempfile::tempdir().unwrap();
         let file = StateFile::new(dir.path().to_owned());
         std::fs::write(file.path(), "{ not json").unwrap();
-        let state = file.load().unwrap();
+        let error = file.load().unwrap_err();
+        assert!(error.to_string().contains("left as it is"), "{error}");
+        assert_eq!(std::fs::read_to_string(file.path()).unwrap(), "{ not json");
+        let state = file.load_for_change().unwrap();
         assert!(state.pending_outcome_reports.is_empty());
         let aside: Vec<_> = std::fs::read_dir(dir.path())
             .unwrap()
@@ -313,6 +515,43 @@ mod tests {
             .collect();
         assert_eq!(aside.len(), 1);
         assert_eq!(std::fs::read_to_string(aside[0].path()).unwrap(), "{ not json");
+        assert!(take_notices().iter().any(|n| n.contains("moved it to")));
+    }
+
+    #[test]
+    fn one_bad_entry_is_set_aside_alone() {
+        let _turn = NOTICES_IN_USE.lock().unwrap_or_else(|e| e.into_inner());
+        let dir = tempfile::tempdir().unwrap();
+        let file = StateFile::new(dir.path().to_owned());
+        let text = r#"{
+            "lastPlurumCheck": "2026-11-30T10:00:00Z",
+            "pendingOutcomeReports": [
+                {"identifier": "ab12cd34", "success": true, "execution_time_ms": 1.5},
+                {"identifier": "ef56ab78", "success": true}
+            ],
+            "currentSession": 7
+        }"#;
+        std::fs::write(file.path(), text).unwrap();
+        let read = file.load().unwrap();
+        assert_eq!(read.pending_outcome_reports.len(), 1);
+        assert_eq!(read.pending_outcome_reports[0].identifier, "ef56ab78");
+        assert!(read.quarantined_entries.is_empty(), "a reader only reports");
+        assert_eq!(
+            std::fs::read_to_string(file.path()).unwrap(),
+            text,
+            "and leaves the file as it is"
+        );
+        let changed = file.load_for_change().unwrap();
+        assert_eq!(changed.pending_outcome_reports.len(), 1);
+        assert_eq!(changed.last_plurum_check.as_deref(), Some("2026-11-30T10:00:00Z"));
+        let fields: Vec<&str> = changed.quarantined_entries.iter().map(|q| q.field.as_str()).collect();
+        assert_eq!(fields, ["pendingOutcomeReports[0]", "currentSession"]);
+        assert_eq!(changed.quarantined_entries[0].value["execution_time_ms"], 1.5);
+        // Once set aside, the file reads cleanly.
+        let again = file.load().unwrap();
+        assert_eq!(again.quarantined_entries.len(), 2);
+        let notices = take_notices();
+        assert!(notices.iter().any(|n| n.contains("set aside 2 entries")), "{notices:?}");
     }
 
     #[test]

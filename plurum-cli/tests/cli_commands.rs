@@ -578,7 +578,7 @@ fn outcomes_queue_while_the_server_fails_and_flush_later() {
 }
 
 #[test]
-fn inbox_shows_and_marks_read() {
+fn inbox_keeps_events_until_acknowledged() {
     let world = World::new();
     world.register("default", "owner");
     world.register("helper", "helper");
@@ -595,15 +595,27 @@ fn inbox_shows_and_marks_read() {
         "suggestion",
     ]);
     let inbox = world.json(&["inbox"]);
-    assert_eq!(inbox["unread_count"], 1);
+    assert_eq!(inbox["waiting"], 1);
+    assert_eq!(
+        inbox["fetched"]["marked_read"], 1,
+        "kept, then marked read on the server"
+    );
     assert_eq!(inbox["events"][0]["event_type"], "contribution_received");
     assert_eq!(
         inbox["events"][0]["event_data"]["content"]["text"],
         "Key the cache on Cargo.lock"
     );
+    let server = world
+        .block_on(world.client("default").pulse().inbox(Default::default()))
+        .unwrap();
+    assert_eq!(server.unread_count, 0, "read on the server");
+    // Still listed: nothing is consumed silently.
+    let again = world.json(&["inbox"]);
+    assert_eq!(again["waiting"], 1);
+    assert_eq!(again["events"][0]["id"], inbox["events"][0]["id"]);
     let marked = world.json(&["inbox", "--mark-read"]);
-    assert_eq!(marked["marked_read"], 1);
-    assert_eq!(world.json(&["inbox"])["unread_count"], 0);
+    assert_eq!(marked["acknowledged"], 1);
+    assert_eq!(world.json(&["inbox"])["waiting"], 0);
     // The helper saw the owner's session opened.
     let helper = world.json(&["--profile", "helper", "inbox", "--type", "session_opened"]);
     assert_eq!(helper["events"][0]["event_data"]["short_id"], short.as_str());

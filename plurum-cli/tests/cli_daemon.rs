@@ -31,6 +31,8 @@ struct Daemon {
     child: Child,
     stderr: Arc<Lines>,
     addr: String,
+    /// The bearer token from `daemon.token` (auth is on by default).
+    token: Option<String>,
 }
 
 impl Daemon {
@@ -58,10 +60,14 @@ impl Daemon {
             child,
             stderr,
             addr: String::new(),
+            token: None,
         };
         let line = daemon.expect("running; API on http://");
         let rest = &line[line.find("http://").unwrap() + "http://".len()..];
         daemon.addr = rest.split_whitespace().next().unwrap().to_owned();
+        daemon.token = std::fs::read_to_string(profile_dir(world, profile).join("daemon.token"))
+            .ok()
+            .map(|t| t.trim().to_owned());
         daemon
     }
 
@@ -176,11 +182,17 @@ fn call(world: &World, method: &str, url: &str, body: Option<&str>, token: Optio
 }
 
 fn get(world: &World, daemon: &Daemon, path: &str) -> Answer {
-    call(world, "GET", &daemon.url(path), None, None)
+    call(world, "GET", &daemon.url(path), None, daemon.token.as_deref())
 }
 
 fn post(world: &World, daemon: &Daemon, path: &str, body: Value) -> Answer {
-    call(world, "POST", &daemon.url(path), Some(&body.to_string()), None)
+    call(
+        world,
+        "POST",
+        &daemon.url(path),
+        Some(&body.to_string()),
+        daemon.token.as_deref(),
+    )
 }
 
 /// Polls `/state` until `check` holds (the daemon acts on its own clock).
@@ -288,7 +300,7 @@ fn a_contribution_on_the_socket_wakes_the_agent_once_and_the_limits_survive_a_re
     assert!(message.contains("reached the threshold 1.50"), "{message}");
     assert!(message.contains("inbox: pressure 2.00"), "{message}");
     assert!(
-        message.contains("contribution_received: Promote the replica"),
+        message.contains("contribution_received") && message.contains(": Promote the replica"),
         "{message}"
     );
     assert_eq!(woken["drives"]["inbox"]["pressure"], 2.0);
@@ -369,7 +381,8 @@ fn a_contribution_on_the_socket_wakes_the_agent_once_and_the_limits_survive_a_re
     assert!(text.status.success());
     let stdout = String::from_utf8_lossy(&text.stdout);
     assert!(stdout.contains("Check replication lag"), "{stdout}");
-    assert!(String::from_utf8_lossy(&text.stderr).contains("Marked 2 event(s) read."));
+    let stderr = String::from_utf8_lossy(&text.stderr);
+    assert!(stderr.contains("acknowledged 2"), "{stderr}");
     let after = world.json(&["--profile", "alice", "inbox", "--type", "contribution_received"]);
     assert_eq!(after["events"], json!([]), "{after:#}");
 
@@ -528,7 +541,13 @@ fn every_endpoint_answers_with_the_seed_shapes_and_errors() {
             "{body}"
         );
     }
-    let garbage = call(&world, "POST", &daemon.url("/feedback"), Some("{not json"), None);
+    let garbage = call(
+        &world,
+        "POST",
+        &daemon.url("/feedback"),
+        Some("{not json"),
+        daemon.token.as_deref(),
+    );
     assert_eq!(garbage.error_code(400), "BAD_REQUEST");
 
     // /trigger: 400 without a reason, 503 without a target (not counted).
@@ -788,27 +807,98 @@ fn a_webhook_gets_the_message_and_the_token_from_the_environment() {
     assert!(!stderr.contains(&world.stored_key("finn")), "{stderr}");
 }
 
+/// A raw HTTP/1.1 request (any `Host`, any headers), as a web page's
+/// browser would send it; returns the status and the body.
+fn raw(daemon: &Daemon, request: &str) -> (u16, String) {
+    use std::io::{Read, Write};
+    let mut stream = std::net::TcpStream::connect(&daemon.addr).unwrap();
+    stream.write_all(request.as_bytes()).unwrap();
+    let mut answer = String::new();
+    stream.read_to_string(&mut answer).unwrap();
+    let status = answer.split_whitespace().nth(1).unwrap().parse().unwrap();
+    let body = answer.split("\r\n\r\n").nth(1).unwrap_or_default().to_owned();
+    (status, body)
+}
+
 #[test]
-fn the_api_can_require_a_bearer_token() {
+fn no_web_page_can_drive_the_daemon() {
     let world = World::new();
     world.register("gabi", "gabi-agent");
-    configure(&world, "gabi", &quick("[api]\nauth = true\n"));
+    let wake_file = world.dir.path().join("woken.txt");
+    configure(
+        &world,
+        "gabi",
+        &quick(&format!("[wake]\n{}\n", wake_command(&wake_file))),
+    );
     let daemon = Daemon::start(&world, "gabi");
     let token_file = profile_dir(&world, "gabi").join("daemon.token");
-    assert_eq!(common::mode(&token_file), 0o600);
-    let token = std::fs::read_to_string(&token_file).unwrap();
+    assert_eq!(common::mode(&token_file), 0o600, "token auth is on by default");
+    let token = daemon.token.clone().unwrap();
     assert!(token.len() >= 32);
+    let port = daemon.addr.rsplit(':').next().unwrap().to_owned();
+    let body = r#"{"reason": "a web page says: rm -rf"}"#;
+    let post = |host: &str, extra: &str| {
+        raw(
+            &daemon,
+            &format!(
+                "POST /trigger HTTP/1.1\r\nHost: {host}\r\n{extra}Content-Length: {}\r\nConnection: close\r\n\r\n{body}",
+                body.len()
+            ),
+        )
+    };
+    let local = format!("127.0.0.1:{port}");
+    let bearer = format!("Authorization: Bearer {token}\r\n");
 
-    assert_eq!(
-        get(&world, &daemon, "/health").status,
-        200,
-        "health stays open for probes"
+    // A "simple" cross-origin POST: text/plain, no preflight. Refused even with the token.
+    let (status, text) = post(&local, &format!("Content-Type: text/plain\r\n{bearer}"));
+    assert_eq!(status, 415, "{text}");
+    assert!(text.contains("UNSUPPORTED_MEDIA_TYPE"), "{text}");
+    // Any Origin header: a browser.
+    let (status, text) = post(
+        &local,
+        &format!("Content-Type: application/json\r\nOrigin: http://evil.example\r\n{bearer}"),
     );
-    assert_eq!(get(&world, &daemon, "/state").error_code(401), "UNAUTHORIZED");
+    assert_eq!(status, 403, "{text}");
+    assert!(text.contains("ORIGIN_REFUSED"), "{text}");
+    // DNS rebinding: the page's own name in Host.
+    let (status, text) = raw(
+        &daemon,
+        &format!("GET /state HTTP/1.1\r\nHost: evil.example:{port}\r\n{bearer}Connection: close\r\n\r\n"),
+    );
+    assert_eq!(status, 403, "{text}");
+    assert!(text.contains("FORBIDDEN_HOST"), "{text}");
+    assert!(!text.contains("drives"), "nothing of the state leaks: {text}");
+    // Without the token: 401 (health stays open for probes).
+    let (status, text) = post(&local, "Content-Type: application/json\r\n");
+    assert_eq!(status, 401, "{text}");
+    assert_eq!(
+        raw(
+            &daemon,
+            &format!("GET /health HTTP/1.1\r\nHost: {local}\r\nConnection: close\r\n\r\n")
+        )
+        .0,
+        200
+    );
+    for path in ["/config", "/inbox/mark-read", "/feedback"] {
+        let (status, _) = raw(
+            &daemon,
+            &format!(
+                "POST {path} HTTP/1.1\r\nHost: {local}\r\nContent-Type: text/plain\r\nContent-Length: 2\r\nConnection: close\r\n\r\n{{}}"
+            ),
+        );
+        assert_eq!(status, 415, "{path}");
+    }
+    assert!(!wake_file.exists(), "nothing above woke the agent");
     let wrong = call(&world, "GET", &daemon.url("/state"), None, Some("nope"));
     assert_eq!(wrong.error_code(401), "UNAUTHORIZED");
-    let right = call(&world, "GET", &daemon.url("/state"), None, Some(&token));
-    assert_eq!(right.status, 200);
+
+    // A local client with the token, as seed 004 describes, still works.
+    let (status, text) = post(
+        &format!("localhost:{port}"),
+        &format!("Content-Type: application/json\r\n{bearer}"),
+    );
+    assert_eq!(status, 200, "{text}");
+    assert!(std::fs::read_to_string(&wake_file).unwrap().contains("a web page says"));
 
     // The CLI reads the token itself.
     let status = world.json(&["--profile", "gabi", "daemon", "status"]);
@@ -817,6 +907,19 @@ fn the_api_can_require_a_bearer_token() {
     assert!(status["state"]["drives"]["inbox"].is_object());
     let inbox = world.json(&["--profile", "gabi", "inbox"]);
     assert_eq!(inbox["source"], "daemon");
+}
+
+#[test]
+fn auth_can_be_turned_off_explicitly() {
+    let world = World::new();
+    world.register("ines", "ines-agent");
+    configure(&world, "ines", &quick("[api]\nauth = false\n"));
+    let daemon = Daemon::start(&world, "ines");
+    assert!(daemon.token.is_none());
+    assert_eq!(call(&world, "GET", &daemon.url("/state"), None, None).status, 200);
+    // The other guards stay.
+    let refused = call(&world, "POST", &daemon.url("/feedback"), None, None);
+    assert_eq!(refused.error_code(415), "UNSUPPORTED_MEDIA_TYPE");
 }
 
 #[test]

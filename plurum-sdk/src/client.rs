@@ -19,6 +19,9 @@ pub const DEFAULT_BASE_URL: &str = "https://api.plurum.ai/api/v1";
 pub const DEFAULT_CONNECT_TIMEOUT: Duration = Duration::from_secs(5);
 /// The default time for a whole request (per attempt).
 pub const DEFAULT_TIMEOUT: Duration = Duration::from_secs(30);
+/// The default largest answer the client reads (8 MiB): far above any real
+/// Plurum answer, far below what would hurt a small machine.
+pub const DEFAULT_MAX_RESPONSE_BYTES: usize = 8 << 20;
 /// The user agent every request carries.
 pub const USER_AGENT: &str = concat!("plurum-sdk/", env!("CARGO_PKG_VERSION"));
 
@@ -47,6 +50,7 @@ pub(crate) struct Inner {
     pub(crate) timeout: Option<Duration>,
     pub(crate) connect_timeout: Option<Duration>,
     pub(crate) allow_insecure_http: bool,
+    pub(crate) max_response_bytes: usize,
 }
 
 impl fmt::Debug for Client {
@@ -57,6 +61,7 @@ impl fmt::Debug for Client {
             .field("retry", &self.inner.retry)
             .field("timeout", &self.inner.timeout)
             .field("connect_timeout", &self.inner.connect_timeout)
+            .field("max_response_bytes", &self.inner.max_response_bytes)
             .finish()
     }
 }
@@ -113,6 +118,7 @@ impl Client {
             timeout: self.inner.timeout,
             connect_timeout: self.inner.connect_timeout,
             allow_insecure_http: self.inner.allow_insecure_http,
+            max_response_bytes: self.inner.max_response_bytes,
         };
         Ok(Self { inner: Arc::new(inner) })
     }
@@ -128,6 +134,7 @@ impl Client {
             timeout: self.inner.timeout,
             connect_timeout: self.inner.connect_timeout,
             allow_insecure_http: self.inner.allow_insecure_http,
+            max_response_bytes: self.inner.max_response_bytes,
         };
         Self { inner: Arc::new(inner) }
     }
@@ -197,6 +204,7 @@ pub struct ClientBuilder {
     retry: RetryPolicy,
     user_agent_suffix: Option<String>,
     allow_insecure_http: bool,
+    max_response_bytes: usize,
 }
 
 impl Default for ClientBuilder {
@@ -209,6 +217,7 @@ impl Default for ClientBuilder {
             retry: RetryPolicy::default(),
             user_agent_suffix: None,
             allow_insecure_http: false,
+            max_response_bytes: DEFAULT_MAX_RESPONSE_BYTES,
         }
     }
 }
@@ -275,6 +284,15 @@ impl ClientBuilder {
         self
     }
 
+    /// The largest answer the client reads, in bytes (default
+    /// [`DEFAULT_MAX_RESPONSE_BYTES`], 8 MiB). A larger success answer fails
+    /// with [`Error::TooLarge`] without being read further; error answers are
+    /// read only as far as they are kept (a few KB) whatever this says.
+    pub fn max_response_bytes(mut self, limit: usize) -> Self {
+        self.max_response_bytes = limit.max(1024);
+        self
+    }
+
     /// Builds the client.
     ///
     /// # Errors
@@ -318,6 +336,12 @@ impl ClientBuilder {
         if self.timeout.is_none() && self.connect_timeout.is_none() {
             http = http.pool_idle_timeout(None);
         }
+        if is_loopback(&base) {
+            // A proxy from the environment (`http_proxy`, `ALL_PROXY`) would
+            // carry the key, in clear text over http://, off this machine.
+            // Loopback never goes through a proxy (as curl's NO_PROXY default).
+            http = http.no_proxy();
+        }
         let http = http
             .build()
             .map_err(|e| Error::Config(format!("could not initialise HTTP: {e}")))?;
@@ -332,6 +356,7 @@ impl ClientBuilder {
                 timeout: self.timeout,
                 connect_timeout: self.connect_timeout,
                 allow_insecure_http: self.allow_insecure_http,
+                max_response_bytes: self.max_response_bytes,
             }),
         })
     }

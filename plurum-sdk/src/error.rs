@@ -12,6 +12,7 @@ use std::time::{Duration, SystemTime};
 
 use serde_json::Value;
 
+use crate::auth::{ApiKey, scrub};
 use crate::retry;
 
 /// The result type of every SDK call.
@@ -76,6 +77,20 @@ pub enum Error {
         /// The configured timeout that expired.
         after: Duration,
     },
+    /// The answer was larger than the client's limit
+    /// ([`ClientBuilder::max_response_bytes`](crate::ClientBuilder::max_response_bytes));
+    /// reading stopped there. No Plurum answer comes near the default limit:
+    /// something between you and the API (a captive portal, a broken proxy)
+    /// answered instead.
+    #[error("the answer from {url} is larger than {} (status {status}); reading stopped there", HumanBytes(*.limit))]
+    TooLarge {
+        /// The URL that was requested.
+        url: String,
+        /// The HTTP status of the answer.
+        status: u16,
+        /// The limit that was reached, in bytes.
+        limit: usize,
+    },
     /// A success status with a body that does not decode into the expected type.
     #[error("could not decode the server's answer (status {status})")]
     Decode {
@@ -113,6 +128,22 @@ impl fmt::Display for RetryHint {
         match self.0 {
             Some(delay) => write!(f, " (retry after {})", HumanDuration(delay)),
             None => Ok(()),
+        }
+    }
+}
+
+/// Formats a byte count the way people read it: `512 bytes`, `64 KiB`, `8 MiB`.
+pub(crate) struct HumanBytes(pub(crate) usize);
+
+impl fmt::Display for HumanBytes {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        let n = self.0;
+        if n >= 1 << 20 && n.is_multiple_of(1 << 20) {
+            write!(f, "{} MiB", n >> 20)
+        } else if n >= 1 << 10 && n.is_multiple_of(1 << 10) {
+            write!(f, "{} KiB", n >> 10)
+        } else {
+            write!(f, "{n} bytes")
         }
     }
 }
@@ -406,6 +437,53 @@ impl ApiError {
     /// A one-line summary of the validation items, or the message.
     pub fn summary(&self) -> String {
         self.message.clone()
+    }
+
+    /// Whether this is the API's own error answer (a JSON body in one of the
+    /// server's shapes), rather than a page from something in between (a
+    /// captive portal, a proxy) or an unrecognised body.
+    pub fn is_from_api(&self) -> bool {
+        !matches!(self.shape, ErrorShape::NotJson | ErrorShape::Unrecognized)
+    }
+
+    /// Removes `key` and anything key-shaped from every text of this error
+    /// (a server or proxy that echoes request headers would otherwise hand
+    /// the key to whoever prints or stores the error).
+    pub fn scrub(&mut self, key: Option<&ApiKey>) {
+        let clean = |text: &mut String| {
+            if let std::borrow::Cow::Owned(cleaned) = scrub(text, key) {
+                *text = cleaned;
+            }
+        };
+        clean(&mut self.message);
+        clean(&mut self.body);
+        if let Some(field) = &mut self.field {
+            clean(field);
+        }
+        for item in &mut self.field_errors {
+            clean(&mut item.message);
+            clean(&mut item.field);
+            for part in &mut item.loc {
+                scrub_json(part, key);
+            }
+        }
+        if let Some(details) = &mut self.details {
+            scrub_json(details, key);
+        }
+    }
+}
+
+/// Scrubs every string in a JSON value (see [`crate::auth::scrub`]).
+pub(crate) fn scrub_json(value: &mut Value, key: Option<&ApiKey>) {
+    match value {
+        Value::String(text) => {
+            if let std::borrow::Cow::Owned(cleaned) = scrub(text, key) {
+                *text = cleaned;
+            }
+        }
+        Value::Array(items) => items.iter_mut().for_each(|v| scrub_json(v, key)),
+        Value::Object(map) => map.values_mut().for_each(|v| scrub_json(v, key)),
+        _ => {}
     }
 }
 

@@ -10,8 +10,9 @@ use serde::Serialize;
 use serde::de::DeserializeOwned;
 use url::Url;
 
+use crate::auth::ApiKey;
 use crate::client::Client;
-use crate::error::{ApiError, Error, MAX_ERROR_BODY, Result, truncate_utf8};
+use crate::error::{ApiError, Error, MAX_ERROR_BODY, Result, scrub_json, truncate_utf8};
 use crate::retry::{self, Decision, Failure};
 
 /// Whether a route needs, accepts or ignores the API key.
@@ -114,7 +115,8 @@ impl Client {
         let mut retries = 0;
         loop {
             let (error, failure) = match self.attempt(&call).await {
-                Ok((status, bytes)) => return decode(status, &bytes),
+                Ok((status, bytes)) => return decode(status, &bytes, self.inner.api_key.as_ref()),
+                Err(AttemptError::Final(error)) => return Err(error),
                 Err(AttemptError::Status { error, failure }) => (error, failure),
                 Err(AttemptError::Transport(source)) => self.transport_error(&shown_url, source),
             };
@@ -158,11 +160,27 @@ impl Client {
             .get(RETRY_AFTER)
             .and_then(|v| v.to_str().ok())
             .map(str::to_owned);
-        let bytes = response.bytes().await.map_err(AttemptError::Transport)?;
-        if (200..300).contains(&status) {
+        let success = (200..300).contains(&status);
+        // Success bodies up to the configured limit; error bodies only as far
+        // as they are kept (a few KB), whatever their size.
+        let limit = if success {
+            self.inner.max_response_bytes
+        } else {
+            ERROR_READ_LIMIT
+        };
+        let (bytes, complete) = read_limited(response, limit).await.map_err(AttemptError::Transport)?;
+        if success {
+            if !complete {
+                return Err(AttemptError::Final(Error::TooLarge {
+                    url: display_url(&call.url),
+                    status,
+                    limit,
+                }));
+            }
             return Ok((status, bytes));
         }
-        let api = ApiError::from_response(status, retry_after.as_deref(), &bytes, SystemTime::now());
+        let mut api = ApiError::from_response(status, retry_after.as_deref(), &bytes, SystemTime::now());
+        api.scrub(self.inner.api_key.as_ref());
         let failure = Failure::Status {
             status,
             retry_after: api.retry_after,
@@ -203,15 +221,46 @@ impl Client {
 }
 
 enum AttemptError {
-    Status { error: Error, failure: Failure },
+    Status {
+        error: Error,
+        failure: Failure,
+    },
     Transport(reqwest::Error),
+    /// Not worth repeating (the answer is too large).
+    Final(Error),
 }
 
-fn decode<T: DeserializeOwned>(status: u16, bytes: &[u8]) -> Result<T> {
-    serde_json::from_slice(bytes).map_err(|source| Error::Decode {
-        status,
-        body: truncate_utf8(bytes, MAX_ERROR_BODY),
-        source,
+/// How much of an error body is read (more than is kept, so a JSON error
+/// body a little over [`MAX_ERROR_BODY`] still decodes).
+const ERROR_READ_LIMIT: usize = 4 * MAX_ERROR_BODY;
+
+/// Reads a body, at most `limit` bytes; `false` when there was more (the
+/// rest is not read: the connection is dropped).
+async fn read_limited(mut response: reqwest::Response, limit: usize) -> reqwest::Result<(Bytes, bool)> {
+    if response.content_length().is_some_and(|n| n > limit as u64) {
+        return Ok((Bytes::new(), false));
+    }
+    let mut body = bytes::BytesMut::new();
+    while let Some(chunk) = response.chunk().await? {
+        if body.len() + chunk.len() > limit {
+            let room = limit - body.len();
+            body.extend_from_slice(&chunk[..room]);
+            return Ok((body.freeze(), false));
+        }
+        body.extend_from_slice(&chunk);
+    }
+    Ok((body.freeze(), true))
+}
+
+fn decode<T: DeserializeOwned>(status: u16, bytes: &[u8], key: Option<&ApiKey>) -> Result<T> {
+    serde_json::from_slice(bytes).map_err(|source| {
+        let mut body = serde_json::Value::String(truncate_utf8(bytes, MAX_ERROR_BODY));
+        scrub_json(&mut body, key);
+        Error::Decode {
+            status,
+            body: body.as_str().unwrap_or_default().to_owned(),
+            source,
+        }
     })
 }
 

@@ -62,6 +62,7 @@ mod client;
 pub mod error;
 mod http;
 pub mod pulse;
+mod repeats;
 mod resources;
 pub mod retry;
 pub mod safety;
@@ -72,7 +73,10 @@ pub mod types;
 pub mod validate;
 
 pub use auth::ApiKey;
-pub use client::{Client, ClientBuilder, DEFAULT_BASE_URL, DEFAULT_CONNECT_TIMEOUT, DEFAULT_TIMEOUT, USER_AGENT};
+pub use client::{
+    Client, ClientBuilder, DEFAULT_BASE_URL, DEFAULT_CONNECT_TIMEOUT, DEFAULT_MAX_RESPONSE_BYTES, DEFAULT_TIMEOUT,
+    USER_AGENT,
+};
 pub use error::{ApiError, Error, ErrorShape, FieldError, Result};
 pub use resources::{Agents, Experiences, Pulse, Sessions};
 pub use retry::RetryPolicy;

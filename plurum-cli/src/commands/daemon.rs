@@ -47,6 +47,25 @@ enum Command {
 Exits 1 when the chain is broken (a line was edited, removed or reordered)."
     )]
     Audit,
+    /// The configuration in effect and the runtime changes on top of config.toml; --reset drops them.
+    #[command(after_help = "Examples:
+  plurum daemon config
+  plurum daemon config --json | jq .overrides
+  plurum daemon config --reset
+
+Runtime changes (POST /config) survive restarts, but every start and SIGHUP checks
+them against config.toml again: those its mutator settings no longer allow are
+dropped, logged and written to the audit log. --reset drops them all (audited),
+whether the daemon runs or not.")]
+    Config(ConfigArgs),
+}
+
+/// `plurum daemon config` arguments.
+#[derive(Debug, clap::Args)]
+struct ConfigArgs {
+    /// Drop every runtime change: config.toml's values apply again.
+    #[arg(long)]
+    reset: bool,
 }
 
 pub(crate) async fn run(args: Args, ctx: Ctx) -> anyhow::Result<u8> {
@@ -57,6 +76,7 @@ pub(crate) async fn run(args: Args, ctx: Ctx) -> anyhow::Result<u8> {
     match args.command {
         Some(Command::Status) => status(&ctx).await,
         Some(Command::Audit) => audit(&ctx),
+        Some(Command::Config(config_args)) => config(config_args, &ctx).await,
         None => {
             daemon::run(
                 ctx,
@@ -127,6 +147,93 @@ async fn status(ctx: &Ctx) -> anyhow::Result<u8> {
                 ));
             }
         }
+        lines.join("\n")
+    })?;
+    Ok(exit::OK)
+}
+
+async fn config(args: ConfigArgs, ctx: &Ctx) -> anyhow::Result<u8> {
+    let dir = ctx.state().dir().to_owned();
+    let (config, overrides, cleared, running) = match daemon::running(&dir)? {
+        Some(running) => {
+            let cleared = if args.reset {
+                let answer: Value = running
+                    .request(Method::POST, "/config/reset")
+                    .json(&json!({}))
+                    .send()
+                    .await?
+                    .error_for_status()?
+                    .json()
+                    .await?;
+                answer["cleared"].clone()
+            } else {
+                json!([])
+            };
+            let config: Value = running
+                .request(Method::GET, "/config")
+                .send()
+                .await?
+                .error_for_status()?
+                .json()
+                .await?;
+            let overrides: Value = running
+                .request(Method::GET, "/config/overrides")
+                .send()
+                .await?
+                .error_for_status()?
+                .json()
+                .await?;
+            (config, overrides["overrides"].clone(), cleared, true)
+        }
+        None => {
+            let Some(_lock) = crate::paths::try_lock(&dir.join("daemon.lock"))? else {
+                return Err(CliError::new(exit::TEMPORARY, "the daemon is starting or stopping; try again").into());
+            };
+            let mut core = daemon::core::Core::load(
+                &dir,
+                ctx.settings.other.get("daemon").cloned(),
+                ctx.settings.domains.clone(),
+                ctx.settings.tools.clone(),
+            )?;
+            let cleared = if args.reset {
+                let cleared = core.reset_overrides("cli")?;
+                core.persist()?;
+                cleared
+            } else {
+                Vec::new()
+            };
+            (
+                serde_json::to_value(&core.config)?,
+                serde_json::to_value(core.overrides())?,
+                json!(cleared),
+                false,
+            )
+        }
+    };
+    let value = json!({"running": running, "config": config, "overrides": overrides, "cleared": cleared});
+    ctx.out.emit(&value, || {
+        let mut lines = Vec::new();
+        if let Some(cleared) = cleared.as_array().filter(|c| !c.is_empty()) {
+            lines.push(format!(
+                "Dropped {} runtime change(s): {}.",
+                cleared.len(),
+                cleared.iter().filter_map(Value::as_str).collect::<Vec<_>>().join(", ")
+            ));
+        }
+        match overrides.as_object().filter(|o| !o.is_empty()) {
+            Some(map) => {
+                lines.push("Runtime changes on top of config.toml:".to_owned());
+                for (key, value) in map {
+                    lines.push(format!("  {key} = {value}"));
+                }
+            }
+            None => lines.push("No runtime changes: config.toml's values apply.".to_owned()),
+        }
+        lines.push(format!(
+            "In effect{}:\n{}",
+            if running { " (the running daemon)" } else { "" },
+            serde_json::to_string_pretty(&config).unwrap_or_default()
+        ));
         lines.join("\n")
     })?;
     Ok(exit::OK)

@@ -16,8 +16,8 @@ use std::time::{Duration, Instant};
 use futures_util::StreamExt;
 use plurum_sdk::Client;
 use plurum_sdk::types::{
-    ContributionType, Experience, ExperienceSummary, InboxEvent, InboxQuery, MarkRead, PulseEvent, PulseSession,
-    PulseStatus, SearchExperiences, SessionStatus,
+    ContributionType, Experience, ExperienceSummary, InboxEvent, PulseEvent, PulseSession, PulseStatus,
+    SearchExperiences, SessionStatus,
 };
 use serde::Serialize;
 use serde_json::{Value, json};
@@ -25,17 +25,14 @@ use serde_json::{Value, json};
 use super::shared::describe_event;
 use crate::context::Ctx;
 use crate::exit::{self, CliError};
+use crate::kept;
 use crate::outbox::{self, FlushSummary};
 use crate::output::clip;
 use crate::paths;
 use crate::state::{Reading, SavedExperience, State, StateFile, now};
 
-/// Reports sent at once while flushing.
-const FLUSH_CONCURRENCY: usize = 16;
 /// Saved experiences re-read per heartbeat (the most recent).
 const SAVED_REFRESH: usize = 20;
-/// Inbox events kept in state.json.
-const KEPT_EVENTS: usize = 500;
 /// Score readings kept per saved experience.
 const KEPT_READINGS: usize = 20;
 
@@ -72,31 +69,57 @@ pub(crate) struct Args {
     print_cron: bool,
 }
 
-/// Parses `90s`, `30m`, `1h`, `1h30m`, `500ms`, `2d`, or plain seconds.
+/// The longest duration a flag takes (a year): far beyond any sensible
+/// interval, far below what date arithmetic can hold.
+const MAX_DURATION: Duration = Duration::from_secs(366 * 86_400);
+
+/// Parses `90s`, `30m`, `1h`, `1h30m`, `500ms`, `2d`, or plain seconds, up
+/// to a year.
 pub(crate) fn parse_duration(text: &str) -> Result<Duration, String> {
+    let total = parse_unbounded(text)?;
+    if total > MAX_DURATION {
+        return Err(format!("'{}' is longer than a year; use e.g. 30m, 1h, 1d", text.trim()));
+    }
+    Ok(total)
+}
+
+fn parse_unbounded(text: &str) -> Result<Duration, String> {
     let text = text.trim();
+    let too_long = || format!("'{text}' is longer than a year; use e.g. 30m, 1h, 1d");
     if let Ok(seconds) = text.parse::<u64>() {
         return Ok(Duration::from_secs(seconds));
+    }
+    if text.is_empty() {
+        return Err("a duration is needed (e.g. 90s, 30m, 1h)".to_owned());
     }
     let mut total = Duration::ZERO;
     let mut rest = text;
     while !rest.is_empty() {
         let digits = rest.find(|c: char| !c.is_ascii_digit()).unwrap_or(rest.len());
-        let number: u64 = rest[..digits]
-            .parse()
-            .map_err(|_| format!("'{text}' is not a duration (use e.g. 90s, 30m, 1h)"))?;
+        let number: u64 = rest[..digits].parse().map_err(|e: std::num::ParseIntError| {
+            if matches!(e.kind(), std::num::IntErrorKind::PosOverflow) {
+                too_long()
+            } else {
+                format!("'{text}' is not a duration (use e.g. 90s, 30m, 1h)")
+            }
+        })?;
         rest = &rest[digits..];
         let unit_len = rest.find(|c: char| c.is_ascii_digit()).unwrap_or(rest.len());
         let unit = &rest[..unit_len];
         rest = &rest[unit_len..];
-        total += match unit {
-            "ms" => Duration::from_millis(number),
-            "s" => Duration::from_secs(number),
-            "m" | "min" => Duration::from_secs(number * 60),
-            "h" => Duration::from_secs(number * 3600),
-            "d" => Duration::from_secs(number * 86_400),
+        let seconds_per = match unit {
+            "ms" => {
+                total = total.checked_add(Duration::from_millis(number)).ok_or_else(too_long)?;
+                continue;
+            }
+            "s" => 1,
+            "m" | "min" => 60,
+            "h" => 3600,
+            "d" => 86_400,
             _ => return Err(format!("'{text}' is not a duration (use e.g. 90s, 30m, 1h)")),
         };
+        let step = number.checked_mul(seconds_per).ok_or_else(too_long)?;
+        total = total.checked_add(Duration::from_secs(step)).ok_or_else(too_long)?;
     }
     Ok(total)
 }
@@ -211,7 +234,7 @@ pub(crate) async fn run(args: Args, ctx: &Ctx) -> anyhow::Result<u8> {
         return Ok(exit::OK);
     };
     if args.if_due
-        && let Some(next) = next_due(&state_file.load()?, args.interval)
+        && let Some(next) = next_due(&state_file.load_for_change()?, args.interval)
     {
         ctx.out.note(&format!("heartbeat not due until {next}"));
         if ctx.out.json {
@@ -225,12 +248,24 @@ pub(crate) async fn run(args: Args, ctx: &Ctx) -> anyhow::Result<u8> {
     beat(args, ctx, &state_file).await
 }
 
-/// When the next heartbeat is due, if it is not due yet.
+/// How far in the future a `lastPlurumCheck` may be (clock skew) before it
+/// is treated as wrong, not as "just checked".
+const FUTURE_SKEW: Duration = Duration::from_secs(300);
+
+/// When the next heartbeat is due, if it is not due yet. A last check in
+/// the future (a wrong clock, a hand-edited file) makes it due now, rather
+/// than never.
 fn next_due(state: &State, interval: Duration) -> Option<String> {
     let last = state.last_plurum_check.as_deref()?;
     let last = time::OffsetDateTime::parse(last, &time::format_description::well_known::Rfc3339).ok()?;
-    let next = last + interval;
-    (time::OffsetDateTime::now_utc() < next).then(|| {
+    let now = time::OffsetDateTime::now_utc();
+    let skew = time::Duration::try_from(FUTURE_SKEW).ok()?;
+    if now.checked_add(skew).is_none_or(|limit| last > limit) {
+        eprintln!("warning: lastPlurumCheck ({last}) is in the future; running the heartbeat now");
+        return None;
+    }
+    let next = last.checked_add(time::Duration::try_from(interval).ok()?)?;
+    (now < next).then(|| {
         next.format(&time::format_description::well_known::Rfc3339)
             .unwrap_or_default()
     })
@@ -279,12 +314,22 @@ fn shell_quote(text: &str) -> String {
 /// What the inbox step did.
 #[derive(Debug, Default, Serialize)]
 struct InboxStep {
+    /// The events kept for the first time this run.
     events: Vec<Value>,
+    /// Events read from the server this run.
+    read: usize,
     new_events: usize,
     contributions: usize,
     sessions_opened: usize,
     sessions_closed: usize,
     marked_read: u64,
+    /// Events left unread on the server because the local inbox is full.
+    left_unread: usize,
+    /// Events that could neither be kept nor left on the server (the real
+    /// server's session events, which vanish after one read).
+    not_kept: usize,
+    /// Kept events waiting for the agent (`plurum inbox`).
+    waiting: usize,
     #[serde(skip)]
     warnings: Vec<Attention>,
     #[serde(skip)]
@@ -294,55 +339,23 @@ struct InboxStep {
     added: Vec<InboxEvent>,
 }
 
-/// Keeps events in state.json (each once, whichever way it arrived);
-/// returns those seen for the first time.
-pub(crate) fn keep_events(state_file: &StateFile, events: &[InboxEvent]) -> anyhow::Result<Vec<InboxEvent>> {
-    let values: Vec<Value> = events.iter().map(serde_json::to_value).collect::<Result<_, _>>()?;
-    state_file.update(|state| {
-        let mut added = Vec::new();
-        for (event, value) in events.iter().zip(values) {
-            let key = event.event.dedup_key();
-            if !state.inbox_events.iter().any(|kept| stored_key(kept) == key) {
-                state.inbox_events.push(value);
-                added.push(event.clone());
-            }
-        }
-        let excess = state.inbox_events.len().saturating_sub(KEPT_EVENTS);
-        state.inbox_events.drain(..excess);
-        Ok(added)
-    })
-}
-
-/// The dedup key of a stored event.
-pub(crate) fn stored_key(value: &Value) -> String {
-    PulseEvent::from_parts(
-        value.get("event_type").and_then(Value::as_str).unwrap_or_default(),
-        value.get("event_data").cloned().unwrap_or(Value::Null),
-    )
-    .dedup_key()
-}
-
-/// Reads the inbox, keeps the events in state.json, and only then marks them read.
+/// Reads the server's inbox (see [`kept::fetch`]) and counts what came.
 async fn inbox_step(client: &Client, state_file: &StateFile) -> anyhow::Result<InboxStep> {
-    let inbox = client.pulse().inbox(InboxQuery::new().limit(100)).await?;
-    let mut step = InboxStep::default();
-    let values: Vec<Value> = inbox
-        .events
-        .iter()
-        .map(serde_json::to_value)
-        .collect::<Result<_, _>>()?;
-    let added = keep_events(state_file, &inbox.events)?;
-    step.new_events = added.len();
-    step.added = added;
-    // Stored: now they may be marked read.
-    let ids: Vec<_> = inbox.events.iter().filter_map(|e| e.id.clone()).collect();
-    if !ids.is_empty() {
-        step.marked_read = client.pulse().mark_read(MarkRead::ids(ids)).await?.marked_read;
-    }
-    for event in &inbox.events {
+    let fetched = kept::fetch(client, state_file).await?;
+    let mut step = InboxStep {
+        read: fetched.read,
+        new_events: fetched.added.len(),
+        marked_read: fetched.marked_read,
+        left_unread: fetched.left_unread,
+        not_kept: fetched.not_kept,
+        waiting: fetched.waiting,
+        ..InboxStep::default()
+    };
+    for event in &fetched.added {
         count(&mut step, event);
+        step.events.push(serde_json::to_value(event)?);
     }
-    step.events = values;
+    step.added = fetched.added;
     Ok(step)
 }
 
@@ -477,7 +490,29 @@ fn summary_line(
         if inbox.sessions_closed > 0 {
             kinds.push(format!("{} session(s) closed", inbox.sessions_closed));
         }
-        parts.push(format!("{} inbox event(s) — {}", inbox.events.len(), kinds.join(", ")));
+        parts.push(format!(
+            "{} new inbox event(s) — {}",
+            inbox.events.len(),
+            kinds.join(", ")
+        ));
+    }
+    if let Some(inbox) = inbox {
+        if inbox.left_unread > 0 {
+            parts.push(format!(
+                "{} more left unread on the server: {} events already wait, the most plurum keeps (acknowledge with 'plurum inbox --ack')",
+                inbox.left_unread,
+                kept::KEEP_UNACKNOWLEDGED
+            ));
+        }
+        if inbox.not_kept > 0 {
+            parts.push(format!(
+                "{} session event(s) could not be kept (the local inbox is full)",
+                inbox.not_kept
+            ));
+        }
+        if inbox.waiting > 0 {
+            parts.push(format!("{} event(s) waiting in 'plurum inbox'", inbox.waiting));
+        }
     }
     if let Some(flushed) = flushed.filter(|f| f.queued_before > 0) {
         let mut text = format!("reported {} queued outcome(s)", flushed.delivered);
@@ -557,7 +592,7 @@ pub(crate) async fn execute(ctx: &Ctx, state_file: &StateFile, query_flag: Optio
         }
         Err(e) => return Err(e.into()),
     };
-    let state = state_file.load()?;
+    let state = state_file.load_for_change()?;
     let (query, query_source) = match (&query_flag, &state.current_session, &ctx.settings.focus) {
         (Some(q), _, _) => (Some(q.clone()), "flag"),
         (None, Some(current), _) => (Some(current.topic.clone()), "current_session"),
@@ -578,7 +613,7 @@ pub(crate) async fn execute(ctx: &Ctx, state_file: &StateFile, query_flag: Optio
     let pulse_api = client.pulse();
     let (inbox, flushed, found, refreshed, pulse) = tokio::join!(
         inbox_step(&client, state_file),
-        outbox::flush(state_file, &client, FLUSH_CONCURRENCY),
+        outbox::flush(state_file, &client),
         search,
         refresh_saved(&client, &state.saved_experiences),
         pulse_api.status(),
@@ -761,6 +796,17 @@ mod tests {
         assert_eq!(parse_duration("2d"), Ok(Duration::from_secs(172_800)));
         assert!(parse_duration("soon").is_err());
         assert!(parse_duration("5x").is_err());
+        for huge in [
+            "99999999999999999999d",
+            "213503982334601d",
+            "18446744073709551615h",
+            "400d",
+            "9999999999999999999",
+        ] {
+            let error = parse_duration(huge).unwrap_err();
+            assert!(error.contains("longer than a year"), "{huge}: {error}");
+        }
+        assert!(parse_duration("").is_err());
     }
 
     #[test]

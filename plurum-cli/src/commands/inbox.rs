@@ -1,36 +1,47 @@
 //! `plurum inbox`: contributions to your sessions and the sessions other
-//! agents opened or closed.
+//! agents opened or closed, kept until you acknowledge them.
 
 use anyhow::Context as _;
-use plurum_sdk::types::{EventType, InboxEvent, InboxQuery, MarkRead};
+use plurum_sdk::types::EventType;
 use reqwest::Method;
 use serde_json::{Value, json};
 
 use super::shared::describe_event;
 use crate::context::Ctx;
-use crate::exit;
-use crate::output::{age, table};
+use crate::exit::{self, CliError};
+use crate::kept::{self, KeptEvent};
+use crate::output::{age_of, table};
 
 /// `plurum inbox` arguments.
 #[derive(Debug, clap::Args)]
 #[command(after_help = "Examples:
   plurum inbox
   plurum inbox --type contribution_received --limit 50
-  plurum inbox --mark-read --json
+  plurum inbox --ack 3f2a9c1e 77d0b1aa
+  plurum inbox --all --json
 
---mark-read marks the events shown (and only those) as read, after printing them.
-While 'plurum daemon' runs for the profile it is the only reader of the server's
-inbox (reading consumes events there); this command then asks the daemon, which
-keeps every event, and --mark-read marks them handled in the daemon's keeping.")]
+Reading the server's inbox consumes events there, so plurum keeps every event it
+reads (here or in the heartbeat) in the profile's state, and marks read on the
+server only what it kept. They are listed here, newest first, until you
+acknowledge them (--ack ID..., --all, or --mark-read for the ones shown). At most
+500 wait at a time: beyond that, new events stay unread on the server until you
+acknowledge some. While 'plurum daemon' runs for the profile it is the only
+reader of the server's inbox; this command then asks the daemon.")]
 pub(crate) struct Args {
-    /// At most this many events (1 to 100).
-    #[arg(long, default_value_t = 20)]
+    /// Show at most this many events (1 to 500).
+    #[arg(long, default_value_t = 20, value_parser = clap::value_parser!(u32).range(1..=500))]
     limit: u32,
     /// Only one kind: contribution_received, session_opened or session_closed.
     #[arg(long = "type", value_parser = parse_type, value_name = "TYPE")]
     event_type: Option<EventType>,
-    /// Mark the events shown as read.
-    #[arg(long)]
+    /// Acknowledge these events (ids as listed; the first 8 characters are enough).
+    #[arg(long, value_name = "ID", num_args = 1..)]
+    ack: Vec<String>,
+    /// Acknowledge every waiting event.
+    #[arg(long, conflicts_with = "ack")]
+    all: bool,
+    /// Acknowledge the events shown.
+    #[arg(long, conflicts_with_all = ["ack", "all"])]
     mark_read: bool,
 }
 
@@ -38,47 +49,127 @@ fn parse_type(value: &str) -> Result<EventType, String> {
     EventType::parse_known(value).ok_or_else(|| format!("use one of {}", EventType::KNOWN.join(", ")))
 }
 
+/// An event as `plurum inbox --json` prints it.
+fn view(event: &KeptEvent) -> Value {
+    let mut value = serde_json::to_value(event).unwrap_or(Value::Null);
+    value["short_id"] = json!(event.short_id());
+    value
+}
+
 pub(crate) async fn run(args: Args, ctx: &Ctx) -> anyhow::Result<u8> {
     if let Some(daemon) = crate::daemon::running(ctx.state().dir())? {
         return from_daemon(args, ctx, &daemon).await;
     }
-    let mut query = InboxQuery::new().limit(args.limit);
-    if let Some(kind) = args.event_type {
-        query = query.event_type(kind);
-    }
+    let state_file = ctx.state();
     let client = ctx.authed()?;
-    let inbox = ctx.out.spin("reading the inbox", client.pulse().inbox(query)).await?;
-    let ids: Vec<_> = inbox.events.iter().filter_map(|e| e.id.clone()).collect();
-    let mut marked = None;
-    if !ctx.out.json {
-        if inbox.events.is_empty() {
-            ctx.out.note("Inbox empty.");
+    let fetched = ctx
+        .out
+        .spin("reading the inbox", kept::fetch(&client, &state_file))
+        .await?;
+    let state = state_file.load()?;
+    let listed: Vec<&KeptEvent> = state
+        .inbox_events
+        .iter()
+        .rev()
+        .filter(|e| e.is_waiting())
+        .filter(|e| args.event_type.as_ref().is_none_or(|t| e.event_type == t.as_str()))
+        .take(args.limit as usize)
+        .collect();
+    let shown_ids: Vec<String> = listed.iter().map(|e| e.id.clone()).collect();
+    let events: Vec<Value> = listed.iter().map(|e| view(e)).collect();
+    let human_list = listing(&listed);
+    drop(listed);
+    let (acknowledged, unknown) = acknowledge(&state_file, &args, &shown_ids)?;
+    let waiting = kept::waiting(&state_file.load()?);
+    let value = json!({
+        "events": events,
+        "waiting": waiting,
+        "acknowledged": acknowledged,
+        "fetched": {
+            "read": fetched.read,
+            "new": fetched.added.len(),
+            "marked_read": fetched.marked_read,
+            "left_unread": fetched.left_unread,
+            "not_kept": fetched.not_kept,
+        },
+        "source": "local",
+    });
+    ctx.out.emit(&value, || {
+        if events.is_empty() {
+            String::new()
         } else {
-            let rows: Vec<Vec<String>> = inbox
-                .events
-                .iter()
-                .map(|e| vec![age(e.created_at), describe_event(&e.event)])
-                .collect();
-            ctx.out.write(&table(&["AGE", "EVENT"], &rows));
-            ctx.out.note(&format!("{} unread in all", inbox.unread_count));
+            human_list.clone()
+        }
+    })?;
+    if !ctx.out.json {
+        if events.is_empty() {
+            ctx.out.note("Inbox empty.");
+        }
+        if fetched.left_unread > 0 {
+            ctx.out.warn(&format!(
+                "{} more event(s) left unread on the server: {} already wait here, the most plurum keeps; acknowledge some with --ack or --all",
+                fetched.left_unread,
+                kept::KEEP_UNACKNOWLEDGED
+            ));
+        }
+        if acknowledged > 0 {
+            ctx.out.note(&format!(
+                "Acknowledged {acknowledged} event(s); {waiting} still waiting."
+            ));
+        } else if waiting > events.len() {
+            ctx.out.note(&format!("{waiting} waiting in all (see --limit)."));
         }
     }
-    if args.mark_read && !ids.is_empty() {
-        marked = Some(client.pulse().mark_read(MarkRead::ids(ids)).await?.marked_read);
+    unknown_ids(unknown)
+}
+
+/// The table people see: id, when it happened, when it was read, what.
+fn listing(events: &[&KeptEvent]) -> String {
+    let rows: Vec<Vec<String>> = events
+        .iter()
+        .map(|e| {
+            vec![
+                e.short_id().to_owned(),
+                age_of(&e.created_at),
+                age_of(&e.kept_at),
+                describe_event(&e.event()),
+            ]
+        })
+        .collect();
+    table(&["ID", "AGE", "READ", "EVENT"], &rows)
+}
+
+/// Acknowledges what the flags ask for.
+fn acknowledge(
+    state_file: &crate::state::StateFile,
+    args: &Args,
+    shown: &[String],
+) -> anyhow::Result<(usize, Vec<String>)> {
+    let ids: Vec<String> = if args.mark_read {
+        shown.to_vec()
+    } else {
+        args.ack.clone()
+    };
+    if ids.is_empty() && !args.all {
+        return Ok((0, Vec::new()));
     }
-    if ctx.out.json {
-        let mut value = serde_json::to_value(&inbox)?;
-        value["marked_read"] = json!(marked);
-        ctx.out.json(&value)?;
-    } else if let Some(marked) = marked {
-        ctx.out.note(&format!("Marked {marked} event(s) read."));
+    state_file.update(|state| Ok(kept::acknowledge(state, &ids, args.all)))
+}
+
+fn unknown_ids(unknown: Vec<String>) -> anyhow::Result<u8> {
+    if unknown.is_empty() {
+        return Ok(exit::OK);
     }
-    Ok(exit::OK)
+    Err(
+        CliError::new(exit::USAGE, format!("no kept event has the id {}", unknown.join(", ")))
+            .hint("the ids are those 'plurum inbox' lists")
+            .into(),
+    )
 }
 
 /// The events a running daemon keeps (it is the inbox's only reader while it runs).
 async fn from_daemon(args: Args, ctx: &Ctx, daemon: &crate::daemon::Running) -> anyhow::Result<u8> {
-    let mut path = format!("/inbox?limit={}", args.limit.clamp(1, 500));
+    let mut path = format!("/inbox?limit={}", args.limit);
     if let Some(kind) = &args.event_type {
         path.push_str(&format!("&type={}", kind.as_str()));
     }
@@ -96,52 +187,56 @@ async fn from_daemon(args: Args, ctx: &Ctx, daemon: &crate::daemon::Running) -> 
         })
         .await
         .with_context(unreachable)?;
-    let keys: Vec<Value> = value["events"]
+    let listed: Vec<KeptEvent> = value["events"]
         .as_array()
-        .map(|events| events.iter().filter_map(|e| e.get("key").cloned()).collect())
-        .unwrap_or_default();
-    if !ctx.out.json {
-        let events: Vec<InboxEvent> = value["events"]
-            .as_array()
-            .map(|events| {
-                events
-                    .iter()
-                    .filter_map(|e| serde_json::from_value(e.clone()).ok())
-                    .collect()
-            })
-            .unwrap_or_default();
-        if events.is_empty() {
-            ctx.out.note("Inbox empty (as kept by the daemon).");
-        } else {
-            let rows: Vec<Vec<String>> = events
+        .map(|events| {
+            events
                 .iter()
-                .map(|e| vec![age(e.created_at), describe_event(&e.event)])
-                .collect();
-            ctx.out.write(&table(&["AGE", "EVENT"], &rows));
-            ctx.out.note(&format!(
-                "{} unread in all (kept by the daemon on {})",
-                value["unread_count"], daemon.addr
-            ));
-        }
-    }
-    let mut marked = None;
-    if args.mark_read && !keys.is_empty() {
+                .filter_map(|e| serde_json::from_value(e.clone()).ok())
+                .collect()
+        })
+        .unwrap_or_default();
+    let shown: Vec<String> = listed.iter().map(|e| e.id.clone()).collect();
+    let ids: Vec<String> = if args.mark_read { shown } else { args.ack.clone() };
+    let mut acknowledged = 0;
+    let mut unknown = Vec::new();
+    if !ids.is_empty() || args.all {
         let answer: Value = daemon
             .request(Method::POST, "/inbox/mark-read")
-            .json(&json!({ "keys": keys }))
+            .json(&json!({ "ids": ids, "all": args.all }))
             .send()
             .await
             .and_then(reqwest::Response::error_for_status)
             .with_context(unreachable)?
             .json()
             .await?;
-        marked = answer["marked_read"].as_u64();
+        acknowledged = answer["acknowledged"].as_u64().unwrap_or(0) as usize;
+        unknown = answer["unknown"]
+            .as_array()
+            .map(|u| u.iter().filter_map(|v| v.as_str().map(str::to_owned)).collect())
+            .unwrap_or_default();
     }
     if ctx.out.json {
-        value["marked_read"] = json!(marked);
+        value["events"] = json!(listed.iter().map(view).collect::<Vec<_>>());
+        value["acknowledged"] = json!(acknowledged);
         ctx.out.json(&value)?;
-    } else if let Some(marked) = marked {
-        ctx.out.note(&format!("Marked {marked} event(s) read."));
+    } else {
+        if listed.is_empty() {
+            ctx.out.note("Inbox empty (as kept by the daemon).");
+        } else {
+            let refs: Vec<&KeptEvent> = listed.iter().collect();
+            ctx.out.write(&listing(&refs));
+        }
+        ctx.out.note(&format!(
+            "{} waiting in all (kept by the daemon on {}){}",
+            value["waiting"],
+            daemon.addr,
+            if acknowledged > 0 {
+                format!("; acknowledged {acknowledged}")
+            } else {
+                String::new()
+            }
+        ));
     }
-    Ok(exit::OK)
+    unknown_ids(unknown)
 }

@@ -5,12 +5,10 @@ use serde_json::{Value, json};
 use super::shared::{SafetyArgs, screen};
 use crate::context::Ctx;
 use crate::exit;
+use crate::exit::CliError;
 use crate::outbox::{self, Delivery};
 use crate::output::{clip, table};
-use crate::state::PendingReport;
-
-/// How many reports a flush sends at once.
-pub(crate) const FLUSH_CONCURRENCY: usize = 8;
+use crate::state::{PendingReport, now};
 
 /// `plurum outcome` subcommands.
 #[derive(Debug, clap::Subcommand)]
@@ -32,6 +30,27 @@ state.json (pendingOutcomeReports), the command says so ({\"queued\": true} with
         after_help = "Examples:\n  plurum outcome flush\n\nExit code 5 when some reports stay queued (temporary failure), 1 when the server rejected some."
     )]
     Flush,
+    /// Reports the server rejected for good, and state entries that did not parse: list, retry or drop them.
+    #[command(after_help = "Examples:
+  plurum outcome failed
+  plurum outcome failed --json
+  plurum outcome failed --retry 3f2a9c1e        # back into the queue (then 'plurum outcome flush')
+  plurum outcome failed --drop 3f2a9c1e         # forget it
+
+IDs are the local ids shown in the list (the first 8 characters are enough).
+They stay listed, and every heartbeat mentions them, until retried or dropped.")]
+    Failed(FailedArgs),
+}
+
+/// `plurum outcome failed` arguments.
+#[derive(Debug, clap::Args)]
+pub(crate) struct FailedArgs {
+    /// Put this rejected report back into the queue (repeatable).
+    #[arg(long, value_name = "ID")]
+    retry: Vec<String>,
+    /// Forget this rejected report or set-aside entry (repeatable).
+    #[arg(long, value_name = "ID")]
+    drop: Vec<String>,
 }
 
 /// `plurum outcome report` arguments.
@@ -63,6 +82,7 @@ pub(crate) async fn run(command: Command, ctx: &Ctx) -> anyhow::Result<u8> {
         Command::Report(args) => report(args, ctx).await,
         Command::Pending => pending(ctx),
         Command::Flush => flush(ctx).await,
+        Command::Failed(args) => failed(args, ctx),
     }
 }
 
@@ -85,7 +105,7 @@ async fn report(args: ReportArgs, ctx: &Ctx) -> anyhow::Result<u8> {
         attempts: 0,
         last_error: None,
     };
-    let request = queued.request();
+    let request = outbox::request(&queued);
     request.validate()?;
     let client = ctx.authed()?;
     let result = ctx
@@ -113,7 +133,8 @@ async fn report(args: ReportArgs, ctx: &Ctx) -> anyhow::Result<u8> {
                 )
             })?;
         }
-        Delivery::Temporary(error) if error.is_unauthorized() => return Err(error.into()),
+        Delivery::Unauthorized(error) => return Err(error.into()),
+        Delivery::NotSent => {}
         Delivery::Temporary(error) => {
             let queued = outbox::queue(&ctx.state(), queued, &error.to_string())?;
             ctx.out.emit(&json!({"queued": true, "report": queued, "reason": error.to_string()}), || {
@@ -168,10 +189,7 @@ async fn flush(ctx: &Ctx) -> anyhow::Result<u8> {
     let client = ctx.authed()?;
     let summary = ctx
         .out
-        .spin(
-            "sending queued reports",
-            outbox::flush(&ctx.state(), &client, FLUSH_CONCURRENCY),
-        )
+        .spin("sending queued reports", outbox::flush(&ctx.state(), &client))
         .await?;
     ctx.out.emit(&summary, || {
         if summary.queued_before == 0 {
@@ -201,4 +219,129 @@ async fn flush(ctx: &Ctx) -> anyhow::Result<u8> {
     } else {
         exit::OK
     })
+}
+
+/// Whether `given` names a local id (whole, or its first 8+ characters).
+fn names(id: &str, given: &str) -> bool {
+    given.len() >= 8 && id.starts_with(&given.to_ascii_lowercase())
+}
+
+fn failed(args: FailedArgs, ctx: &Ctx) -> anyhow::Result<u8> {
+    let state_file = ctx.state();
+    if args.retry.is_empty() && args.drop.is_empty() {
+        let state = state_file.load()?;
+        let value = json!({"failed": state.failed_outcome_reports, "quarantined": state.quarantined_entries});
+        ctx.out.emit(&value, || {
+            if state.failed_outcome_reports.is_empty() && state.quarantined_entries.is_empty() {
+                return "No rejected reports, nothing set aside.".to_owned();
+            }
+            let mut parts = Vec::new();
+            if !state.failed_outcome_reports.is_empty() {
+                let rows: Vec<Vec<String>> = state
+                    .failed_outcome_reports
+                    .iter()
+                    .map(|f| {
+                        vec![
+                            f.report.id.get(..8).unwrap_or(&f.report.id).to_owned(),
+                            f.report.identifier.clone(),
+                            if f.report.success { "success" } else { "failure" }.to_owned(),
+                            f.status.map_or("-".to_owned(), |s| s.to_string()),
+                            clip(&f.error, 70),
+                        ]
+                    })
+                    .collect();
+                parts.push(format!(
+                    "Rejected by the server ({}):\n{}",
+                    rows.len(),
+                    table(&["ID", "EXPERIENCE", "RESULT", "STATUS", "ERROR"], &rows)
+                ));
+            }
+            if !state.quarantined_entries.is_empty() {
+                let rows: Vec<Vec<String>> = state
+                    .quarantined_entries
+                    .iter()
+                    .map(|q| {
+                        vec![
+                            q.id.get(..8).unwrap_or(&q.id).to_owned(),
+                            q.field.clone(),
+                            clip(&q.reason, 60),
+                            clip(&q.value.to_string(), 50),
+                        ]
+                    })
+                    .collect();
+                parts.push(format!(
+                    "Set aside from state.json because they did not parse ({}):\n{}",
+                    rows.len(),
+                    table(&["ID", "WAS AT", "WHY", "VALUE"], &rows)
+                ));
+            }
+            parts.push("Retry with 'plurum outcome failed --retry ID', forget with --drop ID.".to_owned());
+            parts.join("\n\n")
+        })?;
+        return Ok(exit::OK);
+    }
+    let (retried, dropped, unknown) = state_file.update(|state| {
+        let mut retried = Vec::new();
+        let mut dropped = Vec::new();
+        let mut unknown = Vec::new();
+        for given in &args.retry {
+            match state
+                .failed_outcome_reports
+                .iter()
+                .position(|f| names(&f.report.id, given))
+            {
+                Some(index) => {
+                    let mut report = state.failed_outcome_reports.remove(index).report;
+                    report.queued_at = Some(now());
+                    report.last_error = None;
+                    retried.push(report.id.clone());
+                    state.pending_outcome_reports.push(report);
+                }
+                None => unknown.push(given.clone()),
+            }
+        }
+        for given in &args.drop {
+            if let Some(index) = state
+                .failed_outcome_reports
+                .iter()
+                .position(|f| names(&f.report.id, given))
+            {
+                dropped.push(state.failed_outcome_reports.remove(index).report.id);
+            } else if let Some(index) = state.quarantined_entries.iter().position(|q| names(&q.id, given)) {
+                dropped.push(state.quarantined_entries.remove(index).id);
+            } else {
+                unknown.push(given.clone());
+            }
+        }
+        Ok((retried, dropped, unknown))
+    })?;
+    if !unknown.is_empty() {
+        return Err(CliError::new(
+            exit::USAGE,
+            format!(
+                "no rejected report or set-aside entry has the id {}",
+                unknown.join(", ")
+            ),
+        )
+        .hint("see the ids with 'plurum outcome failed'")
+        .into());
+    }
+    ctx.out.emit(&json!({"retried": retried, "dropped": dropped}), || {
+        let mut text = Vec::new();
+        if !retried.is_empty() {
+            text.push(format!(
+                "Queued {} report(s) again; 'plurum outcome flush' or the next heartbeat sends them.",
+                retried.len()
+            ));
+        }
+        if !dropped.is_empty() {
+            text.push(format!(
+                "Dropped {} entr{}.",
+                dropped.len(),
+                if dropped.len() == 1 { "y" } else { "ies" }
+            ));
+        }
+        text.join(" ")
+    })?;
+    Ok(exit::OK)
 }

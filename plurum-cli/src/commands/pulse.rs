@@ -34,11 +34,19 @@ printed twice. Ctrl-C closes the socket and exits with 130.")]
 #[derive(Debug, clap::Args)]
 pub(crate) struct WatchArgs {
     /// Seconds between pings; silence for twice this means the connection is dead.
-    #[arg(long, default_value_t = 20.0, value_name = "SECONDS")]
+    #[arg(long, default_value_t = 20.0, value_name = "SECONDS", value_parser = seconds)]
     ping_interval: f64,
     /// Do not read the inbox after a reconnect.
     #[arg(long)]
     no_catch_up: bool,
+}
+
+/// A number of seconds from 0.05 to 3600.
+fn seconds(text: &str) -> Result<f64, String> {
+    match text.trim().parse::<f64>() {
+        Ok(value) if value.is_finite() && (0.05..=3600.0).contains(&value) => Ok(value),
+        _ => Err(format!("'{text}' is not a number of seconds from 0.05 to 3600")),
+    }
 }
 
 pub(crate) async fn run(command: Command, ctx: &Ctx) -> anyhow::Result<u8> {
@@ -84,7 +92,7 @@ async fn status(ctx: &Ctx) -> anyhow::Result<u8> {
 
 async fn watch(args: WatchArgs, ctx: &Ctx) -> anyhow::Result<u8> {
     let client = ctx.authed()?;
-    let interval = Duration::from_secs_f64(args.ping_interval.clamp(0.05, 3600.0));
+    let interval = Duration::from_secs_f64(args.ping_interval);
     let mut pulse = client
         .pulse()
         .socket()

@@ -16,6 +16,7 @@ use time::OffsetDateTime;
 
 use super::core::Core;
 use super::wake::{self, WakeError};
+use crate::kept::KeptEvent;
 use crate::state::StateFile;
 
 /// What the handlers share.
@@ -24,6 +25,8 @@ pub(crate) struct Shared {
     pub(crate) core: Mutex<Core>,
     pub(crate) token: Option<String>,
     pub(crate) state_file: StateFile,
+    /// The port the API listens on (the only one a `Host` header may name).
+    pub(crate) port: u16,
 }
 
 impl Shared {
@@ -98,6 +101,8 @@ pub(crate) fn router(shared: Arc<Shared>) -> Router {
         .route("/feedback", post(feedback))
         .route("/trigger", post(trigger))
         .route("/config", get(get_config).post(post_config))
+        .route("/config/reset", post(reset_config))
+        .route("/config/overrides", get(get_overrides))
         .route("/metrics", get(metrics))
         .route("/inbox", get(inbox))
         .route("/inbox/mark-read", post(mark_read))
@@ -109,12 +114,61 @@ pub(crate) fn router(shared: Arc<Shared>) -> Router {
                 "this endpoint does not take that method",
             )
         })
-        .layer(axum::middleware::from_fn_with_state(shared.clone(), authorize))
+        .layer(axum::middleware::from_fn_with_state(shared.clone(), guard))
         .with_state(shared)
 }
 
-/// The bearer token, when `api.auth` is on (everything but `/health`).
-async fn authorize(State(shared): State<Arc<Shared>>, request: Request, next: Next) -> Response {
+/// Whether a `Host` header names this daemon by a loopback name or address
+/// (a DNS-rebinding page names its own domain).
+fn loopback_host(host: &str, port: u16) -> bool {
+    let (name, given_port) = match host.rsplit_once(':') {
+        Some((name, given)) if !given.ends_with(']') => (name, given.parse::<u16>().ok()),
+        _ => (host, Some(80)),
+    };
+    given_port == Some(port) && (name.eq_ignore_ascii_case("localhost") || name == "127.0.0.1" || name == "[::1]")
+}
+
+/// What every request passes before a handler sees it: a loopback `Host`,
+/// no `Origin` (browsers send one; local clients do not), a JSON body on
+/// POST (a web page's "simple" cross-origin POST is text/plain or a form),
+/// and the bearer token, when `api.auth` is on (everything but `/health`).
+async fn guard(State(shared): State<Arc<Shared>>, request: Request, next: Next) -> Response {
+    let headers = request.headers();
+    let host = headers
+        .get(header::HOST)
+        .and_then(|v| v.to_str().ok())
+        .unwrap_or_default();
+    if !loopback_host(host, shared.port) {
+        return error(
+            StatusCode::FORBIDDEN,
+            "FORBIDDEN_HOST",
+            format!(
+                "requests must name the daemon by a loopback address (Host: 127.0.0.1:{})",
+                shared.port
+            ),
+        );
+    }
+    if headers.contains_key(header::ORIGIN) {
+        return error(
+            StatusCode::FORBIDDEN,
+            "ORIGIN_REFUSED",
+            "requests from web pages (with an Origin header) are refused",
+        );
+    }
+    if request.method() == axum::http::Method::POST {
+        let json = headers
+            .get(header::CONTENT_TYPE)
+            .and_then(|v| v.to_str().ok())
+            .and_then(|v| v.split(';').next())
+            .is_some_and(|mime| mime.trim().eq_ignore_ascii_case("application/json"));
+        if !json {
+            return error(
+                StatusCode::UNSUPPORTED_MEDIA_TYPE,
+                "UNSUPPORTED_MEDIA_TYPE",
+                "POST bodies must be sent as Content-Type: application/json",
+            );
+        }
+    }
     if let Some(token) = &shared.token
         && request.uri().path() != "/health"
     {
@@ -296,6 +350,25 @@ async fn post_config(State(shared): State<Arc<Shared>>, bytes: Bytes) -> Respons
     }
 }
 
+/// The runtime changes in effect (made through `POST /config`).
+async fn get_overrides(State(shared): State<Arc<Shared>>) -> Response {
+    ok(json!({"overrides": shared.core().overrides()}))
+}
+
+/// Drops every runtime change: the file's configuration applies again.
+async fn reset_config(State(shared): State<Arc<Shared>>) -> Response {
+    let mut core = shared.core();
+    match core.reset_overrides("api") {
+        Ok(cleared) => {
+            if let Err(e) = core.persist() {
+                eprintln!("warning: could not save the daemon state: {e:#}");
+            }
+            ok(json!({"cleared": cleared, "config": core.config}))
+        }
+        Err(e) => error(StatusCode::INTERNAL_SERVER_ERROR, "INVALID_CONFIG", format!("{e:#}")),
+    }
+}
+
 async fn metrics(State(shared): State<Arc<Shared>>) -> Response {
     let text = shared.core().metrics_text();
     (
@@ -305,7 +378,8 @@ async fn metrics(State(shared): State<Arc<Shared>>) -> Response {
         .into_response()
 }
 
-/// The events the daemon keeps that the agent has not handled, newest first.
+/// The events kept for the agent, newest first: those waiting (or every
+/// kept one with `?all=true`), optionally of one `type`.
 async fn inbox(
     State(shared): State<Arc<Shared>>,
     Query(query): Query<std::collections::HashMap<String, String>>,
@@ -316,59 +390,71 @@ async fn inbox(
         .unwrap_or(20)
         .clamp(1, 500);
     let kind = query.get("type").cloned();
+    let all = query.get("all").is_some_and(|v| v == "true" || v == "1");
     let state = match shared.state_file.load() {
         Ok(state) => state,
         Err(e) => return error(StatusCode::INTERNAL_SERVER_ERROR, "STATE_UNREADABLE", format!("{e:#}")),
     };
-    let unread: Vec<&Value> = state
+    let listed: Vec<&KeptEvent> = state
         .inbox_events
         .iter()
         .rev()
-        .filter(|e| e.get("handled_at").is_none())
-        .filter(|e| {
-            kind.as_deref()
-                .is_none_or(|k| e.get("event_type").and_then(Value::as_str) == Some(k))
-        })
+        .filter(|e| all || e.is_waiting())
+        .filter(|e| kind.as_deref().is_none_or(|k| e.event_type == k))
         .collect();
-    let events: Vec<Value> = unread
-        .iter()
-        .take(limit)
-        .map(|e| {
-            let mut e = (*e).clone();
-            e["key"] = Value::String(crate::commands::heartbeat::stored_key(&e));
-            e
-        })
-        .collect();
-    ok(json!({"has_activity": !events.is_empty(), "events": events, "unread_count": unread.len(), "source": "daemon"}))
+    let events: Vec<&KeptEvent> = listed.iter().copied().take(limit).collect();
+    ok(json!({
+        "events": events,
+        "listed": listed.len(),
+        "waiting": crate::kept::waiting(&state),
+        "source": "daemon",
+    }))
 }
 
-/// Marks kept events handled (`{"keys": [...]}` or `{"all": true}`).
+/// Acknowledges kept events (`{"ids": [...]}` or `{"all": true}`).
 async fn mark_read(State(shared): State<Arc<Shared>>, bytes: Bytes) -> Response {
     let map = match body(&bytes) {
         Ok(map) => map,
         Err(e) => return e.into_response(),
     };
     let all = map.get("all").and_then(Value::as_bool).unwrap_or(false);
-    let keys: Vec<String> = map
-        .get("keys")
+    let ids: Vec<String> = map
+        .get("ids")
         .and_then(Value::as_array)
         .map(|k| k.iter().filter_map(|v| v.as_str().map(str::to_owned)).collect())
         .unwrap_or_default();
-    let now = crate::state::now();
-    let marked = shared.state_file.update(|state| {
-        let mut marked = 0;
-        for event in &mut state.inbox_events {
-            if event.get("handled_at").is_none()
-                && (all || keys.contains(&crate::commands::heartbeat::stored_key(event)))
-            {
-                event["handled_at"] = Value::String(now.clone());
-                marked += 1;
-            }
-        }
-        Ok(marked)
-    });
-    match marked {
-        Ok(marked) => ok(json!({"marked_read": marked})),
+    if !all && ids.is_empty() {
+        return error(StatusCode::BAD_REQUEST, "BAD_REQUEST", "give ids (a list) or all: true");
+    }
+    let acknowledged = shared
+        .state_file
+        .update(|state| Ok(crate::kept::acknowledge(state, &ids, all)));
+    match acknowledged {
+        Ok((count, unknown)) => ok(json!({"acknowledged": count, "unknown": unknown})),
         Err(e) => error(StatusCode::INTERNAL_SERVER_ERROR, "STATE_UNWRITABLE", format!("{e:#}")),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn only_loopback_names_with_our_port_pass() {
+        for good in ["127.0.0.1:9720", "localhost:9720", "LOCALHOST:9720", "[::1]:9720"] {
+            assert!(loopback_host(good, 9720), "{good}");
+        }
+        for bad in [
+            "evil.example:9720",
+            "127.0.0.1:80",
+            "127.0.0.1",
+            "localhost.evil.example:9720",
+            "127.0.0.2:9720",
+            "",
+            "[::1]",
+        ] {
+            assert!(!loopback_host(bad, 9720), "{bad}");
+        }
+        assert!(loopback_host("localhost", 80));
     }
 }

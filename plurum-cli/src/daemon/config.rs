@@ -145,6 +145,10 @@ pub(crate) struct WakeConfig {
     pub(crate) min_trigger_interval: f64,
     /// At most this many wake-ups in any hour (sliding window).
     pub(crate) max_turns_per_hour: f64,
+    /// Whether the wake command sees the daemon's `PLURUM_API_KEY` (off:
+    /// the command gets the environment without it; the agent's own
+    /// `plurum` calls find the key in the profile's store).
+    pub(crate) pass_api_key: bool,
 }
 
 impl Default for WakeConfig {
@@ -156,6 +160,7 @@ impl Default for WakeConfig {
             timeout_seconds: 60.0,
             min_trigger_interval: 1800.0,
             max_turns_per_hour: 10.0,
+            pass_api_key: false,
         }
     }
 }
@@ -166,8 +171,9 @@ impl Default for WakeConfig {
 pub(crate) struct ApiConfig {
     /// Where to listen: a loopback address only.
     pub(crate) addr: String,
-    /// Require `Authorization: Bearer <token>`; the token is in
-    /// `daemon.token` (0600) in the profile's state directory.
+    /// Require `Authorization: Bearer <token>` (on by default; `/health`
+    /// stays open); the token is in `daemon.token` (0600) in the profile's
+    /// state directory, where the CLI's own commands read it.
     pub(crate) auth: bool,
 }
 
@@ -175,7 +181,7 @@ impl Default for ApiConfig {
     fn default() -> Self {
         Self {
             addr: "127.0.0.1:9720".to_owned(),
-            auth: false,
+            auth: true,
         }
     }
 }
@@ -239,7 +245,18 @@ impl Default for MutatorConfig {
 impl DaemonConfig {
     /// The configuration of a profile: its `daemon` table, then the
     /// runtime overrides on top.
+    ///
+    /// # Errors
+    /// A usage error (exit 2) naming the setting that is wrong.
     pub(crate) fn load(table: Option<&toml::Value>, overrides: &BTreeMap<String, Value>) -> anyhow::Result<Self> {
+        Self::load_checked(table, overrides).map_err(|e| {
+            crate::exit::CliError::new(crate::exit::USAGE, format!("{e:#}"))
+                .hint("fix the [daemon] table of config.toml (see 'plurum daemon --help')")
+                .into()
+        })
+    }
+
+    fn load_checked(table: Option<&toml::Value>, overrides: &BTreeMap<String, Value>) -> anyhow::Result<Self> {
         let base: Self = match table {
             Some(table) => table
                 .clone()
@@ -247,13 +264,56 @@ impl DaemonConfig {
                 .map_err(|e| anyhow::anyhow!("the [daemon] table of config.toml is not valid: {e}"))?,
             None => Self::default(),
         };
+        base.validate()?;
         let mut value = serde_json::to_value(&base)?;
         for (key, new) in overrides {
             if let Some(slot) = pointer_mut(&mut value, key) {
                 *slot = new.clone();
             }
         }
-        Ok(serde_json::from_value(value)?)
+        let config: Self = serde_json::from_value(value)?;
+        config.validate()?;
+        Ok(config)
+    }
+
+    /// Every number is finite and not negative; the intervals are positive.
+    fn validate(&self) -> anyhow::Result<()> {
+        let d = &self.drives;
+        let w = &self.wake;
+        let numbers = [
+            ("heartbeat_interval_minutes", self.heartbeat_interval_minutes, true),
+            ("tick_seconds", self.tick_seconds, true),
+            ("drives.trigger_threshold", d.trigger_threshold, false),
+            ("drives.max_pressure", d.max_pressure, false),
+            ("drives.inbox.weight", d.inbox.weight, false),
+            ("drives.inbox.contribution", d.inbox.contribution, false),
+            ("drives.inbox.session_match", d.inbox.session_match, false),
+            ("drives.outcomes.weight", d.outcomes.weight, false),
+            ("drives.outcomes.rate", d.outcomes.rate, false),
+            ("drives.heartbeat.weight", d.heartbeat.weight, false),
+            ("drives.heartbeat.rate", d.heartbeat.rate, false),
+            ("drives.session.weight", d.session.weight, false),
+            ("drives.session.rate", d.session.rate, false),
+            ("drives.session.idle_minutes", d.session.idle_minutes, false),
+            ("wake.timeout_seconds", w.timeout_seconds, true),
+            ("wake.min_trigger_interval", w.min_trigger_interval, false),
+            ("wake.max_turns_per_hour", w.max_turns_per_hour, false),
+            ("pulse.ping_interval_seconds", self.pulse.ping_interval_seconds, true),
+        ];
+        for (key, value, positive) in numbers {
+            anyhow::ensure!(
+                value.is_finite() && value >= 0.0 && (!positive || value > 0.0),
+                "daemon setting '{key}' must be a finite number {} (got {value})",
+                if positive { "above 0" } else { "of 0 or more" }
+            );
+        }
+        for (key, [min, max]) in &self.mutator.guardrails {
+            anyhow::ensure!(
+                min.is_finite() && max.is_finite() && min <= max,
+                "mutator.guardrails.\"{key}\" must be [min, max] with min <= max (got [{min}, {max}])"
+            );
+        }
+        Ok(())
     }
 
     /// The value at a dotted key, e.g. `drives.trigger_threshold`.
@@ -293,6 +353,32 @@ impl std::fmt::Display for Refusal {
             }
         }
     }
+}
+
+/// Splits runtime overrides into those the file's configuration (`base`)
+/// still allows and those it does not: `mutator.enabled = false` refuses
+/// all; otherwise each must be an allowed field within the guardrails.
+pub(crate) fn admissible(
+    base: &DaemonConfig,
+    overrides: BTreeMap<String, Value>,
+) -> (BTreeMap<String, Value>, Vec<(String, Value, String)>) {
+    let mut kept = BTreeMap::new();
+    let mut dropped = Vec::new();
+    for (key, value) in overrides {
+        if !base.mutator.enabled {
+            dropped.push((key, value, "mutator.enabled is false in config.toml".to_owned()));
+            continue;
+        }
+        let mut one = serde_json::Map::new();
+        one.insert(key.clone(), value.clone());
+        match check_changes(base, &one) {
+            Ok(_) => {
+                kept.insert(key, value);
+            }
+            Err(refusal) => dropped.push((key, value, refusal.to_string())),
+        }
+    }
+    (kept, dropped)
 }
 
 /// Checks a set of changes against the mutator; all or nothing. Returns
@@ -365,6 +451,41 @@ mod tests {
         ] {
             let refusal = check_changes(&config, body.as_object().unwrap()).unwrap_err();
             assert!(refusal.to_string().contains(expected), "{body}: {refusal}");
+        }
+    }
+
+    #[test]
+    fn overrides_the_current_file_no_longer_allows_are_dropped() {
+        let mut overrides = BTreeMap::new();
+        overrides.insert("drives.trigger_threshold".to_owned(), json!(0.6));
+        overrides.insert("wake.max_turns_per_hour".to_owned(), json!(20));
+        let stricter: toml::Value = toml::from_str(
+            "[mutator]\nguardrails = { \"drives.trigger_threshold\" = [3.0, 50.0], \"wake.max_turns_per_hour\" = [1.0, 30.0] }\nallowed_fields = [\"drives.trigger_threshold\", \"wake.max_turns_per_hour\"]\n",
+        )
+        .unwrap();
+        let base = DaemonConfig::load(Some(&stricter), &BTreeMap::new()).unwrap();
+        let (kept, dropped) = admissible(&base, overrides.clone());
+        assert_eq!(kept.keys().collect::<Vec<_>>(), ["wake.max_turns_per_hour"]);
+        assert_eq!(dropped.len(), 1);
+        assert!(dropped[0].2.contains("outside the guardrails"), "{:?}", dropped[0]);
+        let disabled: toml::Value = toml::from_str("[mutator]\nenabled = false\n").unwrap();
+        let base = DaemonConfig::load(Some(&disabled), &BTreeMap::new()).unwrap();
+        let (kept, dropped) = admissible(&base, overrides);
+        assert!(kept.is_empty());
+        assert_eq!(dropped.len(), 2);
+    }
+
+    #[test]
+    fn numbers_that_would_break_the_clock_are_refused() {
+        for bad in [
+            "tick_seconds = nan",
+            "tick_seconds = 0.0",
+            "[wake]\ntimeout_seconds = inf",
+            "[drives]\ntrigger_threshold = -1.0",
+        ] {
+            let table: toml::Value = toml::from_str(bad).unwrap();
+            let error = DaemonConfig::load(Some(&table), &BTreeMap::new()).unwrap_err();
+            assert!(error.to_string().contains("must be a finite number"), "{bad}: {error}");
         }
     }
 

@@ -124,8 +124,7 @@ impl Core {
             Ok(text) => match serde_json::from_str(&text) {
                 Ok(saved) => saved,
                 Err(error) => {
-                    let aside = dir.join(format!("daemon.json.corrupt-{}", unix(OffsetDateTime::now_utc())));
-                    std::fs::rename(&file, &aside)?;
+                    let aside = paths::move_aside(&file)?;
                     eprintln!(
                         "warning: {} did not parse ({error}); moved it to {}",
                         file.display(),
@@ -137,15 +136,17 @@ impl Core {
             Err(e) if e.kind() == std::io::ErrorKind::NotFound => Saved::default(),
             Err(e) => return Err(e).with_context(|| format!("could not read {}", file.display())),
         };
-        let config = DaemonConfig::load(table.as_ref(), &saved.config_overrides)?;
+        let base = DaemonConfig::load(table.as_ref(), &BTreeMap::new())?;
+        let (overrides, dropped) = config::admissible(&base, saved.config_overrides);
+        let config = DaemonConfig::load(table.as_ref(), &overrides)?;
         let mut drives = saved.drives;
         for name in DRIVES {
             drives.entry(name.to_owned()).or_default();
         }
-        Ok(Self {
+        let mut core = Self {
             config,
             table,
-            overrides: saved.config_overrides,
+            overrides,
             drives,
             triggers: saved.triggers,
             metrics: Metrics::default(),
@@ -162,7 +163,63 @@ impl Core {
             me: None,
             domains,
             tools,
-        })
+        };
+        if !dropped.is_empty() {
+            core.record_dropped(&dropped, "start");
+            core.persist()?;
+        }
+        Ok(core)
+    }
+
+    /// Logs and audits runtime overrides the file no longer allows.
+    fn record_dropped(&mut self, dropped: &[(String, Value, String)], when: &str) {
+        for (key, value, why) in dropped {
+            super::log(&format!(
+                "dropped the runtime change {key} = {value} ({why}); the value from config.toml applies"
+            ));
+            let entry = json!({
+                "at": rfc3339(OffsetDateTime::now_utc()),
+                "key": key,
+                "old": value,
+                "new": self.config.get(key),
+                "source": when,
+                "reason": why,
+            });
+            if let Err(error) = self.audit.append(entry) {
+                eprintln!("warning: could not write the audit log: {error:#}");
+            }
+        }
+    }
+
+    /// Drops every runtime override (`plurum daemon config --reset`); the
+    /// keys cleared.
+    pub(crate) fn reset_overrides(&mut self, source: &str) -> anyhow::Result<Vec<String>> {
+        let config = DaemonConfig::load(self.table.as_ref(), &BTreeMap::new())?;
+        let cleared = std::mem::take(&mut self.overrides);
+        self.config = config;
+        let dropped: Vec<(String, Value, String)> = cleared
+            .into_iter()
+            .map(|(key, value)| (key, value, "reset".to_owned()))
+            .collect();
+        for (key, value, _) in &dropped {
+            let entry = json!({
+                "at": rfc3339(OffsetDateTime::now_utc()),
+                "key": key,
+                "old": value,
+                "new": self.config.get(key),
+                "source": source,
+                "reason": "reset",
+            });
+            if let Err(error) = self.audit.append(entry) {
+                eprintln!("warning: could not write the audit log: {error:#}");
+            }
+        }
+        Ok(dropped.into_iter().map(|(key, ..)| key).collect())
+    }
+
+    /// The runtime overrides in effect.
+    pub(crate) fn overrides(&self) -> &BTreeMap<String, Value> {
+        &self.overrides
     }
 
     /// Writes `daemon.json` atomically.
@@ -184,10 +241,17 @@ impl Core {
         domains: Vec<String>,
         tools: Vec<String>,
     ) -> anyhow::Result<()> {
-        self.config = DaemonConfig::load(table.as_ref(), &self.overrides)?;
+        let base = DaemonConfig::load(table.as_ref(), &BTreeMap::new())?;
+        let (overrides, dropped) = config::admissible(&base, self.overrides.clone());
+        self.config = DaemonConfig::load(table.as_ref(), &overrides)?;
+        self.overrides = overrides;
         self.table = table;
         self.domains = domains;
         self.tools = tools;
+        if !dropped.is_empty() {
+            self.record_dropped(&dropped, "reload");
+            self.persist()?;
+        }
         Ok(())
     }
 
@@ -274,11 +338,7 @@ impl Core {
         self.sensors.pending_reports = state.pending_outcome_reports.len();
         self.sensors.failed_reports = state.failed_outcome_reports.len();
         self.sensors.oldest_report_age_seconds = ages.iter().cloned().reduce(f64::max).map(|h| (h * 3600.0) as i64);
-        self.sensors.unread_events = state
-            .inbox_events
-            .iter()
-            .filter(|e| e.get("handled_at").is_none())
-            .count();
+        self.sensors.unread_events = crate::kept::waiting(state);
         self.sensors.last_plurum_check = state.last_plurum_check.clone();
         self.sensors.current_session = state.current_session.as_ref().map(|s| s.short_id.clone());
         self.sensors.session_idle_seconds = idle.map(|m| (m * 60.0) as i64);
@@ -352,26 +412,25 @@ impl Core {
             }
             drive_list.push(json!({"drive": name, "pressure": pressure, "weighted": weighted, "detail": detail}));
         }
-        let events: Vec<Value> = state
+        let events: Vec<&crate::kept::KeptEvent> = state
             .inbox_events
             .iter()
             .rev()
-            .filter(|e| e.get("handled_at").is_none())
+            .filter(|e| e.is_waiting())
             .take(5)
-            .cloned()
             .collect();
         for event in &events {
-            let kind = event.get("event_type").and_then(Value::as_str).unwrap_or("event");
             let text = event
-                .pointer("/event_data/content/text")
-                .or_else(|| event.pointer("/event_data/topic"))
+                .event_data
+                .pointer("/content/text")
+                .or_else(|| event.event_data.pointer("/topic"))
                 .and_then(Value::as_str)
                 .unwrap_or_default();
-            lines.push(format!("- {kind}: {text}"));
+            lines.push(format!("- {} {}: {text}", event.event_type, event.short_id()));
         }
         lines.push(
-            "Read them with `plurum inbox`, act, then tell the daemon what you addressed: \
-             POST /feedback {\"drives_addressed\": [...], \"outcome\": \"success\"}."
+            "Read them with `plurum inbox`, act, acknowledge them with `plurum inbox --ack ID...`, then tell \
+             the daemon what you addressed: POST /feedback {\"drives_addressed\": [...], \"outcome\": \"success\"}."
                 .to_owned(),
         );
         let message = lines.join("\n");

@@ -39,9 +39,29 @@ use crate::context::Ctx;
 use crate::exit::{self, CliError};
 use crate::paths;
 
-/// A timestamped line on stderr.
+/// A timestamped line on stderr (keys scrubbed, control characters
+/// removed). The same line repeated within a minute is counted, not
+/// printed: one line, then the count.
 pub(crate) fn log(message: &str) {
-    eprintln!("[{}] {message}", crate::state::now());
+    static LAST: std::sync::Mutex<Option<(String, std::time::Instant, u64)>> = std::sync::Mutex::new(None);
+    let mut last = LAST.lock().unwrap_or_else(|e| e.into_inner());
+    if let Some((text, since, repeats)) = last.as_mut()
+        && text == message
+        && since.elapsed() < Duration::from_secs(60)
+    {
+        *repeats += 1;
+        return;
+    }
+    if let Some((_, _, repeats)) = last.as_ref()
+        && *repeats > 0
+    {
+        crate::output::eprint_clean(&format!(
+            "[{}] (the previous line repeated {repeats} more time(s))",
+            crate::state::now()
+        ));
+    }
+    crate::output::eprint_clean(&format!("[{}] {message}", crate::state::now()));
+    *last = Some((message.to_owned(), std::time::Instant::now(), 0));
 }
 
 /// A daemon running for a profile: where its API is.
@@ -54,8 +74,10 @@ pub(crate) struct Running {
 impl Running {
     /// An HTTP client request to the daemon's API.
     pub(crate) fn request(&self, method: reqwest::Method, path: &str) -> reqwest::RequestBuilder {
+        // Loopback, with a token: never through a proxy from the environment.
         let client = reqwest::Client::builder()
             .timeout(Duration::from_secs(10))
+            .no_proxy()
             .build()
             .unwrap_or_default();
         let mut request = client.request(method, format!("http://{}{path}", self.addr));
@@ -177,6 +199,7 @@ pub(crate) async fn run(ctx: Ctx, options: Options) -> anyhow::Result<u8> {
         core: Mutex::new(core),
         token,
         state_file: state_file.clone(),
+        port: bound.port(),
     });
     let (stop_tx, stop_rx) = watch::channel(false);
 
@@ -373,8 +396,11 @@ async fn pulse_task(shared: Arc<Shared>, client: Client, ping: Duration, mut sto
                         item = pulse.next() => match item {
                             Some(Ok(event)) => {
                                 if let Some(inbox_event) = as_inbox_event(&event) {
-                                    match heartbeat::keep_events(&shared.state_file, &[inbox_event]) {
-                                        Ok(new) => shared.core().on_events(&new),
+                                    let kept = shared
+                                        .state_file
+                                        .update(|state| Ok(crate::kept::keep(state, &[inbox_event], "pulse")));
+                                    match kept {
+                                        Ok(kept) => shared.core().on_events(&kept.added),
                                         Err(e) => log(&format!("could not keep a pulse event: {e:#}")),
                                     }
                                 }

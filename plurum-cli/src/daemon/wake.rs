@@ -43,7 +43,7 @@ impl std::fmt::Display for WakeError {
 pub(crate) async fn wake(config: &WakeConfig, call: &WakeCall) -> Result<Value, WakeError> {
     let timeout = Duration::from_secs_f64(config.timeout_seconds.clamp(0.1, 3600.0));
     if let Some((program, args)) = config.command.split_first() {
-        return run_command(program, args, call, timeout).await;
+        return run_command(program, args, call, timeout, config.pass_api_key).await;
     }
     if let Some(url) = &config.webhook {
         return post_webhook(url, config.token_env.as_deref(), call, timeout).await;
@@ -51,8 +51,18 @@ pub(crate) async fn wake(config: &WakeConfig, call: &WakeCall) -> Result<Value, 
     Err(WakeError::NoTarget)
 }
 
-async fn run_command(program: &str, args: &[String], call: &WakeCall, timeout: Duration) -> Result<Value, WakeError> {
-    let mut child = tokio::process::Command::new(program)
+async fn run_command(
+    program: &str,
+    args: &[String],
+    call: &WakeCall,
+    timeout: Duration,
+    pass_api_key: bool,
+) -> Result<Value, WakeError> {
+    let mut command = tokio::process::Command::new(program);
+    if !pass_api_key {
+        command.env_remove("PLURUM_API_KEY");
+    }
+    let mut child = command
         .args(args)
         .env("PLURUM_WAKE_MESSAGE", &call.message)
         .env("PLURUM_WAKE_REASON", &call.reason)
@@ -95,10 +105,26 @@ async fn post_webhook(
     call: &WakeCall,
     timeout: Duration,
 ) -> Result<Value, WakeError> {
-    let client = reqwest::Client::builder()
+    // A redirect is not the agent's answer (and would carry the token
+    // elsewhere): it is not followed, and it is a failure. A loopback
+    // webhook never goes through a proxy from the environment.
+    let loopback = reqwest::Url::parse(url).ok().is_some_and(|u| {
+        u.host_str().is_some_and(|host| {
+            host.eq_ignore_ascii_case("localhost")
+                || host
+                    .trim_start_matches('[')
+                    .trim_end_matches(']')
+                    .parse::<std::net::IpAddr>()
+                    .is_ok_and(|ip| ip.is_loopback())
+        })
+    });
+    let mut builder = reqwest::Client::builder()
         .timeout(timeout)
-        .build()
-        .map_err(|e| WakeError::Unreachable(e.to_string()))?;
+        .redirect(reqwest::redirect::Policy::none());
+    if loopback {
+        builder = builder.no_proxy();
+    }
+    let client = builder.build().map_err(|e| WakeError::Unreachable(e.to_string()))?;
     let mut request = client.post(url).json(&call.payload);
     if let Some(name) = token_env {
         match std::env::var(name) {
@@ -119,6 +145,10 @@ async fn post_webhook(
     let body = serde_json::from_str::<Value>(&text).unwrap_or_else(|_| Value::String(text.chars().take(500).collect()));
     if (200..300).contains(&status) {
         Ok(json!({"status": status, "body": body}))
+    } else if (300..400).contains(&status) {
+        Err(WakeError::Failed(format!(
+            "{url} answered {status}, a redirect: not followed, and not a success"
+        )))
     } else {
         Err(WakeError::Failed(format!("{url} answered {status}")))
     }

@@ -301,6 +301,7 @@ impl PulseSocketBuilder {
             stable_after: self.stable_after,
             connect_timeout: self.connect_timeout,
             catch_up: self.catch_up,
+            max_message_bytes: self.client.inner.max_response_bytes,
             client: self.client.clone(),
         };
         let (state_tx, state_rx) = watch::channel(ConnectionState::Connecting);

@@ -18,6 +18,7 @@ use super::protocol::{self, ServerMessage};
 use super::{ConnectionState, PulseError};
 use crate::auth::ApiKey;
 use crate::client::Client;
+use crate::repeats::Repeats;
 use crate::types::{AgentId, Contribution, ContributionType, InboxQuery, PulseEvent, SessionId};
 
 pub(crate) type Ws = WebSocketStream<MaybeTlsStream<TcpStream>>;
@@ -41,6 +42,8 @@ pub(crate) struct Config {
     pub(crate) connect_timeout: Duration,
     pub(crate) catch_up: bool,
     pub(crate) client: Client,
+    /// The largest message (and frame) read from the server.
+    pub(crate) max_message_bytes: usize,
 }
 
 /// What other tasks ask of the socket.
@@ -64,7 +67,9 @@ fn lost(reason: &str) -> PulseError {
 }
 
 fn from_close(frame: Option<&CloseFrame>) -> PulseError {
-    let (code, reason) = frame.map_or((1005, String::new()), |f| (u16::from(f.code), f.reason.to_string()));
+    let (code, reason) = frame.map_or((1005, String::new()), |f| {
+        (u16::from(f.code), crate::auth::scrub(&f.reason, None).into_owned())
+    });
     match code {
         4000 => PulseError::Superseded,
         4001 => PulseError::AuthFailed {
@@ -86,7 +91,10 @@ pub(crate) async fn establish(config: &Config) -> Result<(Ws, AgentId), PulseErr
         if config.query_token {
             url.query_pairs_mut().append_pair("token", config.key.expose());
         }
-        let (mut ws, _) = tokio_tungstenite::connect_async(url.as_str())
+        let limits = tokio_tungstenite::tungstenite::protocol::WebSocketConfig::default()
+            .max_message_size(Some(config.max_message_bytes))
+            .max_frame_size(Some(config.max_message_bytes));
+        let (mut ws, _) = tokio_tungstenite::connect_async_with_config(url.as_str(), Some(limits), false)
             .await
             .map_err(|e| PulseError::Connect {
                 url: shown.clone(),
@@ -102,7 +110,9 @@ pub(crate) async fn establish(config: &Config) -> Result<(Ws, AgentId), PulseErr
                 Some(Ok(Message::Text(text))) => match ServerMessage::decode(text.as_str()) {
                     ServerMessage::AuthOk { agent_id } => return Ok((ws, agent_id)),
                     ServerMessage::Error { message } if message.starts_with("Authentication") => {
-                        return Err(PulseError::AuthFailed { message });
+                        return Err(PulseError::AuthFailed {
+                            message: crate::auth::scrub(&message, Some(&config.key)).into_owned(),
+                        });
                     }
                     _ => {}
                 },
@@ -335,6 +345,7 @@ async fn serve(
     ping.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
     let mut last_frame = Instant::now();
     let mut alive = SystemTime::now();
+    let mut warnings = Repeats::default();
     let end = loop {
         tokio::select! {
             () = channels.events.closed() => {
@@ -391,12 +402,13 @@ async fn serve(
                                 }
                             }
                             ServerMessage::Error { message } => {
+                                let message = crate::auth::scrub(&message, Some(&config.key)).into_owned();
                                 if (message.starts_with("Contribution") || message.starts_with("Missing session_id"))
                                     && let Some(reply) = pending.pop_front()
                                 {
                                     let _ = reply.send(Err(PulseError::Rejected { message }));
-                                } else {
-                                    tracing::warn!(%message, "pulse server error");
+                                } else if warnings.admit(&message) {
+                                    tracing::warn!(message = %message.escape_debug(), "pulse server error");
                                 }
                             }
                             ServerMessage::Pong | ServerMessage::AuthOk { .. } | ServerMessage::Garbage => {}
@@ -417,6 +429,7 @@ async fn serve(
             }
         }
     };
+    warnings.flush();
     fail_pending(&mut pending, "the connection was lost before the answer");
     (end, alive)
 }

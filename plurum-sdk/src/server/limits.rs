@@ -81,6 +81,16 @@ pub struct Limits {
     pub pulse_domain_cooldown: Option<Duration>,
     /// Per recipient: at most this many `session_opened` pushes per minute (0: unlimited).
     pub pulse_pushes_per_minute: u32,
+    /// Messages waiting for one socket, at most; a socket that falls further
+    /// behind is closed with 1013 (reconnect and catch up from the inbox).
+    pub ws_queue_messages: usize,
+    /// Bytes waiting for one socket, at most (same consequence).
+    pub ws_queue_bytes: usize,
+    /// How often the server pings each socket (WebSocket protocol pings);
+    /// a socket silent for twice this is dropped. `None`: no pings.
+    pub ws_ping_interval: Option<Duration>,
+    /// How long one write to a socket may take before the socket is dropped.
+    pub ws_write_timeout: Duration,
 }
 
 impl Default for Limits {
@@ -101,13 +111,18 @@ impl Default for Limits {
             ws_max_message_bytes: 256 * 1024,
             pulse_domain_cooldown: Some(Duration::from_secs(300)),
             pulse_pushes_per_minute: 10,
+            ws_queue_messages: 256,
+            ws_queue_bytes: 8 << 20,
+            ws_ping_interval: Some(Duration::from_secs(20)),
+            ws_write_timeout: Duration::from_secs(10),
         }
     }
 }
 
 impl Limits {
     /// No rate limits, no message limit, no pulse guardrails (local work and tests).
-    /// The auth deadline and message size stay.
+    /// The auth deadline, the message size, the per-socket queue bounds and
+    /// the pings stay: they protect the server, not the service.
     pub fn none() -> Self {
         Self {
             enabled: false,

@@ -664,9 +664,15 @@ pub(crate) struct Eligibility {
 
 impl Store {
     /// Opens (and if needed creates) the database: in memory, or the file at `path`.
+    /// Opens (or creates) the database. A new file is created readable by
+    /// its owner only (0600): it holds private sessions and key hashes.
+    /// SQLite gives its `-wal` and `-shm` files the same mode.
     pub(crate) fn open(path: Option<&Path>) -> rusqlite::Result<Self> {
         let conn = match path {
-            Some(path) => Connection::open(path)?,
+            Some(path) => {
+                create_private(path);
+                Connection::open(path)?
+            }
             None => Connection::open_in_memory()?,
         };
         conn.busy_timeout(std::time::Duration::from_secs(5))?;
@@ -1529,4 +1535,18 @@ pub(crate) struct OutcomeInput {
     pub(crate) error_message: Option<String>,
     pub(crate) context_notes: Option<String>,
     pub(crate) env_fingerprint: Option<Value>,
+}
+
+/// Creates `path` empty with mode 0600 if it does not exist (SQLite would
+/// create it with the umask's mode, usually 0644). Failures are left to
+/// SQLite's own open to report.
+fn create_private(path: &Path) {
+    let mut options = std::fs::OpenOptions::new();
+    options.write(true).create_new(true);
+    #[cfg(unix)]
+    {
+        use std::os::unix::fs::OpenOptionsExt;
+        options.mode(0o600);
+    }
+    let _ = options.open(path);
 }

@@ -13,7 +13,7 @@ use serde_json::{Map, Value, json};
 use super::ServerState;
 use super::clock;
 use super::error::Failure;
-use super::hub::Push;
+use super::hub::Inbox;
 use super::routes::sessions::contribute_to;
 use super::store::Agent;
 
@@ -184,24 +184,39 @@ async fn run(state: Arc<ServerState>, mut socket: WebSocket, token: Option<Strin
             None => return,
         },
     };
-    let (connection, mut pushes) = state.hub.register(&agent.id);
+    let (connection, mut inbox) = state.hub.register(&agent.id, &state.limits);
     if send_json(&mut socket, json!({"type": "auth_ok", "agent_id": agent.id})).await {
-        serve(&state, &agent, &mut socket, &mut pushes, &mut drops, &mut stalls).await;
+        serve(&state, &agent, &mut socket, &mut inbox, &mut drops, &mut stalls).await;
     }
     state.hub.unregister(&agent.id, connection);
+}
+
+/// Sends one text frame within the write timeout; `false` when the socket
+/// is gone or does not take it in time (a peer that stopped reading).
+async fn send_text(socket: &mut WebSocket, text: axum::extract::ws::Utf8Bytes, timeout: Duration) -> bool {
+    matches!(
+        tokio::time::timeout(timeout, socket.send(Message::Text(text))).await,
+        Ok(Ok(()))
+    )
 }
 
 async fn serve(
     state: &ServerState,
     agent: &Agent,
     socket: &mut WebSocket,
-    pushes: &mut tokio::sync::mpsc::UnboundedReceiver<Push>,
+    inbox: &mut Inbox,
     drops: &mut tokio::sync::watch::Receiver<u64>,
     stalls: &mut tokio::sync::watch::Receiver<bool>,
 ) {
     let mut recent: VecDeque<Instant> = VecDeque::new();
     let max = state.limits.ws_max_message_bytes;
     let per_minute = state.limits.ws_messages_per_minute as usize;
+    let write_timeout = state.limits.ws_write_timeout;
+    let ping_every = state.limits.ws_ping_interval;
+    let mut pings = tokio::time::interval(ping_every.unwrap_or(Duration::from_secs(3600)));
+    pings.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
+    pings.tick().await;
+    let mut last_heard = Instant::now();
     loop {
         if *stalls.borrow_and_update() {
             // Silent: read nothing, answer nothing (pings included) until released.
@@ -212,50 +227,72 @@ async fn serve(
             continue;
         }
         tokio::select! {
+            biased;
             _ = drops.changed() => return,
+            kicked = inbox.kick.changed() => {
+                if kicked.is_err() {
+                    return;
+                }
+                let close_with = *inbox.kick.borrow_and_update();
+                if let Some((code, reason)) = close_with {
+                    let _ = tokio::time::timeout(write_timeout, close(socket, code, reason)).await;
+                    return;
+                }
+            }
             changed = stalls.changed() => if changed.is_err() { return },
-            push = pushes.recv() => match push {
-                Some(Push::Message(value)) => {
-                    if !send_json(socket, value).await {
+            _ = pings.tick(), if ping_every.is_some() => {
+                let every = ping_every.unwrap_or_default();
+                if last_heard.elapsed() >= every * 2 {
+                    // It stopped answering pings: drop it (no close handshake to wait for).
+                    return;
+                }
+                let ping = tokio::time::timeout(write_timeout, socket.send(Message::Ping(Default::default()))).await;
+                if !matches!(ping, Ok(Ok(()))) {
+                    return;
+                }
+            }
+            push = inbox.pushes.recv() => match push {
+                Some(text) => {
+                    inbox.taken(&text);
+                    if !send_text(socket, text, write_timeout).await {
                         return;
                     }
-                }
-                Some(Push::Close(code, reason)) => {
-                    close(socket, code, reason).await;
-                    return;
                 }
                 None => return,
             },
-            message = socket.recv() => match classify(message, max) {
-                Inbound::Closed => return,
-                Inbound::Ignore => {}
-                Inbound::TooLarge => {
-                    close(socket, 1009, "Message too big").await;
-                    return;
-                }
-                Inbound::Invalid => {
-                    fail(socket, "Invalid message", 1003).await;
-                    return;
-                }
-                Inbound::Object(map) => {
-                    if per_minute > 0 {
-                        let now = Instant::now();
-                        while recent.front().is_some_and(|t| now.duration_since(*t) >= Duration::from_secs(60)) {
-                            recent.pop_front();
-                        }
-                        if recent.len() >= per_minute {
-                            fail(socket, "Message rate limit exceeded", 4008).await;
-                            return;
-                        }
-                        recent.push_back(now);
-                    }
-                    if let Some(answer) = handle(state, agent, &map)
-                        && !send_json(socket, answer).await
-                    {
+            message = socket.recv() => {
+                last_heard = Instant::now();
+                match classify(message, max) {
+                    Inbound::Closed => return,
+                    Inbound::Ignore => {}
+                    Inbound::TooLarge => {
+                        close(socket, 1009, "Message too big").await;
                         return;
                     }
+                    Inbound::Invalid => {
+                        fail(socket, "Invalid message", 1003).await;
+                        return;
+                    }
+                    Inbound::Object(map) => {
+                        if per_minute > 0 {
+                            let now = Instant::now();
+                            while recent.front().is_some_and(|t| now.duration_since(*t) >= Duration::from_secs(60)) {
+                                recent.pop_front();
+                            }
+                            if recent.len() >= per_minute {
+                                fail(socket, "Message rate limit exceeded", 4008).await;
+                                return;
+                            }
+                            recent.push_back(now);
+                        }
+                        if let Some(answer) = handle(state, agent, &map)
+                            && !send_text(socket, answer.to_string().into(), write_timeout).await
+                        {
+                            return;
+                        }
+                    }
                 }
-            },
+            }
         }
     }
 }

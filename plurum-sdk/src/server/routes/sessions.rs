@@ -264,7 +264,7 @@ pub(crate) async fn close(State(state): State<Arc<ServerState>>, Path(id): Path<
         state
             .store
             .insert_event("session_closed", &data, None, &closed.id, &agent.id)?;
-        state.hub.session_closed(&agent.id, data);
+        state.hub.session_closed(&agent.id, data, &state.limits);
     }
     let mut body = json!({ "session": closed.row_json() });
     if let Some(e) = experience {
@@ -317,7 +317,9 @@ pub(crate) fn contribute_to(
         &session.id,
         &agent.id,
     )?;
-    state.hub.contribution_received(&session.agent_id, contribution.json());
+    state
+        .hub
+        .contribution_received(&session.agent_id, contribution.json(), &state.limits);
     Ok(contribution)
 }
 

@@ -1,0 +1,341 @@
+//! Inbox events kept in state.json until the agent acknowledges them.
+//!
+//! Reading the server's inbox consumes events there (they are marked read;
+//! the real server's session events vanish at the next poll anyway), so
+//! every event read is kept here first, and only what is kept is marked
+//! read. Unacknowledged events are never evicted: when
+//! [`KEEP_UNACKNOWLEDGED`] of them wait, new events are left unread on the
+//! server (and the reader says so) until the agent acknowledges some with
+//! `plurum inbox --ack`. Acknowledged events age out, oldest first, beyond
+//! [`KEEP_ACKNOWLEDGED`].
+
+use plurum_sdk::Client;
+use plurum_sdk::types::{EventId, InboxEvent, InboxQuery, MarkRead, PulseEvent};
+use serde::{Deserialize, Serialize};
+use serde_json::Value;
+
+use crate::state::{State, StateFile, now};
+
+/// Unacknowledged events kept at most; beyond, events stay unread on the server.
+pub(crate) const KEEP_UNACKNOWLEDGED: usize = 500;
+/// Acknowledged events kept (for `plurum inbox --all`), newest.
+pub(crate) const KEEP_ACKNOWLEDGED: usize = 100;
+
+/// One kept event.
+#[derive(Debug, Clone, PartialEq, Serialize)]
+pub(crate) struct KeptEvent {
+    /// The server's id, or a local one for events that have none (the real
+    /// server's session events): what `plurum inbox --ack` takes.
+    pub(crate) id: String,
+    /// Whether `id` is local (such events cannot be marked read on the server).
+    #[serde(skip_serializing_if = "std::ops::Not::not")]
+    pub(crate) local_id: bool,
+    pub(crate) event_type: String,
+    pub(crate) event_data: Value,
+    /// When it happened (the server's time).
+    pub(crate) created_at: String,
+    /// When plurum read and kept it.
+    pub(crate) kept_at: String,
+    /// When the agent acknowledged it.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub(crate) acked_at: Option<String>,
+    /// Where it came from: `inbox` (a read of the server's inbox) or `pulse` (the socket).
+    pub(crate) source: String,
+}
+
+/// Both today's shape and schema 1's (`id` null, `handled_at`, no `kept_at`).
+#[derive(Deserialize)]
+struct RawKept {
+    #[serde(default)]
+    id: Option<String>,
+    #[serde(default)]
+    local_id: bool,
+    event_type: String,
+    #[serde(default)]
+    event_data: Value,
+    created_at: String,
+    #[serde(default)]
+    kept_at: Option<String>,
+    #[serde(default, alias = "handled_at")]
+    acked_at: Option<String>,
+    #[serde(default)]
+    source: Option<String>,
+}
+
+impl<'de> Deserialize<'de> for KeptEvent {
+    fn deserialize<D: serde::Deserializer<'de>>(deserializer: D) -> Result<Self, D::Error> {
+        let raw = RawKept::deserialize(deserializer)?;
+        let (id, local_id) = match raw.id.filter(|id| !id.is_empty()) {
+            Some(id) => (id, raw.local_id),
+            None => (uuid::Uuid::new_v4().to_string(), true),
+        };
+        Ok(Self {
+            id,
+            local_id,
+            event_type: raw.event_type,
+            event_data: raw.event_data,
+            kept_at: raw.kept_at.unwrap_or_else(|| raw.created_at.clone()),
+            created_at: raw.created_at,
+            acked_at: raw.acked_at,
+            source: raw.source.unwrap_or_else(|| "inbox".to_owned()),
+        })
+    }
+}
+
+impl KeptEvent {
+    /// Keeps an event read from the inbox or the socket.
+    pub(crate) fn new(event: &InboxEvent, source: &str) -> Self {
+        let (id, local_id) = match &event.id {
+            Some(id) => (id.to_string(), false),
+            None => (uuid::Uuid::new_v4().to_string(), true),
+        };
+        Self {
+            id,
+            local_id,
+            event_type: event.event.event_type().to_owned(),
+            event_data: event.event.data(),
+            created_at: event
+                .created_at
+                .format(&time::format_description::well_known::Rfc3339)
+                .unwrap_or_default(),
+            kept_at: now(),
+            acked_at: None,
+            source: source.to_owned(),
+        }
+    }
+
+    /// The event, decoded.
+    pub(crate) fn event(&self) -> PulseEvent {
+        PulseEvent::from_parts(&self.event_type, self.event_data.clone())
+    }
+
+    /// What identifies the event whichever way it arrived.
+    pub(crate) fn key(&self) -> String {
+        self.event().dedup_key()
+    }
+
+    /// The short form of its id (what human output shows).
+    pub(crate) fn short_id(&self) -> &str {
+        self.id.get(..8).unwrap_or(&self.id)
+    }
+
+    /// Whether `given` names this event: its id, or an unambiguous start of
+    /// it of at least 8 characters (the short id).
+    pub(crate) fn matches(&self, given: &str) -> bool {
+        let given = given.trim().to_ascii_lowercase();
+        given.len() >= 8 && self.id.to_ascii_lowercase().starts_with(&given)
+    }
+
+    /// Whether it is waiting for the agent.
+    pub(crate) fn is_waiting(&self) -> bool {
+        self.acked_at.is_none()
+    }
+}
+
+/// What keeping a batch of events did.
+#[derive(Debug, Default)]
+pub(crate) struct Kept {
+    /// Events kept for the first time.
+    pub(crate) added: Vec<InboxEvent>,
+    /// Server ids of events now kept (new or kept before): these may be marked read.
+    pub(crate) markable: Vec<String>,
+    /// Events not kept because the local inbox is full.
+    pub(crate) left_out: Vec<InboxEvent>,
+}
+
+/// How many events wait for the agent.
+pub(crate) fn waiting(state: &State) -> usize {
+    state.inbox_events.iter().filter(|e| e.is_waiting()).count()
+}
+
+/// Keeps new events (each once, whichever way it arrived) while there is
+/// room; acknowledged events beyond [`KEEP_ACKNOWLEDGED`] age out.
+pub(crate) fn keep(state: &mut State, events: &[InboxEvent], source: &str) -> Kept {
+    let mut kept = Kept::default();
+    let mut room = KEEP_UNACKNOWLEDGED.saturating_sub(waiting(state));
+    let mut known: std::collections::HashSet<String> = state.inbox_events.iter().map(KeptEvent::key).collect();
+    known.extend(
+        state
+            .inbox_events
+            .iter()
+            .filter(|k| !k.local_id)
+            .map(|k| format!("id:{}", k.id)),
+    );
+    for event in events {
+        let key = event.event.dedup_key();
+        let already = known.contains(&key) || event.id.as_ref().is_some_and(|id| known.contains(&format!("id:{id}")));
+        if already {
+            if let Some(id) = &event.id {
+                kept.markable.push(id.to_string());
+            }
+            continue;
+        }
+        if room == 0 {
+            kept.left_out.push(event.clone());
+            continue;
+        }
+        room -= 1;
+        known.insert(key);
+        state.inbox_events.push(KeptEvent::new(event, source));
+        if let Some(id) = &event.id {
+            kept.markable.push(id.to_string());
+        }
+        kept.added.push(event.clone());
+    }
+    age_out(state);
+    kept
+}
+
+/// Drops the oldest acknowledged events beyond [`KEEP_ACKNOWLEDGED`].
+fn age_out(state: &mut State) {
+    let acknowledged = state.inbox_events.len() - waiting(state);
+    let mut excess = acknowledged.saturating_sub(KEEP_ACKNOWLEDGED);
+    if excess == 0 {
+        return;
+    }
+    state.inbox_events.retain(|e| {
+        if excess > 0 && !e.is_waiting() {
+            excess -= 1;
+            false
+        } else {
+            true
+        }
+    });
+}
+
+/// Pages of the server's inbox read at most at once (100 events each).
+const MAX_PAGES: usize = 20;
+
+/// What reading the server's inbox did.
+#[derive(Debug, Default)]
+pub(crate) struct Fetched {
+    /// Events read from the server.
+    pub(crate) read: usize,
+    /// Events kept for the first time.
+    pub(crate) added: Vec<InboxEvent>,
+    /// Events marked read on the server (all of them kept here first).
+    pub(crate) marked_read: u64,
+    /// Events left unread on the server because the local inbox is full.
+    pub(crate) left_unread: usize,
+    /// Events that could neither be kept nor left on the server (the real
+    /// server's session events, which vanish after one read).
+    pub(crate) not_kept: usize,
+    /// Kept events waiting for the agent, after this read.
+    pub(crate) waiting: usize,
+}
+
+/// Reads the server's inbox page by page: keeps each page's events in
+/// state.json, then marks read on the server exactly what was kept. When
+/// the local inbox is full, the rest stays unread on the server.
+///
+/// # Errors
+/// The server's or the state file's; what was kept before stays kept.
+pub(crate) async fn fetch(client: &Client, state_file: &StateFile) -> anyhow::Result<Fetched> {
+    let mut fetched = Fetched::default();
+    for _ in 0..MAX_PAGES {
+        let page = client.pulse().inbox(InboxQuery::new().limit(100)).await?;
+        if page.events.is_empty() {
+            break;
+        }
+        fetched.read += page.events.len();
+        let kept = state_file.update(|state| Ok(keep(state, &page.events, "inbox")))?;
+        if !kept.markable.is_empty() {
+            let ids = kept.markable.iter().map(|id| EventId::new(id.as_str()));
+            fetched.marked_read += client.pulse().mark_read(MarkRead::ids(ids)).await?.marked_read;
+        }
+        let left_unread = kept.left_out.iter().filter(|e| e.id.is_some()).count();
+        fetched.left_unread += left_unread;
+        fetched.not_kept += kept.left_out.len() - left_unread;
+        let done = kept.markable.is_empty() || !kept.left_out.is_empty() || page.events.len() < 100;
+        fetched.added.extend(kept.added);
+        if done {
+            break;
+        }
+    }
+    fetched.waiting = waiting(&state_file.load()?);
+    Ok(fetched)
+}
+
+/// Acknowledges events: those `ids` name, or every waiting one with `all`.
+/// Returns how many were acknowledged, and the ids that named nothing.
+pub(crate) fn acknowledge(state: &mut State, ids: &[String], all: bool) -> (usize, Vec<String>) {
+    let at = now();
+    let mut count = 0;
+    let unknown: Vec<String> = ids
+        .iter()
+        .filter(|given| !state.inbox_events.iter().any(|e| e.matches(given)))
+        .cloned()
+        .collect();
+    for event in &mut state.inbox_events {
+        if event.is_waiting() && (all || ids.iter().any(|given| event.matches(given))) {
+            event.acked_at = Some(at.clone());
+            count += 1;
+        }
+    }
+    age_out(state);
+    (count, unknown)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use serde_json::json;
+
+    fn contribution(n: usize) -> InboxEvent {
+        serde_json::from_value(json!({
+            "id": format!("00000000-0000-4000-8000-{n:012}"),
+            "event_type": "contribution_received",
+            "event_data": {"id": format!("10000000-0000-4000-8000-{n:012}"), "session_id": "20000000-0000-4000-8000-000000000000",
+                           "contribution_type": "warning", "content": {"text": "careful"}},
+            "is_read": false,
+            "created_at": "2026-11-30T10:00:00Z",
+        }))
+        .unwrap()
+    }
+
+    #[test]
+    fn waiting_events_are_never_evicted_and_the_rest_stays_on_the_server() {
+        let mut state = State::default();
+        let first: Vec<InboxEvent> = (0..450).map(contribution).collect();
+        let kept = keep(&mut state, &first, "inbox");
+        assert_eq!(
+            (kept.added.len(), kept.markable.len(), kept.left_out.len()),
+            (450, 450, 0)
+        );
+        let more: Vec<InboxEvent> = (450..600).map(contribution).collect();
+        let kept = keep(&mut state, &more, "inbox");
+        assert_eq!(kept.added.len(), 50);
+        assert_eq!(kept.markable.len(), 50, "only what is kept may be marked read");
+        assert_eq!(kept.left_out.len(), 100);
+        assert_eq!(waiting(&state), KEEP_UNACKNOWLEDGED);
+        // Again: the same events are not kept twice, and may be marked read again.
+        let again = keep(&mut state, &first[..10], "pulse");
+        assert_eq!((again.added.len(), again.markable.len()), (0, 10));
+        // Acknowledging makes room; acknowledged events age out beyond the cap.
+        let (count, unknown) = acknowledge(&mut state, &[], true);
+        assert_eq!((count, unknown.len()), (500, 0));
+        assert_eq!(state.inbox_events.len(), KEEP_ACKNOWLEDGED);
+        let kept = keep(&mut state, &more[50..], "inbox");
+        assert_eq!(kept.added.len(), 100);
+        assert_eq!(waiting(&state), 100);
+    }
+
+    #[test]
+    fn short_ids_acknowledge_and_schema_one_events_migrate() {
+        let old: KeptEvent = serde_json::from_value(json!({
+            "id": null, "event_type": "session_opened", "is_read": false, "created_at": "2026-11-30T10:00:00Z",
+            "event_data": {"session_id": "20000000-0000-4000-8000-000000000000", "topic": "x"},
+            "handled_at": "2026-11-30T11:00:00Z"
+        }))
+        .unwrap();
+        assert!(old.local_id);
+        assert_eq!(old.acked_at.as_deref(), Some("2026-11-30T11:00:00Z"));
+        assert_eq!(old.kept_at, "2026-11-30T10:00:00Z");
+        let mut state = State::default();
+        keep(&mut state, &[contribution(7)], "inbox");
+        let (count, unknown) = acknowledge(&mut state, &["00000000".into(), "ffffffff".into()], false);
+        assert_eq!(count, 1);
+        assert_eq!(unknown, ["ffffffff"]);
+        assert!(!state.inbox_events[0].matches("0000"), "too short to be an id");
+    }
+}
