@@ -1113,3 +1113,147 @@ fn sample(samples: &[prometheus_parse::Sample], name: &str, labels: &[(&str, &st
         _ => panic!("{name} is not a plain number"),
     }
 }
+
+#[test]
+fn runtime_changes_yield_to_a_stricter_file_and_can_be_reset() {
+    let world = World::new();
+    world.register("jo", "jo-agent");
+    configure(&world, "jo", &quick(""));
+    let daemon = Daemon::start(&world, "jo");
+    let changed = post(
+        &world,
+        &daemon,
+        "/config",
+        json!({"drives.trigger_threshold": 0.6, "wake.max_turns_per_hour": 20}),
+    );
+    assert_eq!(changed.status, 200, "{}", changed.text);
+    daemon.stop();
+
+    // The user tightens the guardrails: the low threshold is no longer allowed.
+    configure(
+        &world,
+        "jo",
+        &quick(
+            "[mutator]\nguardrails = { \"drives.trigger_threshold\" = [3.0, 50.0], \"wake.max_turns_per_hour\" = [1.0, 30.0] }\nallowed_fields = [\"drives.trigger_threshold\", \"wake.max_turns_per_hour\"]\n",
+        ),
+    );
+    let daemon = Daemon::start(&world, "jo");
+    daemon.expect("dropped the runtime change drives.trigger_threshold = 0.6");
+    let config = get(&world, &daemon, "/config").json();
+    assert_eq!(config["drives"]["trigger_threshold"], 5.0, "the file's value wins");
+    assert_eq!(config["wake"]["max_turns_per_hour"], 20.0, "an allowed change stays");
+    let audit = world.json(&["--profile", "jo", "daemon", "audit"]);
+    let last = audit["entries"].as_array().unwrap().last().unwrap();
+    assert_eq!(last["key"], "drives.trigger_threshold");
+    assert_eq!(last["source"], "start");
+    assert!(
+        last["reason"].as_str().unwrap().contains("outside the guardrails"),
+        "{last}"
+    );
+    assert_eq!(audit["intact"], true);
+
+    // Mutation turned off, then SIGHUP: every runtime change goes.
+    configure(&world, "jo", &quick("[mutator]\nenabled = false\n"));
+    daemon.signal("HUP");
+    daemon.expect("dropped the runtime change wake.max_turns_per_hour = 20");
+    assert_eq!(
+        get(&world, &daemon, "/config").json()["wake"]["max_turns_per_hour"],
+        10.0
+    );
+    let saved: Value =
+        serde_json::from_str(&std::fs::read_to_string(profile_dir(&world, "jo").join("daemon.json")).unwrap()).unwrap();
+    assert_eq!(
+        saved["configOverrides"],
+        json!({}),
+        "and they do not come back at the next start"
+    );
+
+    // `daemon config --reset`, with the daemon running and without.
+    configure(&world, "jo", &quick(""));
+    daemon.signal("HUP");
+    daemon.expect_nth("SIGHUP: configuration reloaded", 2);
+    post(&world, &daemon, "/config", json!({"drives.trigger_threshold": 7.0}));
+    let shown = world.json(&["--profile", "jo", "daemon", "config"]);
+    assert_eq!(shown["overrides"]["drives.trigger_threshold"], 7.0);
+    let reset = world.json(&["--profile", "jo", "daemon", "config", "--reset"]);
+    assert_eq!(reset["cleared"], json!(["drives.trigger_threshold"]));
+    assert_eq!(
+        get(&world, &daemon, "/config").json()["drives"]["trigger_threshold"],
+        5.0
+    );
+    post(&world, &daemon, "/config", json!({"drives.trigger_threshold": 9.0}));
+    daemon.stop();
+    let offline = world.json(&["--profile", "jo", "daemon", "config", "--reset"]);
+    assert_eq!(offline["running"], false);
+    assert_eq!(offline["cleared"], json!(["drives.trigger_threshold"]));
+    assert_eq!(offline["config"]["drives"]["trigger_threshold"], 5.0);
+    let audit = world.json(&["--profile", "jo", "daemon", "audit"]);
+    assert_eq!(audit["intact"], true);
+    assert_eq!(audit["entries"].as_array().unwrap().last().unwrap()["source"], "cli");
+}
+
+#[test]
+fn the_wake_command_does_not_inherit_the_key_and_a_redirect_is_no_success() {
+    let world = World::new();
+    world.register("kai", "kai-agent");
+    let key = world.stored_key("kai");
+    let seen = world.dir.path().join("env.txt");
+    configure(
+        &world,
+        "kai",
+        &quick(&format!(
+            "[wake]\ncommand = [\"sh\", \"-c\", \"echo key=${{PLURUM_API_KEY:-none}} > '{}'\"]\nmin_trigger_interval = 0\n",
+            seen.display()
+        )),
+    );
+    let daemon = Daemon::start_with(&world, "kai", &[("PLURUM_API_KEY", &key)]);
+    assert_eq!(post(&world, &daemon, "/trigger", json!({"reason": "look"})).status, 200);
+    assert_eq!(std::fs::read_to_string(&seen).unwrap().trim(), "key=none");
+    daemon.stop();
+    // Unless configured.
+    configure(
+        &world,
+        "kai",
+        &quick(&format!(
+            "[wake]\ncommand = [\"sh\", \"-c\", \"echo key=${{PLURUM_API_KEY:-none}} > '{}'\"]\nmin_trigger_interval = 0\npass_api_key = true\n",
+            seen.display()
+        )),
+    );
+    let daemon = Daemon::start_with(&world, "kai", &[("PLURUM_API_KEY", &key)]);
+    assert_eq!(post(&world, &daemon, "/trigger", json!({"reason": "look"})).status, 200);
+    assert_eq!(std::fs::read_to_string(&seen).unwrap().trim(), format!("key={key}"));
+    daemon.stop();
+
+    // A webhook answered with a redirect: not followed, not a success.
+    let hook = world.block_on(wiremock::MockServer::start());
+    world.block_on(
+        wiremock::Mock::given(wiremock::matchers::path("/hook"))
+            .respond_with(
+                wiremock::ResponseTemplate::new(307).insert_header("location", format!("{}/elsewhere", hook.uri())),
+            )
+            .mount(&hook),
+    );
+    world.block_on(
+        wiremock::Mock::given(wiremock::matchers::path("/elsewhere"))
+            .respond_with(wiremock::ResponseTemplate::new(200))
+            .expect(0)
+            .mount(&hook),
+    );
+    configure(
+        &world,
+        "kai",
+        &quick(&format!(
+            "[wake]\nwebhook = \"{}/hook\"\nmin_trigger_interval = 0\n",
+            hook.uri()
+        )),
+    );
+    let daemon = Daemon::start(&world, "kai");
+    let answer = post(&world, &daemon, "/trigger", json!({"reason": "look"}));
+    assert_eq!(answer.error_code(503), "WAKE_FAILED");
+    assert!(
+        answer.json()["error"].as_str().unwrap().contains("a redirect"),
+        "{}",
+        answer.text
+    );
+    world.block_on(hook.verify());
+}

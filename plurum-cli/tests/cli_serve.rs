@@ -3,6 +3,8 @@
 
 #![allow(clippy::unwrap_used, clippy::expect_used)]
 
+mod common;
+
 use std::io::{BufRead, BufReader, Read};
 use std::process::{Child, Command, Stdio};
 
@@ -108,6 +110,14 @@ fn data_flag_keeps_agents_across_restarts() {
     let db = db.to_str().unwrap();
     let first = Serve::start(&["--data", db]);
     let key = register(&first.base_url, "durable");
+    // It holds private sessions and key hashes: readable by its owner only,
+    // and so are SQLite's companions.
+    for file in ["plurum.db", "plurum.db-wal", "plurum.db-shm"] {
+        let path = dir.path().join(file);
+        if path.exists() || file == "plurum.db" {
+            assert_eq!(common::mode(&path), 0o600, "{file}");
+        }
+    }
     assert_eq!(first.stop().0, 0);
     let second = Serve::start(&["--data", db]);
     assert_eq!(me(&second.base_url, &key).unwrap(), "durable");

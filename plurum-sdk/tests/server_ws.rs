@@ -314,3 +314,108 @@ async fn connected_agents_counts_live_sockets() {
     }
     assert_eq!(remaining, 0);
 }
+
+/// Polls the pulse status until `agent` is no longer connected.
+async fn until_disconnected(server: &ServerHandle, agent: &str) {
+    let deadline = tokio::time::Instant::now() + Duration::from_secs(20);
+    loop {
+        let status = anonymous(server).pulse().status().await.unwrap();
+        let ids: Vec<String> = status
+            .agent_ids
+            .unwrap_or_default()
+            .iter()
+            .map(ToString::to_string)
+            .collect();
+        if !ids.iter().any(|id| id == agent) {
+            return;
+        }
+        assert!(tokio::time::Instant::now() < deadline, "{agent} is still connected");
+        tokio::time::sleep(Duration::from_millis(20)).await;
+    }
+}
+
+#[tokio::test]
+async fn a_socket_that_never_reads_is_closed_and_the_others_get_everything() {
+    let mut limits = Limits::none();
+    limits.ws_queue_messages = 4;
+    limits.ws_queue_bytes = 1 << 20;
+    limits.ws_ping_interval = None;
+    limits.ws_write_timeout = Duration::from_millis(500);
+    let server = server_with(limits).await;
+    let (slow_client, slow_key) = agent_with_key(&server, "slow-reader").await;
+    let (fast_client, fast_key) = agent_with_key(&server, "fast-reader").await;
+    let contributor = common::agent(&server, "contributor").await;
+    let slow_session = slow_client
+        .sessions()
+        .open(OpenSession::new("the slow reader"))
+        .await
+        .unwrap()
+        .session;
+    let fast_session = fast_client
+        .sessions()
+        .open(OpenSession::new("the fast reader"))
+        .await
+        .unwrap()
+        .session;
+    let slow_id = slow_client.agents().me().await.unwrap().id.to_string();
+    let _slow = authed(&server, slow_key.expose()).await; // authenticated, then never read again
+    let mut fast = authed(&server, fast_key.expose()).await;
+    let big = "x".repeat(1 << 20);
+    for n in 0..12 {
+        for session in [&slow_session, &fast_session] {
+            contributor
+                .sessions()
+                .contribute(
+                    session.id.as_ref(),
+                    Contribute::text(format!("{n} {big}"), ContributionType::Suggestion),
+                )
+                .await
+                .unwrap();
+        }
+        let pushed = next_json(&mut fast).await;
+        assert_eq!(pushed["type"], "contribution_received");
+        assert!(
+            pushed["data"]["content"]["text"]
+                .as_str()
+                .unwrap()
+                .starts_with(&format!("{n} "))
+        );
+    }
+    until_disconnected(&server, &slow_id).await;
+    // What it missed is in its inbox: nothing is lost by closing it.
+    let inbox = slow_client.pulse().inbox(InboxQuery::new().limit(1)).await.unwrap();
+    assert_eq!(
+        inbox.unread_count, 13,
+        "12 contributions and the other agent's session opened"
+    );
+}
+
+#[tokio::test]
+async fn a_socket_that_stops_answering_pings_is_dropped() {
+    let mut limits = Limits::none();
+    limits.ws_ping_interval = Some(Duration::from_millis(100));
+    let server = server_with(limits).await;
+    let (silent_client, silent_key) = agent_with_key(&server, "silent").await;
+    let (_, lively_key) = agent_with_key(&server, "lively").await;
+    let silent_id = silent_client.agents().me().await.unwrap().id.to_string();
+    let _silent = authed(&server, silent_key.expose()).await;
+    let mut lively = authed(&server, lively_key.expose()).await;
+    // The lively one reads (and so answers pings) while the silent one is dropped.
+    let reading = tokio::spawn(async move {
+        let mut pings = 0;
+        while let Ok(Some(Ok(frame))) = tokio::time::timeout(Duration::from_secs(2), lively.next()).await {
+            if matches!(frame, Message::Ping(_)) {
+                pings += 1;
+                if pings >= 10 {
+                    break;
+                }
+            }
+        }
+        (pings, lively)
+    });
+    until_disconnected(&server, &silent_id).await;
+    let (pings, _lively) = reading.await.unwrap();
+    assert_eq!(pings, 10, "the server kept pinging the live socket");
+    let status = anonymous(&server).pulse().status().await.unwrap();
+    assert_eq!(status.connected_agents, 1, "the one that answers stays");
+}

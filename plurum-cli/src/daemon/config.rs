@@ -355,13 +355,16 @@ impl std::fmt::Display for Refusal {
     }
 }
 
+/// A runtime override the file no longer allows: key, value, why.
+pub(crate) type Dropped = (String, Value, String);
+
 /// Splits runtime overrides into those the file's configuration (`base`)
 /// still allows and those it does not: `mutator.enabled = false` refuses
 /// all; otherwise each must be an allowed field within the guardrails.
 pub(crate) fn admissible(
     base: &DaemonConfig,
     overrides: BTreeMap<String, Value>,
-) -> (BTreeMap<String, Value>, Vec<(String, Value, String)>) {
+) -> (BTreeMap<String, Value>, Vec<Dropped>) {
     let mut kept = BTreeMap::new();
     let mut dropped = Vec::new();
     for (key, value) in overrides {

@@ -172,7 +172,7 @@ impl Core {
     }
 
     /// Logs and audits runtime overrides the file no longer allows.
-    fn record_dropped(&mut self, dropped: &[(String, Value, String)], when: &str) {
+    fn record_dropped(&mut self, dropped: &[config::Dropped], when: &str) {
         for (key, value, why) in dropped {
             super::log(&format!(
                 "dropped the runtime change {key} = {value} ({why}); the value from config.toml applies"
@@ -197,7 +197,7 @@ impl Core {
         let config = DaemonConfig::load(self.table.as_ref(), &BTreeMap::new())?;
         let cleared = std::mem::take(&mut self.overrides);
         self.config = config;
-        let dropped: Vec<(String, Value, String)> = cleared
+        let dropped: Vec<config::Dropped> = cleared
             .into_iter()
             .map(|(key, value)| (key, value, "reset".to_owned()))
             .collect();

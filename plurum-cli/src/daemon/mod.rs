@@ -40,29 +40,53 @@ use crate::exit::{self, CliError};
 use crate::paths;
 
 /// A timestamped line on stderr (keys scrubbed, control characters
-/// removed). The same line repeated within a minute is counted, not
-/// printed: one line, then the count.
+/// removed). A line repeated more than [`BURST`] times within
+/// [`BURST_WINDOW`] is a flood: the repeats are counted, not printed, and
+/// the count is printed with the next different line (or the next window).
 pub(crate) fn log(message: &str) {
-    static LAST: std::sync::Mutex<Option<(String, std::time::Instant, u64)>> = std::sync::Mutex::new(None);
+    struct Last {
+        text: String,
+        window: std::time::Instant,
+        shown: u32,
+        suppressed: u64,
+    }
+    static LAST: std::sync::Mutex<Option<Last>> = std::sync::Mutex::new(None);
     let mut last = LAST.lock().unwrap_or_else(|e| e.into_inner());
-    if let Some((text, since, repeats)) = last.as_mut()
-        && text == message
-        && since.elapsed() < Duration::from_secs(60)
+    let now = std::time::Instant::now();
+    if let Some(previous) = last.as_mut()
+        && previous.text == message
+        && now.duration_since(previous.window) < BURST_WINDOW
     {
-        *repeats += 1;
+        if previous.shown >= BURST {
+            previous.suppressed += 1;
+            return;
+        }
+        previous.shown += 1;
+        crate::output::eprint_clean(&format!("[{}] {message}", crate::state::now()));
         return;
     }
-    if let Some((_, _, repeats)) = last.as_ref()
-        && *repeats > 0
+    if let Some(previous) = last.as_ref()
+        && previous.suppressed > 0
     {
         crate::output::eprint_clean(&format!(
-            "[{}] (the previous line repeated {repeats} more time(s))",
-            crate::state::now()
+            "[{}] (the previous line repeated {} more time(s))",
+            crate::state::now(),
+            previous.suppressed
         ));
     }
     crate::output::eprint_clean(&format!("[{}] {message}", crate::state::now()));
-    *last = Some((message.to_owned(), std::time::Instant::now(), 0));
+    *last = Some(Last {
+        text: message.to_owned(),
+        window: now,
+        shown: 1,
+        suppressed: 0,
+    });
 }
+
+/// Identical log lines printed per window before the rest are only counted.
+const BURST: u32 = 5;
+/// The window of [`BURST`].
+const BURST_WINDOW: Duration = Duration::from_secs(10);
 
 /// A daemon running for a profile: where its API is.
 #[derive(Debug, Clone)]
