@@ -324,6 +324,7 @@ impl ClientBuilder {
         let mut headers = HeaderMap::new();
         headers.insert(reqwest::header::ACCEPT, HeaderValue::from_static("application/json"));
         let mut http = reqwest::Client::builder()
+            .tls_backend_preconfigured(crate::tls::client_config()?)
             .user_agent(user_agent)
             .default_headers(headers)
             .redirect(reqwest::redirect::Policy::none());

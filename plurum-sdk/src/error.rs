@@ -117,8 +117,99 @@ pub enum Error {
     #[error("invalid client configuration: {0}")]
     Config(String),
     /// A pulse WebSocket failure.
+    #[cfg(feature = "pulse")]
+    #[cfg_attr(docsrs, doc(cfg(feature = "pulse")))]
     #[error(transparent)]
-    Pulse(Box<crate::pulse::PulseError>),
+    Pulse(Box<PulseError>),
+}
+
+/// Everything that can go wrong on the pulse socket.
+#[cfg(feature = "pulse")]
+#[cfg_attr(docsrs, doc(cfg(feature = "pulse")))]
+#[derive(Debug, thiserror::Error)]
+#[non_exhaustive]
+pub enum PulseError {
+    /// The server rejected the key (close 4001). Fatal.
+    #[error("the pulse rejected the API key: {message}")]
+    AuthFailed {
+        /// The server's message (`Authentication failed`, `Authentication timed out`).
+        message: String,
+    },
+    /// Another connection of the same agent took over (close 4000). Fatal.
+    #[error("another connection of this agent replaced this one (close 4000)")]
+    Superseded,
+    /// No API key is configured.
+    #[error("the pulse socket needs an API key and none is configured")]
+    MissingApiKey,
+    /// The connection could not be made.
+    #[error("could not connect to the pulse at {url}")]
+    Connect {
+        /// The socket URL (without any token).
+        url: String,
+        /// The cause.
+        #[source]
+        source: Box<dyn std::error::Error + Send + Sync>,
+    },
+    /// The connection broke.
+    #[error("the pulse connection was lost")]
+    Lost {
+        /// The cause.
+        #[source]
+        source: Box<dyn std::error::Error + Send + Sync>,
+    },
+    /// The server closed the connection.
+    #[error("the pulse server closed the connection ({code}{})", if .reason.is_empty() { String::new() } else { format!(": {}", .reason) })]
+    Closed {
+        /// The close code.
+        code: u16,
+        /// The reason given.
+        reason: String,
+    },
+    /// Nothing at all arrived for too long: the connection is presumed dead.
+    #[error("the pulse connection went silent for {}", HumanDuration(*.silent_for))]
+    Dead {
+        /// How long nothing arrived.
+        silent_for: Duration,
+    },
+    /// Reading the inbox after a reconnect failed; events missed while
+    /// disconnected may not all have been delivered.
+    #[error("could not catch up from the inbox after reconnecting")]
+    CatchUp(#[source] Box<Error>),
+    /// The server refused a contribution.
+    #[error("the contribution was refused: {message}")]
+    Rejected {
+        /// The server's message.
+        message: String,
+    },
+    /// No answer to a contribution in time (it may or may not have been stored).
+    #[error("no answer to the contribution within {}", HumanDuration(*.after))]
+    Timeout {
+        /// The timeout.
+        after: Duration,
+    },
+    /// The socket was closed by [`PulseSocket::close`] (or dropped).
+    #[error("the pulse socket is closed")]
+    ClosedByClient,
+}
+
+#[cfg(feature = "pulse")]
+impl PulseError {
+    /// Whether the stream ends after this error (a rejected key, a
+    /// superseded connection, a closed socket). Other errors are reported
+    /// and the socket reconnects.
+    pub fn is_fatal(&self) -> bool {
+        matches!(
+            self,
+            Self::AuthFailed { .. } | Self::Superseded | Self::MissingApiKey | Self::ClosedByClient
+        )
+    }
+}
+
+#[cfg(feature = "pulse")]
+impl From<PulseError> for Error {
+    fn from(error: PulseError) -> Self {
+        Error::Pulse(Box::new(error))
+    }
 }
 
 struct RetryHint(Option<Duration>);
@@ -236,6 +327,7 @@ impl Error {
             Self::Transport { .. } | Self::Timeout { .. } | Self::RateLimited { .. } => true,
             Self::Server(_) => true,
             Self::Api(e) => e.status == 408,
+            #[cfg(feature = "pulse")]
             Self::Pulse(e) => !e.is_fatal(),
             _ => false,
         }
@@ -255,10 +347,8 @@ impl Error {
     pub fn is_unauthorized(&self) -> bool {
         match self {
             Self::Unauthorized(_) | Self::MissingApiKey => true,
-            Self::Pulse(e) => matches!(
-                **e,
-                crate::pulse::PulseError::AuthFailed { .. } | crate::pulse::PulseError::MissingApiKey
-            ),
+            #[cfg(feature = "pulse")]
+            Self::Pulse(e) => matches!(**e, PulseError::AuthFailed { .. } | PulseError::MissingApiKey),
             _ => false,
         }
     }

@@ -63,23 +63,11 @@ impl Call {
         Ok(self)
     }
 
-    /// Appends the fields of a flat struct as query parameters.
+    /// Appends the fields of a flat struct as query parameters, in the
+    /// order they are declared (`None` fields are left out).
     pub(crate) fn query<T: Serialize>(mut self, query: &T) -> Result<Self> {
-        let value = serde_json::to_value(query).map_err(|e| Error::invalid("query", e.to_string()))?;
-        if let serde_json::Value::Object(map) = value {
-            let mut pairs = self.url.query_pairs_mut();
-            for (key, value) in map {
-                let text = match value {
-                    serde_json::Value::Null => continue,
-                    serde_json::Value::String(s) => s,
-                    other => other.to_string(),
-                };
-                pairs.append_pair(&key, &text);
-            }
-        }
-        if self.url.query() == Some("") {
-            self.url.set_query(None);
-        }
+        let encoded = serde_urlencoded::to_string(query).map_err(|e| Error::invalid("query", e.to_string()))?;
+        self.url.set_query((!encoded.is_empty()).then_some(encoded.as_str()));
         Ok(self)
     }
 }

@@ -48,10 +48,15 @@
 //! outcome, vote, mark-read, publish, archive): on connection errors,
 //! timeouts, 408, 429 and 5xx, up to 3 times with jittered exponential
 //! backoff, honouring `Retry-After` (seconds or HTTP date) up to a cap. See
-//! [`retry`].
+//! [`RetryPolicy`].
 //!
 //! ## Cargo features
 //!
+//! * `pulse` (default): the pulse WebSocket ([`pulse`]). Without it no
+//!   WebSocket stack is compiled.
+//! * `rustls-ring` (default) or `rustls-aws-lc-rs`: the crypto provider of
+//!   the one TLS configuration REST and the socket share ([`tls`]).
+//!   aws-lc-rs wins when both are on.
 //! * `server`: the reference server (`plurum_sdk::server`), for tests, demos
 //!   and private collectives.
 #![cfg_attr(docsrs, feature(doc_cfg))]
@@ -61,22 +66,26 @@ pub mod auth;
 mod client;
 pub mod error;
 mod http;
+#[cfg(feature = "pulse")]
+#[cfg_attr(docsrs, doc(cfg(feature = "pulse")))]
 pub mod pulse;
-mod repeats;
 mod resources;
-pub mod retry;
+mod retry;
 pub mod safety;
 #[cfg(feature = "server")]
 #[cfg_attr(docsrs, doc(cfg(feature = "server")))]
 pub mod server;
+pub mod tls;
 pub mod types;
-pub mod validate;
+mod validate;
 
 pub use auth::ApiKey;
 pub use client::{
     Client, ClientBuilder, DEFAULT_BASE_URL, DEFAULT_CONNECT_TIMEOUT, DEFAULT_MAX_RESPONSE_BYTES, DEFAULT_TIMEOUT,
     USER_AGENT,
 };
+#[cfg(feature = "pulse")]
+pub use error::PulseError;
 pub use error::{ApiError, Error, ErrorShape, FieldError, Result};
 pub use resources::{Agents, Experiences, Pulse, Sessions};
 pub use retry::RetryPolicy;

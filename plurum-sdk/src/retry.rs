@@ -81,12 +81,21 @@ impl RetryPolicy {
 
     /// The backoff before retry number `retry` (0-based), given a jitter in `[0, 1]`:
     /// between half and all of `min(max_delay, base_delay · 2^retry)`.
+    ///
+    /// This one function also paces the pulse socket's reconnects and the
+    /// CLI daemon's (with their own base and maximum).
     pub fn backoff(&self, retry: u32, jitter: f64) -> Duration {
-        let factor = 2u32.saturating_pow(retry.min(31));
-        let step = self.base_delay.saturating_mul(factor).min(self.max_delay);
-        let jitter = jitter.clamp(0.0, 1.0);
-        step.mul_f64(0.5 + 0.5 * jitter)
+        backoff(self.base_delay, self.max_delay, retry, jitter)
     }
+}
+
+/// Exponential backoff with jitter: between half and all of
+/// `min(max, base · 2^step)`, for a `jitter` in `[0, 1]` (NaN counts as 0).
+pub(crate) fn backoff(base: Duration, max: Duration, step: u32, jitter: f64) -> Duration {
+    let factor = 2u32.saturating_pow(step.min(31));
+    let delay = base.saturating_mul(factor).min(max);
+    let jitter = if jitter.is_nan() { 0.0 } else { jitter.clamp(0.0, 1.0) };
+    delay.mul_f64(0.5 + 0.5 * jitter)
 }
 
 /// How one attempt failed, as far as the retry decision cares.

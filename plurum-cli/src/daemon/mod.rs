@@ -88,23 +88,33 @@ const BURST: u32 = 5;
 /// The window of [`BURST`].
 const BURST_WINDOW: Duration = Duration::from_secs(10);
 
+/// An HTTP client for the daemon's own calls (its API, webhooks) with the
+/// SDK's TLS configuration; redirects are never followed, and `loopback`
+/// calls never go through a proxy from the environment.
+pub(crate) fn http_client(timeout: Duration, loopback: bool) -> anyhow::Result<reqwest::Client> {
+    let mut builder = reqwest::Client::builder()
+        .timeout(timeout)
+        .redirect(reqwest::redirect::Policy::none())
+        .tls_backend_preconfigured(plurum_sdk::tls::client_config()?);
+    if loopback {
+        builder = builder.no_proxy();
+    }
+    Ok(builder.build()?)
+}
+
 /// A daemon running for a profile: where its API is.
 #[derive(Debug, Clone)]
 pub(crate) struct Running {
     pub(crate) addr: String,
     pub(crate) token: Option<String>,
+    client: reqwest::Client,
 }
 
 impl Running {
     /// An HTTP client request to the daemon's API.
     pub(crate) fn request(&self, method: reqwest::Method, path: &str) -> reqwest::RequestBuilder {
         // Loopback, with a token: never through a proxy from the environment.
-        let client = reqwest::Client::builder()
-            .timeout(Duration::from_secs(10))
-            .no_proxy()
-            .build()
-            .unwrap_or_default();
-        let mut request = client.request(method, format!("http://{}{path}", self.addr));
+        let mut request = self.client.request(method, format!("http://{}{path}", self.addr));
         if let Some(token) = &self.token {
             request = request.bearer_auth(token);
         }
@@ -130,6 +140,7 @@ pub(crate) fn running(dir: &Path) -> anyhow::Result<Option<Running>> {
     Ok(Some(Running {
         addr: addr.trim().to_owned(),
         token,
+        client: http_client(Duration::from_secs(10), true)?,
     }))
 }
 

@@ -118,13 +118,7 @@ async fn post_webhook(
                     .is_ok_and(|ip| ip.is_loopback())
         })
     });
-    let mut builder = reqwest::Client::builder()
-        .timeout(timeout)
-        .redirect(reqwest::redirect::Policy::none());
-    if loopback {
-        builder = builder.no_proxy();
-    }
-    let client = builder.build().map_err(|e| WakeError::Unreachable(e.to_string()))?;
+    let client = super::http_client(timeout, loopback).map_err(|e| WakeError::Unreachable(format!("{e:#}")))?;
     let mut request = client.post(url).json(&call.payload);
     if let Some(name) = token_env {
         match std::env::var(name) {

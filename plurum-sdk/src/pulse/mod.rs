@@ -43,7 +43,9 @@
 //! * The socket does not go through `HTTPS_PROXY`.
 
 mod protocol;
+mod repeats;
 mod supervisor;
+mod transport;
 
 use std::fmt;
 use std::pin::Pin;
@@ -57,92 +59,8 @@ use url::Url;
 
 use crate::client::Client;
 use crate::error::HumanDuration;
+pub use crate::error::PulseError;
 use crate::types::{AgentId, Contribution, ContributionType, PulseEvent, SessionId};
-
-/// Everything that can go wrong on the pulse socket.
-#[derive(Debug, thiserror::Error)]
-#[non_exhaustive]
-pub enum PulseError {
-    /// The server rejected the key (close 4001). Fatal.
-    #[error("the pulse rejected the API key: {message}")]
-    AuthFailed {
-        /// The server's message (`Authentication failed`, `Authentication timed out`).
-        message: String,
-    },
-    /// Another connection of the same agent took over (close 4000). Fatal.
-    #[error("another connection of this agent replaced this one (close 4000)")]
-    Superseded,
-    /// No API key is configured.
-    #[error("the pulse socket needs an API key and none is configured")]
-    MissingApiKey,
-    /// The connection could not be made.
-    #[error("could not connect to the pulse at {url}")]
-    Connect {
-        /// The socket URL (without any token).
-        url: String,
-        /// The cause.
-        #[source]
-        source: Box<dyn std::error::Error + Send + Sync>,
-    },
-    /// The connection broke.
-    #[error("the pulse connection was lost")]
-    Lost {
-        /// The cause.
-        #[source]
-        source: Box<dyn std::error::Error + Send + Sync>,
-    },
-    /// The server closed the connection.
-    #[error("the pulse server closed the connection ({code}{})", if .reason.is_empty() { String::new() } else { format!(": {}", .reason) })]
-    Closed {
-        /// The close code.
-        code: u16,
-        /// The reason given.
-        reason: String,
-    },
-    /// Nothing at all arrived for too long: the connection is presumed dead.
-    #[error("the pulse connection went silent for {}", HumanDuration(*.silent_for))]
-    Dead {
-        /// How long nothing arrived.
-        silent_for: Duration,
-    },
-    /// Reading the inbox after a reconnect failed; events missed while
-    /// disconnected may not all have been delivered.
-    #[error("could not catch up from the inbox after reconnecting")]
-    CatchUp(#[source] Box<crate::Error>),
-    /// The server refused a contribution.
-    #[error("the contribution was refused: {message}")]
-    Rejected {
-        /// The server's message.
-        message: String,
-    },
-    /// No answer to a contribution in time (it may or may not have been stored).
-    #[error("no answer to the contribution within {}", HumanDuration(*.after))]
-    Timeout {
-        /// The timeout.
-        after: Duration,
-    },
-    /// The socket was closed by [`PulseSocket::close`] (or dropped).
-    #[error("the pulse socket is closed")]
-    ClosedByClient,
-}
-
-impl PulseError {
-    /// Whether the stream ends after this error (a rejected key, a
-    /// superseded connection, a closed socket). Other errors are reported
-    /// and the socket reconnects.
-    pub fn is_fatal(&self) -> bool {
-        matches!(
-            self,
-            Self::AuthFailed { .. } | Self::Superseded | Self::MissingApiKey | Self::ClosedByClient
-        )
-    }
-}
-
-impl From<PulseError> for crate::Error {
-    fn from(error: PulseError) -> Self {
-        crate::Error::Pulse(Box::new(error))
-    }
-}
 
 /// The state of the connection, for UIs.
 #[derive(Debug, Clone, PartialEq, Eq)]

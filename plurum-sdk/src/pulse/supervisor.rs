@@ -6,22 +6,21 @@ use std::collections::{HashSet, VecDeque};
 use std::time::{Duration, Instant, SystemTime};
 
 use futures_util::{SinkExt, StreamExt};
-use tokio::net::TcpStream;
 use tokio::sync::{mpsc, oneshot, watch};
+use tokio_tungstenite::WebSocketStream;
 use tokio_tungstenite::tungstenite::Message;
 use tokio_tungstenite::tungstenite::protocol::CloseFrame;
 use tokio_tungstenite::tungstenite::protocol::frame::coding::CloseCode;
-use tokio_tungstenite::{MaybeTlsStream, WebSocketStream};
 use url::Url;
 
 use super::protocol::{self, ServerMessage};
+use super::repeats::Repeats;
 use super::{ConnectionState, PulseError};
 use crate::auth::ApiKey;
 use crate::client::Client;
-use crate::repeats::Repeats;
 use crate::types::{AgentId, Contribution, ContributionType, InboxQuery, PulseEvent, SessionId};
 
-pub(crate) type Ws = WebSocketStream<MaybeTlsStream<TcpStream>>;
+pub(crate) type Ws = WebSocketStream<super::transport::Stream>;
 
 /// How long to wait for the server's close frame after sending ours.
 const CLOSE_WAIT: Duration = Duration::from_secs(2);
@@ -94,7 +93,13 @@ pub(crate) async fn establish(config: &Config) -> Result<(Ws, AgentId), PulseErr
         let limits = tokio_tungstenite::tungstenite::protocol::WebSocketConfig::default()
             .max_message_size(Some(config.max_message_bytes))
             .max_frame_size(Some(config.max_message_bytes));
-        let (mut ws, _) = tokio_tungstenite::connect_async_with_config(url.as_str(), Some(limits), false)
+        let stream = super::transport::open(&url)
+            .await
+            .map_err(|source| PulseError::Connect {
+                url: shown.clone(),
+                source,
+            })?;
+        let (mut ws, _) = tokio_tungstenite::client_async_with_config(url.as_str(), stream, Some(limits))
             .await
             .map_err(|e| PulseError::Connect {
                 url: shown.clone(),
@@ -228,9 +233,12 @@ pub(crate) async fn run(
 /// The backoff before reconnect attempt `attempt` (from 1): from the
 /// minimum, doubling to the maximum, then between half and all of it.
 fn backoff(config: &Config, attempt: u32) -> Duration {
-    let factor = 2u32.saturating_pow(attempt.saturating_sub(1).min(20));
-    let step = config.reconnect_min.saturating_mul(factor).min(config.reconnect_max);
-    step.mul_f64(0.5 + 0.5 * fastrand::f64())
+    crate::retry::backoff(
+        config.reconnect_min,
+        config.reconnect_max,
+        attempt.saturating_sub(1),
+        fastrand::f64(),
+    )
 }
 
 /// Waits and reconnects until it works; `None` when the socket should stop.

@@ -5,6 +5,7 @@ use reqwest::Method;
 use crate::client::Client;
 use crate::error::Result;
 use crate::http::{Auth, Call, Repeat};
+#[cfg(feature = "pulse")]
 use crate::pulse::{PulseError, PulseSocket, PulseSocketBuilder};
 use crate::types::{Inbox, InboxQuery, MarkRead, MarkedRead, PulseStatus};
 
@@ -70,6 +71,8 @@ impl<'a> Pulse<'a> {
     }
 
     /// Configures the pulse WebSocket (see [`crate::pulse`]).
+    #[cfg(feature = "pulse")]
+    #[cfg_attr(docsrs, doc(cfg(feature = "pulse")))]
     pub fn socket(&self) -> PulseSocketBuilder {
         PulseSocketBuilder::new(self.client.clone())
     }
@@ -80,6 +83,8 @@ impl<'a> Pulse<'a> {
     /// # Errors
     /// [`PulseError::AuthFailed`] for a rejected key, [`PulseError::Connect`]
     /// when the server cannot be reached, [`PulseError::MissingApiKey`].
+    #[cfg(feature = "pulse")]
+    #[cfg_attr(docsrs, doc(cfg(feature = "pulse")))]
     pub async fn connect(&self) -> Result<PulseSocket, PulseError> {
         self.socket().connect().await
     }

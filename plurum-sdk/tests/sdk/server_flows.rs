@@ -1,11 +1,7 @@
 //! Every endpoint through the SDK against the reference server: the core
 //! loop, the ownership matrix and visibility.
 
-#![allow(clippy::unwrap_used, clippy::expect_used)]
-
-mod common;
-
-use common::{agent, anonymous, server};
+use crate::common::{agent, anonymous, server};
 use plurum_sdk::Error;
 use plurum_sdk::server::{ReferenceServer, ServerConfig};
 use plurum_sdk::types::*;
@@ -695,7 +691,7 @@ async fn data_survives_a_restart() {
     let config = ServerConfig::default().no_limits().data(&path);
     let (key, short_id) = {
         let server = ReferenceServer::start(config.clone()).await.unwrap();
-        let (a, key) = common::agent_with_key(&server, "persistent").await;
+        let (a, key) = crate::common::agent_with_key(&server, "persistent").await;
         let s = a
             .sessions()
             .open(OpenSession::new("Keep data across restarts"))

@@ -1,7 +1,5 @@
 //! Retries, rate limits and timeouts, against wiremock and a silent socket.
 
-#![allow(clippy::unwrap_used, clippy::expect_used)]
-
 use std::time::Duration;
 
 use plurum_sdk::types::*;
@@ -13,7 +11,7 @@ const KEY: &str = "plrm_live_Ceus1Ng7VeTBJlBunK_g98qJxnUTnG9bJ5MDFG-DM8I";
 
 macro_rules! contract {
     ($name:literal) => {
-        include_str!(concat!("fixtures/contract/", $name, ".json"))
+        include_str!(concat!("../fixtures/contract/", $name, ".json"))
     };
 }
 

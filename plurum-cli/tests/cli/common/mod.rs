@@ -1,7 +1,7 @@
 //! A reference server in-process and `plurum` as a process with private
 //! config and state directories.
 
-#![allow(dead_code, clippy::unwrap_used, clippy::expect_used)]
+pub mod daemon;
 
 use std::path::{Path, PathBuf};
 

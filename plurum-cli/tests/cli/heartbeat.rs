@@ -1,14 +1,10 @@
 //! `plurum heartbeat` and `plurum demo` as processes: the routine's steps,
 //! its output and exit codes, cron behaviour, crash safety and concurrency.
 
-#![allow(clippy::unwrap_used, clippy::expect_used)]
-
-mod common;
-
 use std::process::{Command, Stdio};
 use std::time::Duration;
 
-use common::{SENTINEL, World};
+use crate::common::{SENTINEL, World};
 use plurum_sdk::types::*;
 use predicates::prelude::*;
 use serde_json::{Value, json};

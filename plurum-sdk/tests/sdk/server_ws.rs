@@ -1,13 +1,9 @@
 //! The reference server's pulse WebSocket, with a raw WebSocket client:
 //! authentication, pushes, contributions, limits, close codes and faults.
 
-#![allow(clippy::unwrap_used, clippy::expect_used)]
-
-mod common;
-
 use std::time::Duration;
 
-use common::{agent_with_key, anonymous, server, server_with};
+use crate::common::{agent_with_key, anonymous, server, server_with};
 use futures_util::{SinkExt, StreamExt};
 use plurum_sdk::server::{Limits, ServerHandle};
 use plurum_sdk::types::*;
@@ -344,7 +340,7 @@ async fn a_socket_that_never_reads_is_closed_and_the_others_get_everything() {
     let server = server_with(limits).await;
     let (slow_client, slow_key) = agent_with_key(&server, "slow-reader").await;
     let (fast_client, fast_key) = agent_with_key(&server, "fast-reader").await;
-    let contributor = common::agent(&server, "contributor").await;
+    let contributor = crate::common::agent(&server, "contributor").await;
     let slow_session = slow_client
         .sessions()
         .open(OpenSession::new("the slow reader"))

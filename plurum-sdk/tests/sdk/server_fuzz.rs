@@ -1,11 +1,7 @@
 //! Generated input: random and mutated bodies, odd identifiers and query
 //! strings at every route. The server never answers 5xx and keeps working.
 
-#![allow(clippy::unwrap_used, clippy::expect_used)]
-
-mod common;
-
-use common::{agent, agent_with_key, server};
+use crate::common::{agent, agent_with_key, server};
 use plurum_sdk::types::*;
 use serde_json::{Map, Value, json};
 
@@ -223,7 +219,10 @@ async fn random_and_mutated_input_never_breaks_the_server() {
         ("POST", format!("/api/v1/experiences/{eid}/archive"), Value::Null),
         ("POST", format!("/api/v1/sessions/{sid}/abandon"), Value::Null),
     ];
-    let http = reqwest::Client::new();
+    let http = reqwest::Client::builder()
+        .tls_backend_preconfigured(plurum_sdk::tls::client_config().unwrap())
+        .build()
+        .unwrap();
     let base = format!("http://{}", server.addr());
     let seed = std::env::var("PLURUM_FUZZ_SEED")
         .ok()

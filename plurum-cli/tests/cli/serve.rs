@@ -1,10 +1,6 @@
 //! `plurum serve` as a process: says where it listens, serves the API,
 //! keeps data with --data, and stops cleanly on SIGTERM.
 
-#![allow(clippy::unwrap_used, clippy::expect_used)]
-
-mod common;
-
 use std::io::{BufRead, BufReader, Read};
 use std::process::{Child, Command, Stdio};
 
@@ -38,7 +34,11 @@ impl Serve {
     fn get(&self, path: &str) -> (u16, serde_json::Value) {
         let url = self.base_url.replace("/api/v1", "") + path;
         block_on(async {
-            let response = reqwest::get(&url).await.unwrap();
+            let client = reqwest::Client::builder()
+                .tls_backend_preconfigured(plurum_sdk::tls::client_config().unwrap())
+                .build()
+                .unwrap();
+            let response = client.get(&url).send().await.unwrap();
             let status = response.status().as_u16();
             (status, response.json().await.unwrap())
         })
@@ -115,7 +115,7 @@ fn data_flag_keeps_agents_across_restarts() {
     for file in ["plurum.db", "plurum.db-wal", "plurum.db-shm"] {
         let path = dir.path().join(file);
         if path.exists() || file == "plurum.db" {
-            assert_eq!(common::mode(&path), 0o600, "{file}");
+            assert_eq!(crate::common::mode(&path), 0o600, "{file}");
         }
     }
     assert_eq!(first.stop().0, 0);

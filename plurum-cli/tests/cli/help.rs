@@ -1,8 +1,6 @@
 //! Walks the whole command tree: every `--help` shows an example and never
 //! a key, whatever the environment holds.
 
-#![allow(clippy::unwrap_used, clippy::expect_used)]
-
 use std::process::Command;
 
 const SENTINEL: &str = "plrm_live_SENTINELsentinelSENTINELsentinelSENTINEL123";

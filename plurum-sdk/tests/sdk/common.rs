@@ -1,7 +1,5 @@
 //! Helpers shared by the reference-server tests.
 
-#![allow(dead_code, clippy::unwrap_used, clippy::expect_used)]
-
 use plurum_sdk::server::{Limits, ReferenceServer, ServerConfig, ServerHandle};
 use plurum_sdk::types::Register;
 use plurum_sdk::{ApiKey, Client, RetryPolicy};

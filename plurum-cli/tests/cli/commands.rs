@@ -1,11 +1,7 @@
 //! Every `plurum` command as a process against the reference server: stdout
 //! JSON, exit codes, the files written and their modes.
 
-#![allow(clippy::unwrap_used, clippy::expect_used)]
-
-mod common;
-
-use common::{SENTINEL, World, mode};
+use crate::common::{SENTINEL, World, mode};
 use predicates::prelude::*;
 use serde_json::Value;
 

@@ -1,8 +1,6 @@
 //! One wiremock test per endpoint: the exact method, path, query, headers and
 //! JSON body the SDK sends, and the typed answer it decodes.
 
-#![allow(clippy::unwrap_used, clippy::expect_used)]
-
 use plurum_sdk::types::*;
 use plurum_sdk::{Client, Error, RetryPolicy};
 use serde_json::{Value, json};
@@ -15,7 +13,7 @@ const SESSION: &str = "e6fbd266-218d-472f-8598-672ba81575b2";
 
 macro_rules! contract {
     ($name:literal) => {
-        include_str!(concat!("fixtures/contract/", $name, ".json"))
+        include_str!(concat!("../fixtures/contract/", $name, ".json"))
     };
 }
 

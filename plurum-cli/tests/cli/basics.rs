@@ -1,7 +1,5 @@
 //! The `plurum` binary as a process: version and help.
 
-#![allow(clippy::unwrap_used, clippy::expect_used)]
-
 use assert_cmd::Command;
 use predicates::prelude::*;
 

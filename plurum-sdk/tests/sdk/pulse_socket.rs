@@ -2,14 +2,10 @@
 //! contributions, reconnects without loss or doubles, dead connections,
 //! fatal closes and graceful close.
 
-#![allow(clippy::unwrap_used, clippy::expect_used)]
-
-mod common;
-
 use std::collections::HashSet;
 use std::time::Duration;
 
-use common::{agent, agent_with_key, anonymous, server};
+use crate::common::{agent, agent_with_key, anonymous, server};
 use futures_util::StreamExt;
 use plurum_sdk::pulse::{ConnectionState, PulseError, PulseSocket};
 use plurum_sdk::types::*;

@@ -1,8 +1,6 @@
 //! Every example payload of the seed documents and of CONTRACT §11 decodes
 //! into the SDK's types, with the values a user would read.
 
-#![allow(clippy::unwrap_used, clippy::expect_used)]
-
 use plurum_sdk::types::*;
 use plurum_sdk::{ApiError, Error, ErrorShape};
 use serde_json::{Value, json};
@@ -10,12 +8,12 @@ use std::time::{Duration, SystemTime};
 
 macro_rules! contract {
     ($name:literal) => {
-        include_str!(concat!("fixtures/contract/", $name, ".json"))
+        include_str!(concat!("../fixtures/contract/", $name, ".json"))
     };
 }
 macro_rules! seed {
     ($name:literal) => {
-        include_str!(concat!("fixtures/seed/", $name, ".json"))
+        include_str!(concat!("../fixtures/seed/", $name, ".json"))
     };
 }
 

@@ -6,10 +6,6 @@
 //! does not take the outbox down, no inbox event is evicted unseen, no
 //! input panics, no terminal escape reaches the terminal.
 
-#![allow(clippy::unwrap_used, clippy::expect_used)]
-
-mod common;
-
 use std::io::{BufRead, BufReader, Read};
 use std::net::TcpListener;
 use std::path::Path;
@@ -18,10 +14,10 @@ use std::sync::atomic::{AtomicUsize, Ordering};
 use std::sync::{Arc, Mutex, mpsc};
 use std::time::Duration;
 
+use crate::common::{SENTINEL, World};
 use axum::Router;
 use axum::http::{HeaderMap, StatusCode};
 use axum::response::IntoResponse;
-use common::{SENTINEL, World};
 use plurum_sdk::types::{Contribute, ContributionType, OpenSession};
 use serde_json::{Value, json};
 

@@ -1,8 +1,6 @@
 //! What a hostile server or a captive portal cannot do to a client: make it
 //! read an endless answer, or make it repeat the key it sent.
 
-#![allow(clippy::unwrap_used, clippy::expect_used)]
-
 use std::io::{Read, Write};
 use std::net::TcpListener;
 

@@ -1,16 +1,12 @@
 //! `plurum pulse watch` as a process: JSON Lines of events, reconnect
 //! notices on stderr, Ctrl-C exits 130 after closing the socket.
 
-#![allow(clippy::unwrap_used, clippy::expect_used)]
-
-mod common;
-
 use std::io::{BufRead, BufReader};
 use std::process::{Child, Command, Stdio};
 use std::sync::mpsc;
 use std::time::Duration;
 
-use common::World;
+use crate::common::World;
 use serde_json::Value;
 
 const WAIT: Duration = Duration::from_secs(15);
@@ -157,7 +153,7 @@ fn watch_with_a_rejected_key_exits_4() {
     let world = World::new();
     let output = world
         .plurum()
-        .env("PLURUM_API_KEY", common::SENTINEL)
+        .env("PLURUM_API_KEY", crate::common::SENTINEL)
         .args(["pulse", "watch"])
         .output()
         .unwrap();

@@ -1,13 +1,9 @@
 //! The reference server over raw HTTP: status codes, error bodies (as literal
 //! JSON), the order of checks, rate limits and fault injection.
 
-#![allow(clippy::unwrap_used, clippy::expect_used)]
-
-mod common;
-
 use std::time::Duration;
 
-use common::{agent_with_key, server, server_with};
+use crate::common::{agent_with_key, server, server_with};
 use plurum_sdk::server::{Limits, Rate, ReferenceServer, ServerConfig};
 use plurum_sdk::types::SearchExperiences;
 use plurum_sdk::{Client, RetryPolicy};
@@ -22,7 +18,10 @@ struct Http {
 impl Http {
     fn new(server: &plurum_sdk::server::ServerHandle) -> Self {
         Self {
-            client: reqwest::Client::new(),
+            client: reqwest::Client::builder()
+                .tls_backend_preconfigured(plurum_sdk::tls::client_config().unwrap())
+                .build()
+                .unwrap(),
             base: format!("http://{}", server.addr()),
         }
     }

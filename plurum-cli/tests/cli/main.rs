@@ -1,0 +1,16 @@
+//! The CLI's integration tests, linked once: `plurum` as a process against
+//! the reference server (in-process) and against stand-ins for hostile
+//! servers, proxies and portals.
+
+#![allow(clippy::unwrap_used, clippy::expect_used, dead_code)]
+
+mod common;
+
+mod basics;
+mod commands;
+mod daemon;
+mod hardening;
+mod heartbeat;
+mod help;
+mod pulse;
+mod serve;
