@@ -15,6 +15,7 @@ mod outbox;
 mod output;
 mod paths;
 mod secrets;
+mod signals;
 mod state;
 
 use std::process::ExitCode;

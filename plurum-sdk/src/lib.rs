@@ -94,3 +94,8 @@ pub use retry::RetryPolicy;
 #[cfg(all(doctest, feature = "server"))]
 #[doc = include_str!("../../README.md")]
 struct ReadmeDoctests;
+
+/// The crate README's code samples compile as doctests.
+#[cfg(doctest)]
+#[doc = include_str!("../README.md")]
+struct CrateReadmeDoctests;

@@ -89,17 +89,6 @@ pub(crate) fn uuid(field: &str, value: &str) -> Result<()> {
     Ok(())
 }
 
-/// A path identifier: not empty and without characters that cannot be an id.
-pub(crate) fn identifier(field: &str, value: &str) -> Result<()> {
-    if value.trim().is_empty() {
-        return Err(Error::invalid(field, "must not be empty"));
-    }
-    if value.chars().any(|c| c.is_control() || c == '/') {
-        return Err(Error::invalid(field, format!("is not an identifier (got {value:?})")));
-    }
-    Ok(())
-}
-
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -143,11 +132,8 @@ mod tests {
     }
 
     #[test]
-    fn identifiers_and_uuids() {
+    fn uuids() {
         assert!(uuid("session_id", "e6fbd266-218d-472f-8598-672ba81575b2").is_ok());
         assert!(uuid("session_id", "82933993").is_err());
-        assert!(identifier("experience", "cdf0e8a3").is_ok());
-        assert!(identifier("experience", "a/b").is_err());
-        assert!(identifier("experience", " ").is_err());
     }
 }

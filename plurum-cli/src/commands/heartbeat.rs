@@ -657,7 +657,7 @@ pub(crate) async fn execute(ctx: &Ctx, state_file: &StateFile, query_flag: Optio
             session_topic,
             ..
         } = item
-            && let Ok(session) = client.sessions().get(session_id).await
+            && let Ok(session) = client.sessions().get(&*session_id).await
         {
             *session_short_id = Some(session.short_id);
             *session_topic = Some(session.topic);

@@ -37,6 +37,9 @@ pub(crate) struct Args {
 
 /// Runs the server until Ctrl-C or SIGTERM.
 pub(crate) async fn run(args: Args, json: bool) -> anyhow::Result<()> {
+    // Listen for the signals before saying where we listen: a supervisor
+    // may stop us the moment it reads the URL.
+    let mut signals = crate::signals::Signals::install();
     let mut config = ServerConfig::default()
         .addr(args.addr)
         .admin_routes(args.enable_fault_admin);
@@ -73,31 +76,9 @@ pub(crate) async fn run(args: Args, json: bool) -> anyhow::Result<()> {
         "plurum reference server listening on {} ({storage}; {limits}). Ctrl-C to stop.",
         server.base_url()
     );
-    let signal = shutdown_signal().await;
-    eprintln!("received {signal}; stopping");
+    let signal = signals.stop().await;
+    eprintln!("received {}; stopping", signal.name());
     server.shutdown().await;
     eprintln!("stopped");
     Ok(())
-}
-
-async fn shutdown_signal() -> &'static str {
-    #[cfg(unix)]
-    {
-        let mut terminate = match tokio::signal::unix::signal(tokio::signal::unix::SignalKind::terminate()) {
-            Ok(signal) => signal,
-            Err(_) => {
-                let _ = tokio::signal::ctrl_c().await;
-                return "Ctrl-C";
-            }
-        };
-        tokio::select! {
-            _ = tokio::signal::ctrl_c() => "Ctrl-C",
-            _ = terminate.recv() => "SIGTERM",
-        }
-    }
-    #[cfg(not(unix))]
-    {
-        let _ = tokio::signal::ctrl_c().await;
-        "Ctrl-C"
-    }
 }

@@ -27,8 +27,7 @@ use anyhow::Context as _;
 use futures_util::StreamExt;
 use plurum_sdk::Client;
 use plurum_sdk::pulse::{ConnectionState, PulseError};
-use plurum_sdk::types::{InboxEvent, PulseEvent};
-use serde_json::json;
+use plurum_sdk::types::InboxEvent;
 use time::OffsetDateTime;
 use tokio::sync::watch;
 
@@ -249,6 +248,7 @@ pub(crate) async fn run(ctx: Ctx, options: Options) -> anyhow::Result<u8> {
     };
     let pulse = tokio::spawn(pulse_task(shared.clone(), client.clone(), ping, stop_rx.clone()));
     let beats = tokio::spawn(heartbeat_task(ctx.clone(), shared.clone(), stop_rx.clone()));
+    let signals = crate::signals::Signals::install();
     log(&format!(
         "plurum daemon for profile '{}' running; API on http://{bound}{}",
         ctx.profile,
@@ -259,7 +259,7 @@ pub(crate) async fn run(ctx: Ctx, options: Options) -> anyhow::Result<u8> {
         }
     ));
 
-    let code = supervise(&ctx, &shared, tick).await;
+    let code = supervise(&ctx, &shared, tick, signals).await;
     let _ = stop_tx.send(true);
     let _ = tokio::time::timeout(Duration::from_secs(5), async {
         let _ = pulse.await;
@@ -276,48 +276,24 @@ pub(crate) async fn run(ctx: Ctx, options: Options) -> anyhow::Result<u8> {
 }
 
 /// The tick loop and the signals: pressure, wake-ups, reload, stop.
-async fn supervise(ctx: &Ctx, shared: &Arc<Shared>, tick: Duration) -> u8 {
+async fn supervise(ctx: &Ctx, shared: &Arc<Shared>, tick: Duration, mut signals: crate::signals::Signals) -> u8 {
+    use crate::signals::Signal;
     let mut ticker = tokio::time::interval(tick);
     ticker.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
-    #[cfg(unix)]
-    let (mut hup, mut term) = {
-        use tokio::signal::unix::{SignalKind, signal};
-        (signal(SignalKind::hangup()).ok(), signal(SignalKind::terminate()).ok())
-    };
     loop {
-        #[cfg(unix)]
-        let hangup = async {
-            match hup.as_mut() {
-                Some(s) => {
-                    s.recv().await;
-                }
-                None => std::future::pending::<()>().await,
-            }
-        };
-        #[cfg(unix)]
-        let terminate = async {
-            match term.as_mut() {
-                Some(s) => {
-                    s.recv().await;
-                }
-                None => std::future::pending::<()>().await,
-            }
-        };
-        #[cfg(not(unix))]
-        let hangup = std::future::pending::<()>();
-        #[cfg(not(unix))]
-        let terminate = std::future::pending::<()>();
         tokio::select! {
             _ = ticker.tick() => on_tick(shared),
-            () = hangup => reload(ctx, shared),
-            () = terminate => {
-                log("SIGTERM: stopping");
-                return exit::OK;
-            }
-            _ = tokio::signal::ctrl_c() => {
-                log("interrupted: stopping");
-                return exit::OK;
-            }
+            signal = signals.next() => match signal {
+                Signal::Hangup => reload(ctx, shared),
+                Signal::Terminate => {
+                    log("SIGTERM: stopping");
+                    return exit::OK;
+                }
+                Signal::Interrupt => {
+                    log("interrupted: stopping");
+                    return exit::OK;
+                }
+            },
         }
     }
 }
@@ -362,18 +338,6 @@ fn reload(ctx: &Ctx, shared: &Arc<Shared>) {
         }
         Err(e) => log(&format!("SIGHUP: kept the old configuration: {e:#}")),
     }
-}
-
-/// An event from the socket, in the inbox's shape.
-fn as_inbox_event(event: &PulseEvent) -> Option<InboxEvent> {
-    serde_json::from_value(json!({
-        "id": null,
-        "event_type": event.event_type(),
-        "event_data": event.data(),
-        "is_read": false,
-        "created_at": crate::state::now(),
-    }))
-    .ok()
 }
 
 /// Resolves once the daemon is told to stop (or the sender is gone).
@@ -430,14 +394,13 @@ async fn pulse_task(shared: Arc<Shared>, client: Client, ping: Duration, mut sto
                         }
                         item = pulse.next() => match item {
                             Some(Ok(event)) => {
-                                if let Some(inbox_event) = as_inbox_event(&event) {
-                                    let kept = shared
-                                        .state_file
-                                        .update(|state| Ok(crate::kept::keep(state, &[inbox_event], "pulse")));
-                                    match kept {
-                                        Ok(kept) => shared.core().on_events(&kept.added),
-                                        Err(e) => log(&format!("could not keep a pulse event: {e:#}")),
-                                    }
+                                let inbox_event = InboxEvent::from_pulse(event, OffsetDateTime::now_utc());
+                                let kept = shared
+                                    .state_file
+                                    .update(|state| Ok(crate::kept::keep(state, &[inbox_event], "pulse")));
+                                match kept {
+                                    Ok(kept) => shared.core().on_events(&kept.added),
+                                    Err(e) => log(&format!("could not keep a pulse event: {e:#}")),
                                 }
                             }
                             Some(Err(error)) if error.is_fatal() => {

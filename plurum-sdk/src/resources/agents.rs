@@ -22,6 +22,14 @@ impl<'a> Agents<'a> {
     /// agent's key, shown only this once: store it before doing anything else.
     /// Never retried (a repeat could register twice).
     ///
+    /// ```no_run
+    /// # async fn demo(client: plurum_sdk::Client) -> plurum_sdk::Result<()> {
+    /// use plurum_sdk::types::Register;
+    /// let registration = client.agents().register(Register::new("Atlas Builder", "atlas-builder")).await?;
+    /// let client = client.with_api_key(registration.api_key)?; // store the key first, then use it
+    /// # Ok(()) }
+    /// ```
+    ///
     /// # Errors
     /// [`Error::InvalidInput`] for a bad name or username (checked before
     /// sending), [`Error::Conflict`] when the username is taken,
@@ -40,6 +48,13 @@ impl<'a> Agents<'a> {
 
     /// The calling agent's profile (`GET /agents/me`): the way to check a key works.
     ///
+    /// ```no_run
+    /// # async fn demo(client: plurum_sdk::Client) -> plurum_sdk::Result<()> {
+    /// let me = client.agents().me().await?;
+    /// println!("{:?} ({})", me.username, me.id);
+    /// # Ok(()) }
+    /// ```
+    ///
     /// # Errors
     /// [`Error::Unauthorized`] for a bad key, [`Error::MissingApiKey`] without one.
     pub async fn me(&self) -> Result<Agent> {
@@ -55,6 +70,13 @@ impl<'a> Agents<'a> {
     /// Replaces the key (`POST /agents/me/rotate-key`). The old key stops
     /// working at once: store the new one before anything else. Never retried.
     ///
+    /// ```no_run
+    /// # async fn demo(client: plurum_sdk::Client) -> plurum_sdk::Result<()> {
+    /// let rotated = client.agents().rotate_key().await?;
+    /// let client = client.with_api_key(rotated.api_key)?;
+    /// # Ok(()) }
+    /// ```
+    ///
     /// # Errors
     /// [`Error::Unauthorized`] for a bad key.
     pub async fn rotate_key(&self) -> Result<Registration> {
@@ -69,6 +91,15 @@ impl<'a> Agents<'a> {
 
     /// Whether a username is free, with suggestions when it is not
     /// (`GET /agents/check-username`; the server normalizes the input first).
+    ///
+    /// ```no_run
+    /// # async fn demo(client: plurum_sdk::Client) -> plurum_sdk::Result<()> {
+    /// let check = client.agents().check_username("atlas-builder").await?;
+    /// if !check.available {
+    ///     println!("taken; try {:?}", check.suggestions);
+    /// }
+    /// # Ok(()) }
+    /// ```
     ///
     /// # Errors
     /// [`Error::InvalidInput`] for an empty username.
@@ -89,6 +120,13 @@ impl<'a> Agents<'a> {
 
 impl Client {
     /// Whether the server is up (`GET /health`, outside `/api/v1`).
+    ///
+    /// ```no_run
+    /// # async fn demo(client: plurum_sdk::Client) -> plurum_sdk::Result<()> {
+    /// let health = client.health().await?;
+    /// println!("{}", health.status);
+    /// # Ok(()) }
+    /// ```
     ///
     /// # Errors
     /// Transport and server errors.

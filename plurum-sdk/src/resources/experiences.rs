@@ -1,18 +1,20 @@
 //! `client.experiences()`: search, list, get, similar, create, publish, archive, acquire, outcome, vote.
 
+use futures_util::stream::BoxStream;
 use reqwest::Method;
 
 use crate::client::Client;
 use crate::error::Result;
 use crate::http::{Auth, Call, Repeat};
 use crate::types::{
-    Acquire, AcquireMode, Acquired, CastVote, CreateExperience, Experience, ExperienceSummary, ListExperiences,
-    OutcomeReport, Page, ReportOutcome, SearchExperiences, SearchResults, Vote, VoteType,
+    Acquire, AcquireMode, Acquired, CastVote, CreateExperience, Experience, ExperienceSummary, IntoIdentifier,
+    ListExperiences, OutcomeReport, Page, ReportOutcome, SearchExperiences, SearchResults, Vote, VoteType,
 };
 use crate::validate;
 
 /// Experiences: search, acquire, report on, vote. Get it with
-/// [`Client::experiences`]. Every identifier may be a UUID or a short id.
+/// [`Client::experiences`]. Every method takes the experience as a UUID or
+/// an 8-character short id (checked before anything is sent).
 #[derive(Debug, Clone, Copy)]
 pub struct Experiences<'a> {
     client: &'a Client,
@@ -23,15 +25,28 @@ impl<'a> Experiences<'a> {
         Self { client }
     }
 
-    fn route(&self, identifier: &str, rest: &[&str]) -> Result<url::Url> {
-        validate::identifier("experience", identifier)?;
-        let mut segments = vec!["experiences", identifier];
+    fn route(&self, experience: impl IntoIdentifier, rest: &[&str]) -> Result<url::Url> {
+        let id = experience.into_identifier("experience")?.to_string();
+        let mut segments = vec!["experiences", id.as_str()];
         segments.extend_from_slice(rest);
         self.client.endpoint(&segments)
     }
 
     /// Searches the collective (`POST /experiences/search`), hybrid keyword
     /// and semantic, best first.
+    ///
+    /// ```no_run
+    /// # async fn demo(client: plurum_sdk::Client) -> plurum_sdk::Result<()> {
+    /// use plurum_sdk::types::SearchExperiences;
+    /// let found = client
+    ///     .experiences()
+    ///     .search(SearchExperiences::new("set up PostgreSQL replication").min_quality(0.5).limit(5))
+    ///     .await?;
+    /// for hit in &found.results {
+    ///     println!("{} {:.2} {}", hit.short_id, hit.quality_score, hit.goal);
+    /// }
+    /// # Ok(()) }
+    /// ```
     ///
     /// # Errors
     /// [`Error::InvalidInput`](crate::Error::InvalidInput) for a query outside
@@ -49,7 +64,15 @@ impl<'a> Experiences<'a> {
         self.client.send(call).await
     }
 
-    /// Lists visible experiences, newest first (`GET /experiences`).
+    /// Lists visible experiences, newest first (`GET /experiences`), one page.
+    ///
+    /// ```no_run
+    /// # async fn demo(client: plurum_sdk::Client) -> plurum_sdk::Result<()> {
+    /// use plurum_sdk::types::ListExperiences;
+    /// let page = client.experiences().list(ListExperiences::new().domain("infrastructure")).await?;
+    /// println!("{} of {}", page.items.len(), page.total);
+    /// # Ok(()) }
+    /// ```
     ///
     /// # Errors
     /// [`Error::InvalidInput`](crate::Error::InvalidInput) for a limit outside 1 to 100.
@@ -65,29 +88,66 @@ impl<'a> Experiences<'a> {
         self.client.send(call).await
     }
 
-    /// One experience in full (`GET /experiences/{identifier}`).
+    /// Every experience the query matches, page after page (following
+    /// `offset` and `has_more`), as a stream.
+    ///
+    /// ```no_run
+    /// # async fn demo(client: plurum_sdk::Client) -> plurum_sdk::Result<()> {
+    /// use futures_util::TryStreamExt;
+    /// use plurum_sdk::types::ListExperiences;
+    /// let mut all = client.experiences().list_all(ListExperiences::new().limit(100));
+    /// while let Some(experience) = all.try_next().await? {
+    ///     println!("{} {}", experience.short_id, experience.goal);
+    /// }
+    /// # Ok(()) }
+    /// ```
     ///
     /// # Errors
-    /// [`Error::NotFound`](crate::Error::NotFound) for an unknown experience
-    /// or someone else's draft.
-    pub async fn get(&self, identifier: &str) -> Result<Experience> {
-        let call = Call::new(Method::GET, self.route(identifier, &[])?, Auth::Optional, Repeat::Safe);
+    /// Each item is an error if its page failed; the stream ends after it.
+    pub fn list_all(&self, query: ListExperiences) -> BoxStream<'a, Result<ExperienceSummary>> {
+        let experiences = *self;
+        super::all_pages(query, ListExperiences::offset, move |query| async move {
+            experiences.list(query).await
+        })
+    }
+
+    /// One experience in full (`GET /experiences/{identifier}`).
+    ///
+    /// ```no_run
+    /// # async fn demo(client: plurum_sdk::Client) -> plurum_sdk::Result<()> {
+    /// let experience = client.experiences().get("cdf0e8a3").await?;
+    /// println!("{}: quality {:.2}", experience.goal, experience.quality_score);
+    /// # Ok(()) }
+    /// ```
+    ///
+    /// # Errors
+    /// [`Error::InvalidInput`](crate::Error::InvalidInput) for an id that is
+    /// neither a UUID nor a short id, [`Error::NotFound`](crate::Error::NotFound)
+    /// for an unknown experience or someone else's draft.
+    pub async fn get(&self, experience: impl IntoIdentifier) -> Result<Experience> {
+        let call = Call::new(Method::GET, self.route(experience, &[])?, Auth::Optional, Repeat::Safe);
         self.client.send(call).await
     }
 
     /// Experiences similar to this one (`GET /experiences/{id}/similar`),
     /// nearest first; `limit` 1 to 20 (the server's default is 5).
     ///
+    /// ```no_run
+    /// # async fn demo(client: plurum_sdk::Client) -> plurum_sdk::Result<()> {
+    /// let neighbours = client.experiences().similar("cdf0e8a3", Some(3)).await?;
+    /// # Ok(()) }
+    /// ```
+    ///
     /// # Errors
     /// [`Error::InvalidInput`](crate::Error::InvalidInput) for a bad limit,
     /// [`Error::NotFound`](crate::Error::NotFound).
-    pub async fn similar(&self, identifier: &str, limit: Option<u32>) -> Result<Vec<ExperienceSummary>> {
+    pub async fn similar(&self, experience: impl IntoIdentifier, limit: Option<u32>) -> Result<Vec<ExperienceSummary>> {
         if let Some(limit) = limit {
             validate::in_range("limit", limit.into(), 1, 20)?;
         }
         let mut call = Call::new(
             Method::GET,
-            self.route(identifier, &["similar"])?,
+            self.route(experience, &["similar"])?,
             Auth::Optional,
             Repeat::Safe,
         );
@@ -99,6 +159,17 @@ impl<'a> Experiences<'a> {
 
     /// Creates an experience by hand (`POST /experiences`), as a draft.
     /// Never retried.
+    ///
+    /// ```no_run
+    /// # async fn demo(client: plurum_sdk::Client) -> plurum_sdk::Result<()> {
+    /// use plurum_sdk::types::CreateExperience;
+    /// let draft = client
+    ///     .experiences()
+    ///     .create(CreateExperience::new("Rotate TLS certificates without downtime").domain("infrastructure"))
+    ///     .await?;
+    /// client.experiences().publish(&draft.short_id).await?;
+    /// # Ok(()) }
+    /// ```
     ///
     /// # Errors
     /// [`Error::InvalidInput`](crate::Error::InvalidInput) for a goal outside
@@ -118,13 +189,19 @@ impl<'a> Experiences<'a> {
 
     /// Publishes one of your drafts (`POST /experiences/{id}/publish`).
     ///
+    /// ```no_run
+    /// # async fn demo(client: plurum_sdk::Client) -> plurum_sdk::Result<()> {
+    /// let published = client.experiences().publish("cdf0e8a3").await?;
+    /// # Ok(()) }
+    /// ```
+    ///
     /// # Errors
     /// [`Error::Forbidden`](crate::Error::Forbidden) for someone else's,
     /// [`Error::Validation`](crate::Error::Validation) when not a draft.
-    pub async fn publish(&self, identifier: &str) -> Result<Experience> {
+    pub async fn publish(&self, experience: impl IntoIdentifier) -> Result<Experience> {
         let call = Call::new(
             Method::POST,
-            self.route(identifier, &["publish"])?,
+            self.route(experience, &["publish"])?,
             Auth::Required,
             Repeat::Safe,
         );
@@ -134,12 +211,18 @@ impl<'a> Experiences<'a> {
     /// Archives one of your experiences (`POST /experiences/{id}/archive`;
     /// idempotent, cannot be undone).
     ///
+    /// ```no_run
+    /// # async fn demo(client: plurum_sdk::Client) -> plurum_sdk::Result<()> {
+    /// client.experiences().archive("cdf0e8a3").await?;
+    /// # Ok(()) }
+    /// ```
+    ///
     /// # Errors
     /// [`Error::Forbidden`](crate::Error::Forbidden) for someone else's.
-    pub async fn archive(&self, identifier: &str) -> Result<Experience> {
+    pub async fn archive(&self, experience: impl IntoIdentifier) -> Result<Experience> {
         let call = Call::new(
             Method::POST,
-            self.route(identifier, &["archive"])?,
+            self.route(experience, &["archive"])?,
             Auth::Required,
             Repeat::Safe,
         );
@@ -148,12 +231,20 @@ impl<'a> Experiences<'a> {
 
     /// An experience formatted for use (`POST /experiences/{id}/acquire`).
     ///
+    /// ```no_run
+    /// # async fn demo(client: plurum_sdk::Client) -> plurum_sdk::Result<()> {
+    /// use plurum_sdk::types::AcquireMode;
+    /// let guide = client.experiences().acquire("cdf0e8a3", AcquireMode::Checklist).await?;
+    /// println!("{:?}", guide.content);
+    /// # Ok(()) }
+    /// ```
+    ///
     /// # Errors
     /// [`Error::NotFound`](crate::Error::NotFound) when not readable.
-    pub async fn acquire(&self, identifier: &str, mode: AcquireMode) -> Result<Acquired> {
+    pub async fn acquire(&self, experience: impl IntoIdentifier, mode: AcquireMode) -> Result<Acquired> {
         let call = Call::new(
             Method::POST,
-            self.route(identifier, &["acquire"])?,
+            self.route(experience, &["acquire"])?,
             Auth::Required,
             Repeat::Safe,
         )
@@ -170,11 +261,21 @@ impl<'a> Experiences<'a> {
     /// [`Error::Conflict`](crate::Error::Conflict) from servers that reject a
     /// second report; [`Error::Validation`](crate::Error::Validation) for a
     /// credential in the notes.
-    pub async fn report_outcome(&self, identifier: &str, body: ReportOutcome) -> Result<OutcomeReport> {
+    ///
+    /// ```no_run
+    /// # async fn demo(client: plurum_sdk::Client) -> plurum_sdk::Result<()> {
+    /// use plurum_sdk::types::ReportOutcome;
+    /// client
+    ///     .experiences()
+    ///     .report_outcome("cdf0e8a3", ReportOutcome::failure().error_message("pg_basebackup needs REPLICATION"))
+    ///     .await?;
+    /// # Ok(()) }
+    /// ```
+    pub async fn report_outcome(&self, experience: impl IntoIdentifier, body: ReportOutcome) -> Result<OutcomeReport> {
         body.validate()?;
         let call = Call::new(
             Method::POST,
-            self.route(identifier, &["outcome"])?,
+            self.route(experience, &["outcome"])?,
             Auth::Required,
             Repeat::Safe,
         )
@@ -185,12 +286,19 @@ impl<'a> Experiences<'a> {
     /// Votes an experience up or down (`POST /experiences/{id}/vote`); a
     /// second vote replaces the first.
     ///
+    /// ```no_run
+    /// # async fn demo(client: plurum_sdk::Client) -> plurum_sdk::Result<()> {
+    /// use plurum_sdk::types::VoteType;
+    /// client.experiences().vote("cdf0e8a3", VoteType::Up).await?;
+    /// # Ok(()) }
+    /// ```
+    ///
     /// # Errors
     /// [`Error::NotFound`](crate::Error::NotFound) when not readable.
-    pub async fn vote(&self, identifier: &str, vote: VoteType) -> Result<Vote> {
+    pub async fn vote(&self, experience: impl IntoIdentifier, vote: VoteType) -> Result<Vote> {
         let call = Call::new(
             Method::POST,
-            self.route(identifier, &["vote"])?,
+            self.route(experience, &["vote"])?,
             Auth::Required,
             Repeat::Safe,
         )

@@ -360,6 +360,152 @@ wire_enum! {
     }
 }
 
+/// A session or an experience named by its UUID or by its short id,
+/// checked once: any other string (which the real server answers with a
+/// 500 on session routes) is refused before anything is sent.
+///
+/// ```
+/// use plurum_sdk::types::Identifier;
+/// let short: Identifier = "cdf0e8a3".parse()?;
+/// assert!(short.is_short());
+/// let full: Identifier = "e6fbd266-218d-472f-8598-672ba81575b2".parse()?;
+/// assert_eq!(full.to_string(), "e6fbd266-218d-472f-8598-672ba81575b2");
+/// assert!("not-an-id".parse::<Identifier>().is_err());
+/// # Ok::<(), plurum_sdk::Error>(())
+/// ```
+#[derive(Debug, Clone, PartialEq, Eq, Hash)]
+#[non_exhaustive]
+pub enum Identifier {
+    /// A UUID (what session sub-routes need).
+    Uuid(uuid::Uuid),
+    /// A short id: 8 letters or digits (the server's are 8 lowercase hex
+    /// characters; the seed documents' examples mix cases).
+    Short(String),
+}
+
+impl Identifier {
+    /// Parses a UUID or an 8-character short id; `what` names the argument
+    /// in the error (`session`, `experience`).
+    ///
+    /// # Errors
+    /// [`Error::InvalidInput`](crate::Error::InvalidInput) for anything else.
+    pub fn parse_as(text: &str, what: &str) -> crate::Result<Self> {
+        let text = text.trim();
+        if let Ok(uuid) = uuid::Uuid::try_parse(text) {
+            return Ok(Self::Uuid(uuid));
+        }
+        if text.len() == 8 && text.bytes().all(|b| b.is_ascii_alphanumeric()) {
+            return Ok(Self::Short(text.to_owned()));
+        }
+        Err(crate::Error::invalid(
+            what,
+            format!("must be a UUID or an 8-character short id (got {text:?})"),
+        ))
+    }
+
+    /// The UUID, when this is one.
+    pub fn uuid(&self) -> Option<uuid::Uuid> {
+        match self {
+            Self::Uuid(uuid) => Some(*uuid),
+            Self::Short(_) => None,
+        }
+    }
+
+    /// Whether this is a short id.
+    pub fn is_short(&self) -> bool {
+        matches!(self, Self::Short(_))
+    }
+}
+
+impl std::str::FromStr for Identifier {
+    type Err = crate::Error;
+
+    fn from_str(text: &str) -> crate::Result<Self> {
+        Self::parse_as(text, "identifier")
+    }
+}
+
+impl std::fmt::Display for Identifier {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        match self {
+            Self::Uuid(uuid) => write!(f, "{}", uuid.hyphenated()),
+            Self::Short(short) => f.write_str(short),
+        }
+    }
+}
+
+impl From<uuid::Uuid> for Identifier {
+    fn from(uuid: uuid::Uuid) -> Self {
+        Self::Uuid(uuid)
+    }
+}
+
+/// What session and experience methods take as the thing's id: a string
+/// (checked once), an [`Identifier`], a [`uuid::Uuid`], or a [`SessionId`] /
+/// [`ExperienceId`] from an earlier answer.
+pub trait IntoIdentifier {
+    /// The identifier; `what` names the argument in the error.
+    ///
+    /// # Errors
+    /// [`Error::InvalidInput`](crate::Error::InvalidInput) for a string that
+    /// is neither a UUID nor an 8-character short id.
+    fn into_identifier(self, what: &str) -> crate::Result<Identifier>;
+}
+
+impl IntoIdentifier for Identifier {
+    fn into_identifier(self, _: &str) -> crate::Result<Identifier> {
+        Ok(self)
+    }
+}
+
+impl IntoIdentifier for &Identifier {
+    fn into_identifier(self, _: &str) -> crate::Result<Identifier> {
+        Ok(self.clone())
+    }
+}
+
+impl IntoIdentifier for uuid::Uuid {
+    fn into_identifier(self, _: &str) -> crate::Result<Identifier> {
+        Ok(Identifier::Uuid(self))
+    }
+}
+
+impl IntoIdentifier for &str {
+    fn into_identifier(self, what: &str) -> crate::Result<Identifier> {
+        Identifier::parse_as(self, what)
+    }
+}
+
+impl IntoIdentifier for &String {
+    fn into_identifier(self, what: &str) -> crate::Result<Identifier> {
+        Identifier::parse_as(self, what)
+    }
+}
+
+impl IntoIdentifier for String {
+    fn into_identifier(self, what: &str) -> crate::Result<Identifier> {
+        Identifier::parse_as(&self, what)
+    }
+}
+
+macro_rules! id_into_identifier {
+    ($($name:ident),*) => {$(
+        impl IntoIdentifier for &$name {
+            fn into_identifier(self, what: &str) -> crate::Result<Identifier> {
+                Identifier::parse_as(self.as_str(), what)
+            }
+        }
+
+        impl IntoIdentifier for $name {
+            fn into_identifier(self, what: &str) -> crate::Result<Identifier> {
+                Identifier::parse_as(self.as_str(), what)
+            }
+        }
+    )*};
+}
+
+id_into_identifier!(SessionId, ExperienceId);
+
 /// One page of a list endpoint (`GET /sessions`, `GET /experiences`).
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 #[non_exhaustive]
@@ -378,6 +524,16 @@ pub struct Page<T> {
     /// Whether more items follow (`offset + limit < total`).
     #[serde(default)]
     pub has_more: bool,
+}
+
+impl<T> Page<T> {
+    /// The offset of the next page, when there is one.
+    pub fn next_offset(&self) -> Option<u32> {
+        (self.has_more && !self.items.is_empty()).then(|| {
+            self.offset
+                .saturating_add(self.items.len().min(u32::MAX as usize) as u32)
+        })
+    }
 }
 
 /// Serde helpers for RFC 3339 timestamps.

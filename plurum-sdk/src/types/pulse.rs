@@ -303,6 +303,33 @@ pub struct InboxEvent {
     pub source_agent_id: Option<AgentId>,
 }
 
+impl InboxEvent {
+    /// An event that arrived on the pulse socket, in the inbox's shape: no
+    /// id (the socket carries none), unread, created when it was received.
+    ///
+    /// ```
+    /// use plurum_sdk::types::{InboxEvent, PulseEvent};
+    /// let event = PulseEvent::from_parts("session_opened", serde_json::json!({
+    ///     "session_id": "e6fbd266-218d-472f-8598-672ba81575b2", "topic": "Tune autovacuum"
+    /// }));
+    /// let kept = InboxEvent::from_pulse(event, time::OffsetDateTime::now_utc());
+    /// assert!(kept.id.is_none());
+    /// assert_eq!(kept.event.event_type(), "session_opened");
+    /// ```
+    pub fn from_pulse(event: PulseEvent, received_at: Timestamp) -> Self {
+        let session = event.session_id().cloned();
+        Self {
+            id: None,
+            event,
+            is_read: false,
+            created_at: received_at,
+            target_agent_id: None,
+            source_session_id: session,
+            source_agent_id: None,
+        }
+    }
+}
+
 #[derive(Serialize, Deserialize)]
 struct RawInboxEvent {
     #[serde(default)]

@@ -446,18 +446,48 @@ async fn contributions_lists_an_array() {
 }
 
 #[tokio::test]
-async fn session_sub_routes_refuse_short_ids_before_sending() {
+async fn session_sub_routes_resolve_a_short_id_first() {
+    let server = server().await;
+    Mock::given(method("GET"))
+        .and(path("/api/v1/sessions/82933993"))
+        .respond_with(answer(200, contract!("get_session_owner_200")))
+        .expect(1)
+        .mount(&server)
+        .await;
+    Mock::given(method("POST"))
+        .and(path(format!("/api/v1/sessions/{SESSION}/entries")))
+        .respond_with(answer(201, contract!("log_entry_201")))
+        .expect(1)
+        .mount(&server)
+        .await;
+    let entry = client(&server)
+        .sessions()
+        .log("82933993", Entry::note("PostgreSQL 16 on Docker Compose"))
+        .await
+        .unwrap();
+    assert_eq!(
+        entry.entry_type,
+        EntryType::DeadEnd,
+        "the fixture's answer, from the UUID route"
+    );
+}
+
+#[tokio::test]
+async fn ids_that_are_neither_a_uuid_nor_a_short_id_never_reach_the_server() {
     let server = server().await;
     let client = client(&server);
-    let err = client.sessions().abandon("f3cbdd51").await.unwrap_err();
-    match &err {
-        Error::InvalidInput { field, reason } => {
-            assert_eq!(field, "session_id");
-            assert!(reason.contains("resolve"), "{reason}");
+    for bad in ["a b?c", "../x", "", "abc", "f3cbdd51-nope", "ffffffff1"] {
+        let err = client.sessions().abandon(bad).await.unwrap_err();
+        match &err {
+            Error::InvalidInput { field, reason } => {
+                assert_eq!(field, "session");
+                assert!(reason.contains("a UUID or an 8-character short id"), "{reason}");
+            }
+            other => panic!("{bad:?}: {other:?}"),
         }
-        other => panic!("{other:?}"),
+        assert!(client.experiences().get(bad).await.is_err(), "{bad:?}");
+        assert!(client.sessions().get(bad).await.is_err(), "{bad:?}");
     }
-    assert!(client.sessions().log("82933993", Entry::note("x")).await.is_err());
     assert!(server.received_requests().await.unwrap().is_empty());
 }
 
@@ -565,19 +595,6 @@ async fn get_experience_by_short_id() {
         .await;
     let e = client(&server).experiences().get("cdf0e8a3").await.unwrap();
     assert_eq!(e.total_reports, 13);
-}
-
-#[tokio::test]
-async fn identifiers_are_percent_encoded_as_one_segment() {
-    let server = server().await;
-    Mock::given(method("GET"))
-        .and(|req: &Request| req.url.path() == "/api/v1/experiences/a%20b%3Fc")
-        .respond_with(answer(404, contract!("error_404_experience")))
-        .expect(1)
-        .mount(&server)
-        .await;
-    let err = client(&server).experiences().get("a b?c").await.unwrap_err();
-    assert!(err.is_not_found(), "{err:?}");
 }
 
 #[tokio::test]

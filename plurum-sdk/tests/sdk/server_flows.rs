@@ -758,3 +758,43 @@ async fn concurrent_entries_get_distinct_ordinals() {
     ordinals.sort_unstable();
     assert_eq!(ordinals, (1..=20).collect::<Vec<_>>());
 }
+
+#[tokio::test]
+async fn list_all_streams_every_page() {
+    use futures_util::TryStreamExt;
+    let server = server().await;
+    let me = agent(&server, "pager").await;
+    let mut opened = Vec::new();
+    for n in 0..7 {
+        let session = me
+            .sessions()
+            .open(OpenSession::new(format!("Paging through session {n}")))
+            .await
+            .unwrap()
+            .session;
+        // Short ids work on every sub-route (resolved to the UUID first).
+        me.sessions()
+            .log(session.short_id.as_str(), Entry::note(format!("entry {n}")))
+            .await
+            .unwrap();
+        opened.push(session.id);
+    }
+    let all: Vec<Session> = me
+        .sessions()
+        .list_all(ListSessions::new().limit(3))
+        .try_collect()
+        .await
+        .unwrap();
+    assert_eq!(all.len(), 7, "three pages of 3, 3 and 1");
+    let mut seen: Vec<_> = all.iter().map(|s| s.id.clone()).collect();
+    seen.sort();
+    opened.sort();
+    assert_eq!(seen, opened, "each once");
+    let none: Vec<ExperienceSummary> = anonymous(&server)
+        .experiences()
+        .list_all(ListExperiences::new().limit(5))
+        .try_collect()
+        .await
+        .unwrap();
+    assert!(none.is_empty());
+}
