@@ -14,7 +14,9 @@ use plurum_sdk::types::{EventId, InboxEvent, InboxQuery, MarkRead, PulseEvent};
 use serde::{Deserialize, Serialize};
 use serde_json::Value;
 
-use crate::state::{State, StateFile, now};
+use time::serde::rfc3339;
+
+use crate::state::{State, StateFile, Ts, now};
 
 /// Unacknowledged events kept at most; beyond, events stay unread on the server.
 pub(crate) const KEEP_UNACKNOWLEDGED: usize = 500;
@@ -33,12 +35,14 @@ pub(crate) struct KeptEvent {
     pub(crate) event_type: String,
     pub(crate) event_data: Value,
     /// When it happened (the server's time).
-    pub(crate) created_at: String,
+    #[serde(with = "rfc3339")]
+    pub(crate) created_at: Ts,
     /// When plurum read and kept it.
-    pub(crate) kept_at: String,
+    #[serde(with = "rfc3339")]
+    pub(crate) kept_at: Ts,
     /// When the agent acknowledged it.
-    #[serde(skip_serializing_if = "Option::is_none")]
-    pub(crate) acked_at: Option<String>,
+    #[serde(skip_serializing_if = "Option::is_none", with = "rfc3339::option")]
+    pub(crate) acked_at: Option<Ts>,
     /// Where it came from: `inbox` (a read of the server's inbox) or `pulse` (the socket).
     pub(crate) source: String,
 }
@@ -53,11 +57,12 @@ struct RawKept {
     event_type: String,
     #[serde(default)]
     event_data: Value,
-    created_at: String,
-    #[serde(default)]
-    kept_at: Option<String>,
-    #[serde(default, alias = "handled_at")]
-    acked_at: Option<String>,
+    #[serde(with = "rfc3339")]
+    created_at: Ts,
+    #[serde(default, with = "rfc3339::option")]
+    kept_at: Option<Ts>,
+    #[serde(default, alias = "handled_at", with = "rfc3339::option")]
+    acked_at: Option<Ts>,
     #[serde(default)]
     source: Option<String>,
 }
@@ -74,7 +79,7 @@ impl<'de> Deserialize<'de> for KeptEvent {
             local_id,
             event_type: raw.event_type,
             event_data: raw.event_data,
-            kept_at: raw.kept_at.unwrap_or_else(|| raw.created_at.clone()),
+            kept_at: raw.kept_at.unwrap_or(raw.created_at),
             created_at: raw.created_at,
             acked_at: raw.acked_at,
             source: raw.source.unwrap_or_else(|| "inbox".to_owned()),
@@ -94,10 +99,7 @@ impl KeptEvent {
             local_id,
             event_type: event.event.event_type().to_owned(),
             event_data: event.event.data(),
-            created_at: event
-                .created_at
-                .format(&time::format_description::well_known::Rfc3339)
-                .unwrap_or_default(),
+            created_at: event.created_at,
             kept_at: now(),
             acked_at: None,
             source: source.to_owned(),
@@ -268,7 +270,7 @@ pub(crate) fn acknowledge(state: &mut State, ids: &[String], all: bool) -> (usiz
         .collect();
     for event in &mut state.inbox_events {
         if event.is_waiting() && (all || ids.iter().any(|given| event.matches(given))) {
-            event.acked_at = Some(at.clone());
+            event.acked_at = Some(at);
             count += 1;
         }
     }
@@ -329,8 +331,8 @@ mod tests {
         }))
         .unwrap();
         assert!(old.local_id);
-        assert_eq!(old.acked_at.as_deref(), Some("2026-11-30T11:00:00Z"));
-        assert_eq!(old.kept_at, "2026-11-30T10:00:00Z");
+        assert_eq!(old.acked_at, Some(time::macros::datetime!(2026-11-30 11:00 UTC)));
+        assert_eq!(old.kept_at, time::macros::datetime!(2026-11-30 10:00 UTC));
         let mut state = State::default();
         keep(&mut state, &[contribution(7)], "inbox");
         let (count, unknown) = acknowledge(&mut state, &["00000000".into(), "ffffffff".into()], false);

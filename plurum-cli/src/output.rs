@@ -183,9 +183,3 @@ pub(crate) fn age(ts: time::OffsetDateTime) -> String {
         _ => format!("{} d", secs / 86_400),
     }
 }
-
-/// The age of an RFC 3339 timestamp ("3 min"), or `-` when it is not one.
-pub(crate) fn age_of(timestamp: &str) -> String {
-    time::OffsetDateTime::parse(timestamp, &time::format_description::well_known::Rfc3339)
-        .map_or_else(|_| "-".to_owned(), age)
-}

@@ -22,6 +22,18 @@ use crate::paths::{self, Paths};
 const KEYRING_TIMEOUT: Duration = Duration::from_secs(3);
 const SERVICE: &str = "plurum";
 
+/// The environment variable a key may come from; it wins over every stored key.
+pub(crate) const ENV_KEY: &str = "PLURUM_API_KEY";
+
+/// The key in `PLURUM_API_KEY`, when it is set and not blank. The one place
+/// the variable is read: set but empty counts as not set, everywhere.
+pub(crate) fn env_key() -> Option<ApiKey> {
+    std::env::var(ENV_KEY)
+        .ok()
+        .filter(|key| !key.trim().is_empty())
+        .map(ApiKey::new)
+}
+
 /// Where the key in use came from.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub(crate) enum KeySource {
@@ -117,10 +129,8 @@ impl<'a> Secrets<'a> {
     }
 
     fn find(&self, key_file: Option<&Path>) -> anyhow::Result<Option<(ApiKey, KeySource)>> {
-        if let Ok(key) = std::env::var("PLURUM_API_KEY")
-            && !key.trim().is_empty()
-        {
-            return Ok(Some((ApiKey::new(key), KeySource::Env)));
+        if let Some(key) = env_key() {
+            return Ok(Some((key, KeySource::Env)));
         }
         if let Some(path) = key_file {
             let text = std::fs::read_to_string(path)

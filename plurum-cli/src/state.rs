@@ -21,6 +21,8 @@ use serde::de::DeserializeOwned;
 use serde::{Deserialize, Serialize};
 use serde_json::{Map, Value};
 
+use time::serde::rfc3339;
+
 use crate::exit::{self, CliError};
 use crate::kept::KeptEvent;
 use crate::paths;
@@ -37,7 +39,8 @@ pub(crate) struct State {
     /// The schema version of this file.
     pub(crate) schema_version: u32,
     /// When the last heartbeat completed (RFC 3339), as HEARTBEAT.md keeps it.
-    pub(crate) last_plurum_check: Option<String>,
+    #[serde(with = "rfc3339::option")]
+    pub(crate) last_plurum_check: Option<Ts>,
     /// Outcome reports waiting to be sent (the seed's outbox).
     pub(crate) pending_outcome_reports: Vec<PendingReport>,
     /// Experiences found for this agent's work, with their score history.
@@ -100,8 +103,8 @@ pub(crate) struct PendingReport {
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub(crate) context_notes: Option<String>,
     /// When it was queued.
-    #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub(crate) queued_at: Option<String>,
+    #[serde(default, skip_serializing_if = "Option::is_none", with = "rfc3339::option")]
+    pub(crate) queued_at: Option<Ts>,
     /// Delivery attempts so far.
     #[serde(default)]
     pub(crate) attempts: u32,
@@ -138,7 +141,8 @@ pub(crate) struct Quarantined {
     /// The entry as it was.
     pub(crate) value: Value,
     /// When it was set aside.
-    pub(crate) at: String,
+    #[serde(with = "rfc3339")]
+    pub(crate) at: Ts,
 }
 
 /// A report the server rejected for good.
@@ -147,7 +151,8 @@ pub(crate) struct FailedReport {
     #[serde(flatten)]
     pub(crate) report: PendingReport,
     /// When it was given up on.
-    pub(crate) failed_at: String,
+    #[serde(with = "rfc3339")]
+    pub(crate) failed_at: Ts,
     /// The HTTP status, when the server answered.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub(crate) status: Option<u16>,
@@ -158,7 +163,8 @@ pub(crate) struct FailedReport {
 /// One score reading of a saved experience.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub(crate) struct Reading {
-    pub(crate) at: String,
+    #[serde(with = "rfc3339")]
+    pub(crate) at: Ts,
     pub(crate) quality_score: f64,
     pub(crate) success_rate: f64,
     pub(crate) total_reports: u64,
@@ -176,8 +182,8 @@ pub(crate) struct SavedExperience {
     pub(crate) success_rate: Option<f64>,
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub(crate) total_reports: Option<u64>,
-    #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub(crate) saved_at: Option<String>,
+    #[serde(default, skip_serializing_if = "Option::is_none", with = "rfc3339::option")]
+    pub(crate) saved_at: Option<Ts>,
     /// Earlier readings, oldest first (bounded).
     #[serde(default, skip_serializing_if = "Vec::is_empty")]
     pub(crate) history: Vec<Reading>,
@@ -214,11 +220,11 @@ pub(crate) struct CurrentSession {
     pub(crate) id: String,
     pub(crate) short_id: String,
     pub(crate) topic: String,
-    #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub(crate) opened_at: Option<String>,
+    #[serde(default, skip_serializing_if = "Option::is_none", with = "rfc3339::option")]
+    pub(crate) opened_at: Option<Ts>,
     /// When the last entry was logged (the daemon's `session` drive).
-    #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub(crate) last_entry_at: Option<String>,
+    #[serde(default, skip_serializing_if = "Option::is_none", with = "rfc3339::option")]
+    pub(crate) last_entry_at: Option<Ts>,
 }
 
 /// The state file of one profile.
@@ -388,7 +394,7 @@ fn parse_value(value: Value) -> Result<(State, Vec<Quarantined>), String> {
     let schema_version = one(&mut map, "schemaVersion", &mut bad).unwrap_or(1);
     let state = State {
         schema_version,
-        last_plurum_check: one(&mut map, "lastPlurumCheck", &mut bad),
+        last_plurum_check: one_with(&mut map, "lastPlurumCheck", &mut bad, rfc3339::deserialize),
         pending_outcome_reports: list(&mut map, "pendingOutcomeReports", &mut bad),
         saved_experiences: list::<SavedItem>(&mut map, "savedExperiences", &mut bad)
             .into_iter()
@@ -415,8 +421,18 @@ fn quarantined(field: String, reason: &serde_json::Error, value: Value) -> Quara
 
 /// One field; `None` when absent, null or not parsing (then set aside).
 fn one<T: DeserializeOwned>(map: &mut Map<String, Value>, key: &str, bad: &mut Vec<Quarantined>) -> Option<T> {
+    one_with(map, key, bad, serde_json::from_value)
+}
+
+/// One field, parsed by `parse` (see [`one`]).
+fn one_with<T>(
+    map: &mut Map<String, Value>,
+    key: &str,
+    bad: &mut Vec<Quarantined>,
+    parse: impl FnOnce(Value) -> Result<T, serde_json::Error>,
+) -> Option<T> {
     let value = map.remove(key).filter(|v| !v.is_null())?;
-    match serde_json::from_value(value.clone()) {
+    match parse(value.clone()) {
         Ok(parsed) => Some(parsed),
         Err(e) => {
             bad.push(quarantined(key.to_owned(), &e, value));
@@ -454,10 +470,17 @@ fn list<T: DeserializeOwned>(map: &mut Map<String, Value>, key: &str, bad: &mut 
     }
 }
 
-/// Now, as the state file writes timestamps.
-pub(crate) fn now() -> String {
+/// A timestamp in a state file (written as RFC 3339).
+pub(crate) type Ts = time::OffsetDateTime;
+
+/// Now.
+pub(crate) fn now() -> Ts {
     time::OffsetDateTime::now_utc()
-        .format(&time::format_description::well_known::Rfc3339)
+}
+
+/// A timestamp as RFC 3339 (log lines, messages).
+pub(crate) fn rfc3339_text(ts: Ts) -> String {
+    ts.format(&time::format_description::well_known::Rfc3339)
         .unwrap_or_default()
 }
 
@@ -480,7 +503,7 @@ mod tests {
             "somethingElse": {"kept": true}
         }"#;
         let state: State = serde_json::from_str(seed).unwrap();
-        assert_eq!(state.last_plurum_check.as_deref(), Some("2026-02-07T14:30:00Z"));
+        assert_eq!(state.last_plurum_check, Some(time::macros::datetime!(2026-02-07 14:30 UTC)));
         assert_eq!(state.pending_outcome_reports.len(), 2);
         assert_eq!(state.pending_outcome_reports[0].execution_time_ms, Some(45000));
         assert_ne!(state.pending_outcome_reports[0].id, state.pending_outcome_reports[1].id);
@@ -495,6 +518,64 @@ mod tests {
             written["pendingOutcomeReports"][1]["error_message"],
             "Connection refused on port 5432"
         );
+    }
+
+    #[test]
+    fn schema_one_files_migrate_to_typed_timestamps_and_kept_events() {
+        // A state.json as plurum 0.1 (schema 1) wrote it.
+        let old = r#"{
+          "schemaVersion": 1,
+          "lastPlurumCheck": "2026-11-20T08:00:00.123456789Z",
+          "pendingOutcomeReports": [
+            {"id": "6a3f1e0c-9d2b-4c1a-8f00-000000000001", "identifier": "cdf0e8a3", "success": true,
+             "execution_time_ms": 45000, "queued_at": "2026-11-20T07:59:00Z", "attempts": 2,
+             "last_error": "could not reach http://127.0.0.1:9/api/v1/experiences/cdf0e8a3/outcome"}
+          ],
+          "savedExperiences": [
+            {"short_id": "cdf0e8a3", "goal": "Set up PostgreSQL replication", "quality_score": 0.69,
+             "success_rate": 0.92, "total_reports": 13, "saved_at": "2026-11-19T10:00:00Z",
+             "history": [{"at": "2026-11-19T10:00:00Z", "quality_score": 0.7, "success_rate": 0.93, "total_reports": 12}]}
+          ],
+          "failedOutcomeReports": [
+            {"id": "6a3f1e0c-9d2b-4c1a-8f00-000000000002", "identifier": "0badc0de", "success": false,
+             "attempts": 1, "failed_at": "2026-11-19T11:00:00Z", "status": 404, "error": "not found (404)"}
+          ],
+          "currentSession": {"id": "e6fbd266-218d-472f-8598-672ba81575b2", "short_id": "faaedc82",
+                             "topic": "Tune autovacuum", "opened_at": "2026-11-20T07:00:00Z"},
+          "inboxEvents": [
+            {"id": "7b1c0d2e-0000-4000-8000-000000000003", "event_type": "contribution_received",
+             "event_data": {"session_id": "e6fbd266-218d-472f-8598-672ba81575b2", "contribution_type": "warning",
+                            "content": {"text": "check the freeze age"}},
+             "is_read": false, "created_at": "2026-11-20T07:30:00Z"},
+            {"id": null, "event_type": "session_opened",
+             "event_data": {"session_id": "11111111-0000-4000-8000-000000000004", "topic": "Other work"},
+             "is_read": false, "created_at": "2026-11-20T07:40:00Z", "handled_at": "2026-11-20T07:45:00Z"}
+          ]
+        }"#;
+        let (state, bad) = parse(old).unwrap();
+        assert!(bad.is_empty(), "{bad:?}");
+        assert_eq!(
+            state.last_plurum_check.map(|t| t.unix_timestamp()),
+            Some(time::macros::datetime!(2026-11-20 08:00 UTC).unix_timestamp())
+        );
+        assert_eq!(state.pending_outcome_reports[0].queued_at, Some(time::macros::datetime!(2026-11-20 07:59 UTC)));
+        assert_eq!(state.saved_experiences[0].history[0].at, time::macros::datetime!(2026-11-19 10:00 UTC));
+        assert_eq!(state.failed_outcome_reports[0].failed_at, time::macros::datetime!(2026-11-19 11:00 UTC));
+        assert_eq!(state.current_session.as_ref().unwrap().opened_at, Some(time::macros::datetime!(2026-11-20 07:00 UTC)));
+        let [kept, handled] = &state.inbox_events[..] else { panic!("two events") };
+        assert_eq!((kept.id.as_str(), kept.local_id, kept.is_waiting()), ("7b1c0d2e-0000-4000-8000-000000000003", false, true));
+        assert!(handled.local_id && !handled.is_waiting(), "a null id gets a local one; handled is acknowledged");
+        // Written back: schema 2, the same timestamps in RFC 3339.
+        let dir = tempfile::tempdir().unwrap();
+        let file = StateFile::new(dir.path().to_owned());
+        std::fs::write(file.path(), old).unwrap();
+        file.update(|_| Ok(())).unwrap();
+        let written: Value = serde_json::from_str(&std::fs::read_to_string(file.path()).unwrap()).unwrap();
+        assert_eq!(written["schemaVersion"], SCHEMA_VERSION);
+        assert_eq!(written["lastPlurumCheck"], "2026-11-20T08:00:00.123456789Z");
+        assert_eq!(written["inboxEvents"][1]["acked_at"], "2026-11-20T07:45:00Z");
+        assert_eq!(written["inboxEvents"][1]["kept_at"], "2026-11-20T07:40:00Z");
+        assert_eq!(written["pendingOutcomeReports"][0]["attempts"], 2);
     }
 
     #[test]
@@ -543,7 +624,7 @@ mod tests {
         );
         let changed = file.load_for_change().unwrap();
         assert_eq!(changed.pending_outcome_reports.len(), 1);
-        assert_eq!(changed.last_plurum_check.as_deref(), Some("2026-11-30T10:00:00Z"));
+        assert_eq!(changed.last_plurum_check, Some(time::macros::datetime!(2026-11-30 10:00 UTC)));
         let fields: Vec<&str> = changed.quarantined_entries.iter().map(|q| q.field.as_str()).collect();
         assert_eq!(fields, ["pendingOutcomeReports[0]", "currentSession"]);
         assert_eq!(changed.quarantined_entries[0].value["execution_time_ms"], 1.5);

@@ -49,7 +49,7 @@ pub(crate) async fn run(command: Command, ctx: &Ctx) -> anyhow::Result<u8> {
 }
 
 async fn login(ctx: &Ctx) -> anyhow::Result<u8> {
-    if std::env::var_os("PLURUM_API_KEY").is_some_and(|v| !v.is_empty()) {
+    if crate::secrets::env_key().is_some() {
         return Err(
             CliError::new(exit::ERROR, "PLURUM_API_KEY is set and would override any stored key")
                 .hint("unset PLURUM_API_KEY first, or keep using it")
@@ -156,7 +156,7 @@ async fn status(ctx: &Ctx) -> anyhow::Result<u8> {
 
 fn logout(ctx: &Ctx) -> anyhow::Result<u8> {
     let removed = ctx.secrets().delete()?;
-    let env_set = std::env::var_os("PLURUM_API_KEY").is_some_and(|v| !v.is_empty());
+    let env_set = crate::secrets::env_key().is_some();
     let value = json!({
         "profile": ctx.profile,
         "removed_from": removed.iter().map(|s| s.to_string()).collect::<Vec<_>>(),

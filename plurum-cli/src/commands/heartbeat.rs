@@ -256,8 +256,7 @@ const FUTURE_SKEW: Duration = Duration::from_secs(300);
 /// the future (a wrong clock, a hand-edited file) makes it due now, rather
 /// than never.
 fn next_due(state: &State, interval: Duration) -> Option<String> {
-    let last = state.last_plurum_check.as_deref()?;
-    let last = time::OffsetDateTime::parse(last, &time::format_description::well_known::Rfc3339).ok()?;
+    let last = state.last_plurum_check?;
     let now = time::OffsetDateTime::now_utc();
     let skew = time::Duration::try_from(FUTURE_SKEW).ok()?;
     if now.checked_add(skew).is_none_or(|limit| last > limit) {
@@ -746,7 +745,7 @@ pub(crate) async fn execute(ctx: &Ctx, state_file: &StateFile, query_flag: Optio
         })),
         "needs_human": needs_human,
         "errors": errors,
-        "last_plurum_check": state_file.load()?.last_plurum_check,
+        "last_plurum_check": state_file.load()?.last_plurum_check.map(crate::state::rfc3339_text),
         "duration_ms": started.elapsed().as_millis() as u64,
     });
     Ok(Beat {

@@ -10,7 +10,7 @@ use super::shared::describe_event;
 use crate::context::Ctx;
 use crate::exit::{self, CliError};
 use crate::kept::{self, KeptEvent};
-use crate::output::{age_of, table};
+use crate::output::{age, table};
 
 /// `plurum inbox` arguments.
 #[derive(Debug, clap::Args)]
@@ -130,8 +130,8 @@ fn listing(events: &[&KeptEvent]) -> String {
         .map(|e| {
             vec![
                 e.short_id().to_owned(),
-                age_of(&e.created_at),
-                age_of(&e.kept_at),
+                age(e.created_at),
+                age(e.kept_at),
                 describe_event(&e.event()),
             ]
         })

@@ -164,7 +164,7 @@ fn pending(ctx: &Ctx) -> anyhow::Result<u8> {
                         r.identifier.clone(),
                         if r.success { "success" } else { "failure" }.to_owned(),
                         r.attempts.to_string(),
-                        r.queued_at.clone().unwrap_or_default(),
+                        r.queued_at.map_or_else(|| "-".to_owned(), crate::output::age),
                         clip(r.last_error.as_deref().unwrap_or(""), 60),
                     ]
                 })

@@ -124,7 +124,7 @@ async fn watch(args: WatchArgs, ctx: &Ctx) -> anyhow::Result<u8> {
                 Some(Ok(event)) => {
                     if ctx.out.json {
                         let mut line = event_json(&event);
-                        line["received_at"] = json!(crate::state::now());
+                        line["received_at"] = json!(crate::state::rfc3339_text(crate::state::now()));
                         ctx.out.json_line(&line)?;
                     } else {
                         ctx.out.write(&describe_event(&event));

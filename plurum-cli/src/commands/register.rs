@@ -82,7 +82,7 @@ pub(crate) async fn run(args: Args, ctx: &Ctx) -> anyhow::Result<u8> {
             "the OS keyring is not available ({problem}); the key is stored in {stored} (readable only by you)"
         ));
     }
-    if std::env::var_os("PLURUM_API_KEY").is_some() {
+    if crate::secrets::env_key().is_some() {
         ctx.out
             .warn("PLURUM_API_KEY is set and overrides the stored key for this shell");
     }

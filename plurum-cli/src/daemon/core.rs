@@ -55,11 +55,14 @@ pub(crate) struct Metrics {
 #[derive(Debug, Default, Clone, Serialize)]
 pub(crate) struct Sensors {
     pub(crate) pulse_state: String,
-    pub(crate) pulse_connected_since: Option<String>,
-    pub(crate) last_heartbeat_run: Option<String>,
+    #[serde(with = "time::serde::rfc3339::option")]
+    pub(crate) pulse_connected_since: Option<OffsetDateTime>,
+    #[serde(with = "time::serde::rfc3339::option")]
+    pub(crate) last_heartbeat_run: Option<OffsetDateTime>,
     pub(crate) last_heartbeat_status: Option<String>,
     pub(crate) last_heartbeat_duration_ms: Option<u64>,
-    pub(crate) last_plurum_check: Option<String>,
+    #[serde(with = "time::serde::rfc3339::option")]
+    pub(crate) last_plurum_check: Option<OffsetDateTime>,
     pub(crate) pending_reports: usize,
     pub(crate) failed_reports: usize,
     pub(crate) oldest_report_age_seconds: Option<i64>,
@@ -100,6 +103,7 @@ fn rfc3339(ts: OffsetDateTime) -> String {
         .unwrap_or_default()
 }
 
+#[cfg(test)]
 fn parse(ts: &str) -> Option<OffsetDateTime> {
     OffsetDateTime::parse(ts, &time::format_description::well_known::Rfc3339).ok()
 }
@@ -307,24 +311,13 @@ impl Core {
             .iter()
             .map(|r| {
                 r.queued_at
-                    .as_deref()
-                    .and_then(parse)
                     .map_or(0.0, |at| ((now - at).as_seconds_f64() / 3600.0).max(0.0))
             })
             .collect();
-        let base = state
-            .last_plurum_check
-            .as_deref()
-            .and_then(parse)
-            .unwrap_or(self.started_at);
+        let base = state.last_plurum_check.unwrap_or(self.started_at);
         let overdue = (now - base).as_seconds_f64() / 60.0 - self.config.heartbeat_interval_minutes;
         let idle = state.current_session.as_ref().map(|s| {
-            let last = s
-                .last_entry_at
-                .as_deref()
-                .or(s.opened_at.as_deref())
-                .and_then(parse)
-                .unwrap_or(now);
+            let last = s.last_entry_at.or(s.opened_at).unwrap_or(now);
             ((now - last).as_seconds_f64() / 60.0).max(0.0)
         });
         let inputs = Inputs {
@@ -339,7 +332,7 @@ impl Core {
         self.sensors.failed_reports = state.failed_outcome_reports.len();
         self.sensors.oldest_report_age_seconds = ages.iter().cloned().reduce(f64::max).map(|h| (h * 3600.0) as i64);
         self.sensors.unread_events = crate::kept::waiting(state);
-        self.sensors.last_plurum_check = state.last_plurum_check.clone();
+        self.sensors.last_plurum_check = state.last_plurum_check;
         self.sensors.current_session = state.current_session.as_ref().map(|s| s.short_id.clone());
         self.sensors.session_idle_seconds = idle.map(|m| (m * 60.0) as i64);
     }
@@ -398,7 +391,10 @@ impl Core {
             let detail = match name.as_str() {
                 "inbox" => format!("{} unread event(s)", self.sensors.unread_events),
                 "outcomes" => format!("{} queued outcome report(s)", state.pending_outcome_reports.len()),
-                "heartbeat" => format!("last check {}", state.last_plurum_check.as_deref().unwrap_or("never")),
+                "heartbeat" => format!(
+                    "last check {}",
+                    state.last_plurum_check.map_or_else(|| "never".to_owned(), crate::state::rfc3339_text)
+                ),
                 "session" => match &state.current_session {
                     Some(s) => format!("session {} open: {}", s.short_id, s.topic),
                     None => "no open session".to_owned(),
@@ -532,14 +528,15 @@ impl Core {
             );
         }
         let s = &self.sensors;
+        let text = |ts: Option<OffsetDateTime>| ts.map(crate::state::rfc3339_text);
         json!({
             "drives": drives,
             "total_pressure": self.total(),
             "sensors": {
-                "pulse": {"state": s.pulse_state, "connected_since": s.pulse_connected_since, "reconnects": self.metrics.reconnects},
+                "pulse": {"state": s.pulse_state, "connected_since": text(s.pulse_connected_since), "reconnects": self.metrics.reconnects},
                 "heartbeat": {
-                    "last_check": s.last_plurum_check,
-                    "last_run": s.last_heartbeat_run,
+                    "last_check": text(s.last_plurum_check),
+                    "last_run": text(s.last_heartbeat_run),
                     "last_status": s.last_heartbeat_status,
                     "last_duration_ms": s.last_heartbeat_duration_ms,
                     "interval_minutes": self.config.heartbeat_interval_minutes,

@@ -61,7 +61,7 @@ pub(crate) fn log(message: &str) {
             return;
         }
         previous.shown += 1;
-        crate::output::eprint_clean(&format!("[{}] {message}", crate::state::now()));
+        crate::output::eprint_clean(&format!("[{}] {message}", crate::state::rfc3339_text(crate::state::now())));
         return;
     }
     if let Some(previous) = last.as_ref()
@@ -69,11 +69,11 @@ pub(crate) fn log(message: &str) {
     {
         crate::output::eprint_clean(&format!(
             "[{}] (the previous line repeated {} more time(s))",
-            crate::state::now(),
+            crate::state::rfc3339_text(crate::state::now()),
             previous.suppressed
         ));
     }
-    crate::output::eprint_clean(&format!("[{}] {message}", crate::state::now()));
+    crate::output::eprint_clean(&format!("[{}] {message}", crate::state::rfc3339_text(crate::state::now())));
     *last = Some(Last {
         text: message.to_owned(),
         window: now,
