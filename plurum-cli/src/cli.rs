@@ -87,6 +87,19 @@ pub(crate) struct Global {
     pub(crate) no_color: bool,
 }
 
+impl Global {
+    /// What a command runs with.
+    pub(crate) fn options(&self) -> crate::context::Options {
+        crate::context::Options {
+            api_url: self.api_url.clone(),
+            profile: self.profile.clone(),
+            api_key_file: self.api_key_file.clone(),
+            json: self.json,
+            quiet: self.quiet,
+        }
+    }
+}
+
 fn profile_name(value: &str) -> Result<String, String> {
     if !value.is_empty()
         && value.len() <= 64

@@ -5,7 +5,6 @@ use std::path::PathBuf;
 
 use plurum_sdk::{ApiKey, Client, DEFAULT_BASE_URL, RetryPolicy};
 
-use crate::cli::Global;
 use crate::config::{Config, Profile};
 use crate::exit::CliError;
 use crate::output::Output;
@@ -24,6 +23,22 @@ pub(crate) enum UrlSource {
     Default,
 }
 
+/// What a command is run with, whoever parsed it (the command line, a
+/// test, `plurum mcp`).
+#[derive(Debug, Clone, Default)]
+pub(crate) struct Options {
+    /// `--api-url` / `PLURUM_API_URL`.
+    pub(crate) api_url: Option<String>,
+    /// The profile (`default` when empty).
+    pub(crate) profile: String,
+    /// `--api-key-file`.
+    pub(crate) api_key_file: Option<PathBuf>,
+    /// `--json`.
+    pub(crate) json: bool,
+    /// `-q`.
+    pub(crate) quiet: bool,
+}
+
 /// The context of one command.
 #[derive(Debug)]
 pub(crate) struct Ctx {
@@ -38,24 +53,28 @@ pub(crate) struct Ctx {
 }
 
 impl Ctx {
-    pub(crate) fn new(global: &Global) -> anyhow::Result<Self> {
+    pub(crate) fn new(options: Options) -> anyhow::Result<Self> {
         let paths = Paths::resolve()?;
         let config = Config::load(&paths.config_file())?;
-        let profile = global.profile.clone();
+        let profile = if options.profile.is_empty() {
+            "default".to_owned()
+        } else {
+            options.profile
+        };
         let settings: Profile = config.profile(&profile);
-        let (api_url, url_source) = match (&global.api_url, &settings.api_url) {
+        let (api_url, url_source) = match (&options.api_url, &settings.api_url) {
             (Some(url), _) if !url.trim().is_empty() => (url.trim().to_owned(), UrlSource::Flag),
             (_, Some(url)) => (url.clone(), UrlSource::Config),
             _ => (DEFAULT_BASE_URL.to_owned(), UrlSource::Default),
         };
         Ok(Self {
-            out: Output::new(global.json, global.quiet),
+            out: Output::new(options.json, options.quiet),
             paths,
             profile,
             settings,
             api_url,
             url_source,
-            key_file: global.api_key_file.clone(),
+            key_file: options.api_key_file,
         })
     }
 

@@ -9,11 +9,14 @@ mod config;
 mod context;
 mod daemon;
 mod exit;
+mod heartbeat;
+mod interest;
 mod kept;
 mod logging;
 mod outbox;
 mod output;
 mod paths;
+mod render;
 mod secrets;
 mod signals;
 mod state;
@@ -75,10 +78,10 @@ async fn dispatch(cli: Cli) -> anyhow::Result<u8> {
     let command = match cli.command {
         Command::Completions(args) => return commands::completions::run(args),
         Command::Serve(args) => return commands::serve::run(args, cli.global.json).await.map(|()| exit::OK),
-        Command::Demo(args) => return commands::demo::run(args, &cli.global).await,
+        Command::Demo(args) => return commands::demo::run(args, &cli.global.options()).await,
         other => other,
     };
-    let ctx = Ctx::new(&cli.global)?;
+    let ctx = Ctx::new(cli.global.options())?;
     // `pulse watch` and `daemon` handle Ctrl-C themselves (they close and save first).
     let command = match command {
         Command::Pulse(commands::pulse::Command::Watch(args)) => {

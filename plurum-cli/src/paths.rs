@@ -1,10 +1,14 @@
 //! Where plurum keeps its files: `PLURUM_CONFIG_DIR` / `PLURUM_STATE_DIR`,
-//! else the XDG directories on every Unix (macOS included), else the
-//! platform's application-data directories on Windows.
+//! else the XDG layout on every Unix (macOS included, as gh and atuin do:
+//! `$XDG_CONFIG_HOME` or `~/.config`, `$XDG_STATE_HOME` or `~/.local/state`),
+//! else on Windows the platform's folders from the `directories` crate
+//! (roaming AppData for configuration, local AppData for state).
 
 use std::path::{Path, PathBuf};
 
 use anyhow::Context as _;
+
+use crate::exit::{self, CliError};
 
 /// The configuration and state directories.
 #[derive(Debug, Clone)]
@@ -17,34 +21,50 @@ fn env_path(name: &str) -> Option<PathBuf> {
     std::env::var_os(name).filter(|v| !v.is_empty()).map(PathBuf::from)
 }
 
-fn home() -> Option<PathBuf> {
-    env_path("HOME").or_else(|| env_path("USERPROFILE"))
+/// The platform's default configuration and state directories for plurum.
+#[cfg(windows)]
+fn platform_dirs() -> Option<(PathBuf, PathBuf)> {
+    let base = directories::BaseDirs::new()?;
+    Some((
+        base.config_dir().join("plurum"),
+        base.data_local_dir().join("plurum").join("state"),
+    ))
+}
+
+/// The platform's default configuration and state directories for plurum.
+#[cfg(not(windows))]
+fn platform_dirs() -> Option<(PathBuf, PathBuf)> {
+    // The XDG variables, else the home directory; a cron job or a service
+    // without HOME gets a clear error rather than files in a guessed place.
+    let home = env_path("HOME").and_then(|_| directories::BaseDirs::new().map(|b| b.home_dir().to_owned()));
+    let config = env_path("XDG_CONFIG_HOME").or_else(|| home.as_ref().map(|h| h.join(".config")))?;
+    let state = env_path("XDG_STATE_HOME").or_else(|| home.as_ref().map(|h| h.join(".local").join("state")))?;
+    Some((config.join("plurum"), state.join("plurum")))
 }
 
 impl Paths {
     /// Resolves both directories (without creating them).
+    ///
+    /// # Errors
+    /// A usage error (exit 2) naming `PLURUM_CONFIG_DIR` and
+    /// `PLURUM_STATE_DIR` when there is no home directory to default to.
     pub(crate) fn resolve() -> anyhow::Result<Self> {
-        let config_dir = match env_path("PLURUM_CONFIG_DIR") {
-            Some(dir) => dir,
-            None if cfg!(windows) => env_path("APPDATA")
-                .map(|d| d.join("plurum"))
-                .context("cannot find %APPDATA%; set PLURUM_CONFIG_DIR")?,
-            None => env_path("XDG_CONFIG_HOME")
-                .or_else(|| home().map(|h| h.join(".config")))
-                .map(|d| d.join("plurum"))
-                .context("cannot find the home directory; set PLURUM_CONFIG_DIR")?,
+        let (config, state) = (env_path("PLURUM_CONFIG_DIR"), env_path("PLURUM_STATE_DIR"));
+        if let (Some(config_dir), Some(state_dir)) = (config.clone(), state.clone()) {
+            return Ok(Self { config_dir, state_dir });
+        }
+        let Some((default_config, default_state)) = platform_dirs() else {
+            return Err(CliError::new(
+                exit::USAGE,
+                "cannot find a home directory for plurum's files (HOME is not set)",
+            )
+            .hint("set PLURUM_CONFIG_DIR and PLURUM_STATE_DIR (or HOME)")
+            .into());
         };
-        let state_dir = match env_path("PLURUM_STATE_DIR") {
-            Some(dir) => dir,
-            None if cfg!(windows) => env_path("LOCALAPPDATA")
-                .map(|d| d.join("plurum").join("state"))
-                .context("cannot find %LOCALAPPDATA%; set PLURUM_STATE_DIR")?,
-            None => env_path("XDG_STATE_HOME")
-                .or_else(|| home().map(|h| h.join(".local").join("state")))
-                .map(|d| d.join("plurum"))
-                .context("cannot find the home directory; set PLURUM_STATE_DIR")?,
-        };
-        Ok(Self { config_dir, state_dir })
+        Ok(Self {
+            config_dir: config.unwrap_or(default_config),
+            state_dir: state.unwrap_or(default_state),
+        })
     }
 
     /// `config.toml`.

@@ -503,7 +503,10 @@ mod tests {
             "somethingElse": {"kept": true}
         }"#;
         let state: State = serde_json::from_str(seed).unwrap();
-        assert_eq!(state.last_plurum_check, Some(time::macros::datetime!(2026-02-07 14:30 UTC)));
+        assert_eq!(
+            state.last_plurum_check,
+            Some(time::macros::datetime!(2026-02-07 14:30 UTC))
+        );
         assert_eq!(state.pending_outcome_reports.len(), 2);
         assert_eq!(state.pending_outcome_reports[0].execution_time_ms, Some(45000));
         assert_ne!(state.pending_outcome_reports[0].id, state.pending_outcome_reports[1].id);
@@ -558,13 +561,33 @@ mod tests {
             state.last_plurum_check.map(|t| t.unix_timestamp()),
             Some(time::macros::datetime!(2026-11-20 08:00 UTC).unix_timestamp())
         );
-        assert_eq!(state.pending_outcome_reports[0].queued_at, Some(time::macros::datetime!(2026-11-20 07:59 UTC)));
-        assert_eq!(state.saved_experiences[0].history[0].at, time::macros::datetime!(2026-11-19 10:00 UTC));
-        assert_eq!(state.failed_outcome_reports[0].failed_at, time::macros::datetime!(2026-11-19 11:00 UTC));
-        assert_eq!(state.current_session.as_ref().unwrap().opened_at, Some(time::macros::datetime!(2026-11-20 07:00 UTC)));
-        let [kept, handled] = &state.inbox_events[..] else { panic!("two events") };
-        assert_eq!((kept.id.as_str(), kept.local_id, kept.is_waiting()), ("7b1c0d2e-0000-4000-8000-000000000003", false, true));
-        assert!(handled.local_id && !handled.is_waiting(), "a null id gets a local one; handled is acknowledged");
+        assert_eq!(
+            state.pending_outcome_reports[0].queued_at,
+            Some(time::macros::datetime!(2026-11-20 07:59 UTC))
+        );
+        assert_eq!(
+            state.saved_experiences[0].history[0].at,
+            time::macros::datetime!(2026-11-19 10:00 UTC)
+        );
+        assert_eq!(
+            state.failed_outcome_reports[0].failed_at,
+            time::macros::datetime!(2026-11-19 11:00 UTC)
+        );
+        assert_eq!(
+            state.current_session.as_ref().unwrap().opened_at,
+            Some(time::macros::datetime!(2026-11-20 07:00 UTC))
+        );
+        let [kept, handled] = &state.inbox_events[..] else {
+            panic!("two events")
+        };
+        assert_eq!(
+            (kept.id.as_str(), kept.local_id, kept.is_waiting()),
+            ("7b1c0d2e-0000-4000-8000-000000000003", false, true)
+        );
+        assert!(
+            handled.local_id && !handled.is_waiting(),
+            "a null id gets a local one; handled is acknowledged"
+        );
         // Written back: schema 2, the same timestamps in RFC 3339.
         let dir = tempfile::tempdir().unwrap();
         let file = StateFile::new(dir.path().to_owned());
@@ -624,7 +647,10 @@ mod tests {
         );
         let changed = file.load_for_change().unwrap();
         assert_eq!(changed.pending_outcome_reports.len(), 1);
-        assert_eq!(changed.last_plurum_check, Some(time::macros::datetime!(2026-11-30 10:00 UTC)));
+        assert_eq!(
+            changed.last_plurum_check,
+            Some(time::macros::datetime!(2026-11-30 10:00 UTC))
+        );
         let fields: Vec<&str> = changed.quarantined_entries.iter().map(|q| q.field.as_str()).collect();
         assert_eq!(fields, ["pendingOutcomeReports[0]", "currentSession"]);
         assert_eq!(changed.quarantined_entries[0].value["execution_time_ms"], 1.5);

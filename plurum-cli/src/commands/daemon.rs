@@ -192,8 +192,7 @@ async fn config(args: ConfigArgs, ctx: &Ctx) -> anyhow::Result<u8> {
             let mut core = daemon::core::Core::load(
                 &dir,
                 ctx.settings.other.get("daemon").cloned(),
-                ctx.settings.domains.clone(),
-                ctx.settings.tools.clone(),
+                crate::interest::Interest::of(&ctx.settings),
             )?;
             let cleared = if args.reset {
                 let cleared = core.reset_overrides("cli")?;

@@ -13,7 +13,7 @@ use plurum_sdk::server::{ReferenceServer, ServerConfig, ServerHandle};
 use serde::Serialize;
 use serde_json::Value;
 
-use crate::cli::Global;
+use crate::context::Options;
 use crate::exit::{self, CliError};
 use crate::output::Output;
 
@@ -143,8 +143,8 @@ fn text(value: &Value, pointer: &str) -> anyhow::Result<String> {
         .with_context(|| format!("the demo expected {pointer} in {value}"))
 }
 
-pub(crate) async fn run(args: Args, global: &Global) -> anyhow::Result<u8> {
-    let out = Output::new(global.json, global.quiet);
+pub(crate) async fn run(args: Args, options: &Options) -> anyhow::Result<u8> {
+    let out = Output::new(options.json, options.quiet);
     let server = ReferenceServer::start(ServerConfig::default().no_limits())
         .await
         .context("could not start the in-process reference server")?;

@@ -7,10 +7,11 @@ use plurum_sdk::types::{
     ListExperiences, Outcome, Visibility, VoteType,
 };
 
-use super::shared::{EXPERIENCE_HEADERS, SafetyArgs, experience_rows, screen};
+use super::safety::{SafetyArgs, screen};
 use crate::context::Ctx;
 use crate::exit::{self, CliError};
 use crate::output::table;
+use crate::render::{EXPERIENCE_HEADERS, experience_rows};
 
 /// `plurum experience` subcommands.
 #[derive(Debug, clap::Subcommand)]

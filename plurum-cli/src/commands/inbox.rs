@@ -6,11 +6,11 @@ use plurum_sdk::types::EventType;
 use reqwest::Method;
 use serde_json::{Value, json};
 
-use super::shared::describe_event;
 use crate::context::Ctx;
 use crate::exit::{self, CliError};
 use crate::kept::{self, KeptEvent};
 use crate::output::{age, table};
+use crate::render::describe_event;
 
 /// `plurum inbox` arguments.
 #[derive(Debug, clap::Args)]

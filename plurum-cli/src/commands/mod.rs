@@ -1,4 +1,6 @@
-//! One module per command; `shared.rs` holds what several use.
+//! One module per command, plus what several commands share: the
+//! content-safety gate (`safety.rs`) and which session a command acts on
+//! (`target.rs`).
 
 pub(crate) mod auth;
 pub(crate) mod completions;
@@ -10,8 +12,9 @@ pub(crate) mod inbox;
 pub(crate) mod outcome;
 pub(crate) mod pulse;
 pub(crate) mod register;
+pub(crate) mod safety;
 pub(crate) mod search;
 pub(crate) mod serve;
 pub(crate) mod session;
-pub(crate) mod shared;
+pub(crate) mod target;
 pub(crate) mod whoami;

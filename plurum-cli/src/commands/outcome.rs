@@ -2,7 +2,7 @@
 
 use serde_json::{Value, json};
 
-use super::shared::{SafetyArgs, screen};
+use super::safety::{SafetyArgs, screen};
 use crate::context::Ctx;
 use crate::exit;
 use crate::exit::CliError;

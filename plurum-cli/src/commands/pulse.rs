@@ -6,10 +6,10 @@ use futures_util::StreamExt;
 use plurum_sdk::pulse::ConnectionState;
 use serde_json::json;
 
-use super::shared::{describe_event, event_json};
 use crate::context::Ctx;
 use crate::exit;
 use crate::output::{age, clip, table};
+use crate::render::{describe_event, event_json};
 
 /// `plurum pulse` subcommands.
 #[derive(Debug, clap::Subcommand)]

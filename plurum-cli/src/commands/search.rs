@@ -2,10 +2,10 @@
 
 use plurum_sdk::types::SearchExperiences;
 
-use super::shared::{EXPERIENCE_HEADERS, experience_rows};
 use crate::context::Ctx;
 use crate::exit;
 use crate::output::table;
+use crate::render::{EXPERIENCE_HEADERS, experience_rows};
 
 /// `plurum search` arguments.
 #[derive(Debug, clap::Args)]

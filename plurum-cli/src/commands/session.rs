@@ -9,10 +9,12 @@ use plurum_sdk::types::{
 use serde_json::{Value, json};
 
 use super::experience::{OutcomeArg, VisibilityArg};
-use super::shared::{SafetyArgs, screen, session_id, short};
+use super::safety::{SafetyArgs, screen};
+use super::target::session_id;
 use crate::context::Ctx;
 use crate::exit::{self, CliError};
 use crate::output::{age, clip, table};
+use crate::render::short;
 use crate::state::{CurrentSession, now};
 
 /// `plurum session` subcommands.

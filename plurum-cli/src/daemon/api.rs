@@ -265,12 +265,15 @@ pub(crate) async fn fire(shared: &Shared, reason: &str, emphasis: &[String]) -> 
     match result {
         Ok(answer) => {
             *core.metrics.triggers.entry("woke").or_default() += 1;
-            core.sensors.last_wake = Some(json!({"at": crate::state::rfc3339_text(crate::state::now()), "ok": true, "reason": reason}));
+            core.sensors.last_wake =
+                Some(json!({"at": crate::state::rfc3339_text(crate::state::now()), "ok": true, "reason": reason}));
             Ok(answer)
         }
         Err(e) => {
             *core.metrics.triggers.entry("failed").or_default() += 1;
-            core.sensors.last_wake = Some(json!({"at": crate::state::rfc3339_text(crate::state::now()), "ok": false, "error": e.to_string()}));
+            core.sensors.last_wake = Some(
+                json!({"at": crate::state::rfc3339_text(crate::state::now()), "ok": false, "error": e.to_string()}),
+            );
             super::log(&format!("the wake-up failed: {e}"));
             let code = match e {
                 WakeError::NoTarget => "NO_WAKE_TARGET",

@@ -16,6 +16,11 @@ pub(crate) mod audit;
 pub(crate) mod config;
 pub(crate) mod core;
 pub(crate) mod drives;
+mod limits;
+mod message;
+mod metrics;
+mod saved;
+mod view;
 pub(crate) mod wake;
 
 use std::net::SocketAddr;
@@ -33,9 +38,9 @@ use tokio::sync::watch;
 
 use self::api::Shared;
 use self::core::Core;
-use crate::commands::heartbeat;
 use crate::context::Ctx;
 use crate::exit::{self, CliError};
+use crate::heartbeat;
 use crate::paths;
 
 /// A timestamped line on stderr (keys scrubbed, control characters
@@ -61,7 +66,10 @@ pub(crate) fn log(message: &str) {
             return;
         }
         previous.shown += 1;
-        crate::output::eprint_clean(&format!("[{}] {message}", crate::state::rfc3339_text(crate::state::now())));
+        crate::output::eprint_clean(&format!(
+            "[{}] {message}",
+            crate::state::rfc3339_text(crate::state::now())
+        ));
         return;
     }
     if let Some(previous) = last.as_ref()
@@ -73,7 +81,10 @@ pub(crate) fn log(message: &str) {
             previous.suppressed
         ));
     }
-    crate::output::eprint_clean(&format!("[{}] {message}", crate::state::rfc3339_text(crate::state::now())));
+    crate::output::eprint_clean(&format!(
+        "[{}] {message}",
+        crate::state::rfc3339_text(crate::state::now())
+    ));
     *last = Some(Last {
         text: message.to_owned(),
         window: now,
@@ -185,12 +196,7 @@ pub(crate) async fn run(ctx: Ctx, options: Options) -> anyhow::Result<u8> {
         })
         .into());
     };
-    let mut core = Core::load(
-        &dir,
-        daemon_table(&ctx),
-        ctx.settings.domains.clone(),
-        ctx.settings.tools.clone(),
-    )?;
+    let mut core = Core::load(&dir, daemon_table(&ctx), crate::interest::Interest::of(&ctx.settings))?;
     let addr_text = options.api_addr.clone().unwrap_or_else(|| core.config.api.addr.clone());
     let addr: SocketAddr = addr_text.parse().map_err(|e| {
         CliError::new(
@@ -331,7 +337,7 @@ fn reload(ctx: &Ctx, shared: &Arc<Shared>) {
     match reloaded {
         Ok(profile) => {
             let table = profile.other.get("daemon").cloned();
-            match shared.core().reload(table, profile.domains, profile.tools) {
+            match shared.core().reload(table, crate::interest::Interest::of(&profile)) {
                 Ok(()) => log("SIGHUP: configuration reloaded"),
                 Err(e) => log(&format!("SIGHUP: kept the old configuration: {e:#}")),
             }
@@ -348,7 +354,11 @@ async fn stopped(stop: &mut watch::Receiver<bool>) {
 /// Holds the pulse socket (reconnecting by itself); keeps every event and
 /// lets the inbox drive build up.
 async fn pulse_task(shared: Arc<Shared>, client: Client, ping: Duration, mut stop: watch::Receiver<bool>) {
-    let mut backoff = Duration::from_secs(1);
+    // The SDK's one backoff function: 1 s doubling to 5 min, jittered.
+    let pacing = plurum_sdk::RetryPolicy::default()
+        .base_delay(Duration::from_secs(1))
+        .max_delay(Duration::from_secs(300));
+    let mut attempt: u32 = 0;
     loop {
         if *stop.borrow() {
             return;
@@ -361,7 +371,7 @@ async fn pulse_task(shared: Arc<Shared>, client: Client, ping: Duration, mut sto
         };
         match socket {
             Ok(mut pulse) => {
-                backoff = Duration::from_secs(1);
+                attempt = 0;
                 {
                     let mut core = shared.core();
                     core.sensors.pulse_state = "connected".to_owned();
@@ -415,20 +425,24 @@ async fn pulse_task(shared: Arc<Shared>, client: Client, ping: Duration, mut sto
             }
             Err(error) => {
                 let state = if matches!(error, PulseError::AuthFailed { .. }) {
-                    backoff = Duration::from_secs(300);
                     "auth_failed"
                 } else {
                     "disconnected"
                 };
                 shared.core().sensors.pulse_state = state.to_owned();
-                log(&format!("pulse socket: {error}; retrying in {} s", backoff.as_secs()));
+                log(&format!("pulse socket: {error}; retrying"));
             }
         }
+        let backoff = if shared.core().sensors.pulse_state == "auth_failed" {
+            pacing.max_delay
+        } else {
+            pacing.backoff(attempt, fastrand::f64())
+        };
+        attempt = attempt.saturating_add(1);
         tokio::select! {
             () = tokio::time::sleep(backoff) => {}
             () = stopped(&mut stop) => return,
         }
-        backoff = (backoff * 2).min(Duration::from_secs(300));
     }
 }
 

@@ -116,7 +116,7 @@ fn watch_prints_json_lines_survives_drops_and_exits_130_on_ctrl_c() {
     assert_eq!(line["data"]["topic"], "Pin the base image digest");
 
     let (code, stderr) = watch.interrupt();
-    assert_eq!(code, 130, "{stderr:?}");
+    assert_eq!(code, 130, "exit {code}; stderr {stderr:?}");
     assert!(
         stderr.iter().any(|l| l.contains("interrupted; closed the connection")),
         "{stderr:?}"

@@ -1,0 +1,177 @@
+//! What the human should hear about, and how saved experiences' scores are
+//! watched for it.
+
+use serde::Serialize;
+
+use crate::output::clip;
+use crate::state::{Reading, SavedExperience, now};
+
+/// Score readings kept per saved experience.
+const KEPT_READINGS: usize = 20;
+
+/// Something the human should hear about.
+#[derive(Debug, Clone, Serialize)]
+#[serde(tag = "kind", rename_all = "snake_case")]
+pub(crate) enum Attention {
+    QualityDropped {
+        experience: String,
+        goal: Option<String>,
+        from: f64,
+        to: f64,
+    },
+    FailureRateRose {
+        experience: String,
+        goal: Option<String>,
+        from: f64,
+        to: f64,
+        total_reports: u64,
+    },
+    WarningContributed {
+        session_id: String,
+        #[serde(skip_serializing_if = "Option::is_none")]
+        session_short_id: Option<String>,
+        #[serde(skip_serializing_if = "Option::is_none")]
+        session_topic: Option<String>,
+        from: Option<String>,
+        text: String,
+    },
+    ReportsRejected {
+        count: usize,
+    },
+}
+
+impl Attention {
+    /// The attention item as a sentence for the human.
+    pub(crate) fn sentence(&self) -> String {
+        match self {
+            Self::QualityDropped {
+                experience,
+                goal,
+                from,
+                to,
+            } => format!(
+                "the quality of experience {experience}{} dropped from {from:.2} to {to:.2}",
+                goal.as_deref()
+                    .map(|g| format!(" (\"{}\")", clip(g, 60)))
+                    .unwrap_or_default()
+            ),
+            Self::FailureRateRose {
+                experience,
+                goal,
+                from,
+                to,
+                total_reports,
+            } => format!(
+                "the failure rate of experience {experience}{} rose from {:.0}% to {:.0}% ({total_reports} reports)",
+                goal.as_deref()
+                    .map(|g| format!(" (\"{}\")", clip(g, 60)))
+                    .unwrap_or_default(),
+                from * 100.0,
+                to * 100.0
+            ),
+            Self::WarningContributed {
+                session_id,
+                session_short_id,
+                session_topic,
+                text,
+                ..
+            } => format!(
+                "another agent contributed a warning to your session {}{}: {}",
+                session_short_id.as_deref().unwrap_or(crate::render::short(session_id)),
+                session_topic
+                    .as_deref()
+                    .map(|t| format!(" (\"{}\")", clip(t, 60)))
+                    .unwrap_or_default(),
+                clip(text, 120)
+            ),
+            Self::ReportsRejected { count } => {
+                format!("the server rejected {count} queued outcome report(s) for good (see 'plurum outcome pending')")
+            }
+        }
+    }
+}
+
+fn reading(quality: f64, success_rate: f64, total_reports: u64) -> Reading {
+    Reading {
+        at: now(),
+        quality_score: quality,
+        success_rate,
+        total_reports,
+    }
+}
+
+/// Records a new reading of a saved experience; says what got worse.
+pub(crate) fn record(
+    saved: &mut SavedExperience,
+    goal: &str,
+    quality: f64,
+    success_rate: f64,
+    total_reports: u64,
+) -> Vec<Attention> {
+    let mut attention = Vec::new();
+    if let (Some(previous), Some(previous_total)) = (saved.quality_score, saved.total_reports) {
+        if quality + 1e-9 < previous {
+            attention.push(Attention::QualityDropped {
+                experience: saved.short_id.clone(),
+                goal: Some(goal.to_owned()),
+                from: previous,
+                to: quality,
+            });
+        }
+        let before = (previous_total > 0).then(|| 1.0 - saved.success_rate.unwrap_or(0.0));
+        let after = (total_reports > 0).then_some(1.0 - success_rate);
+        if let (Some(before), Some(after)) = (before, after)
+            && after > before + 1e-9
+        {
+            attention.push(Attention::FailureRateRose {
+                experience: saved.short_id.clone(),
+                goal: Some(goal.to_owned()),
+                from: before,
+                to: after,
+                total_reports,
+            });
+        }
+        saved
+            .history
+            .push(reading(previous, saved.success_rate.unwrap_or(0.0), previous_total));
+        let excess = saved.history.len().saturating_sub(KEPT_READINGS);
+        saved.history.drain(..excess);
+    }
+    saved.goal = Some(goal.to_owned());
+    saved.quality_score = Some(quality);
+    saved.success_rate = Some(success_rate);
+    saved.total_reports = Some(total_reports);
+    attention
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn falling_scores_need_the_human() {
+        let mut saved = SavedExperience {
+            short_id: "cdf0e8a3".into(),
+            goal: None,
+            quality_score: Some(0.69),
+            success_rate: Some(0.92),
+            total_reports: Some(13),
+            saved_at: None,
+            history: Vec::new(),
+        };
+        let same = record(&mut saved, "g", 0.69, 0.92, 13);
+        assert!(same.is_empty());
+        let worse = record(&mut saved, "g", 0.60, 0.80, 15);
+        assert_eq!(worse.len(), 2, "{worse:?}");
+        assert!(matches!(worse[0], Attention::QualityDropped { from, to, .. } if from == 0.69 && to == 0.60));
+        assert!(matches!(worse[1], Attention::FailureRateRose { total_reports: 15, .. }));
+        assert_eq!(saved.history.len(), 2);
+        // A first reading has nothing to compare with.
+        let mut fresh = SavedExperience {
+            quality_score: None,
+            total_reports: None,
+            ..saved.clone()
+        };
+        assert!(record(&mut fresh, "g", 0.1, 0.1, 1).is_empty());
+    }
+}

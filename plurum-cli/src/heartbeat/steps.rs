@@ -1,0 +1,198 @@
+//! The heartbeat's steps that talk to the server: the inbox, the saved
+//! experiences, the pulse, and the one-line summary of what they found.
+
+use futures_util::StreamExt;
+use plurum_sdk::Client;
+use plurum_sdk::types::{
+    ContributionType, Experience, ExperienceSummary, InboxEvent, PulseEvent, PulseSession, PulseStatus, SessionStatus,
+};
+use serde::Serialize;
+use serde_json::Value;
+
+use super::attention::Attention;
+use crate::interest::Interest;
+use crate::kept;
+use crate::outbox::FlushSummary;
+use crate::output::clip;
+use crate::render::describe_event;
+use crate::state::{SavedExperience, StateFile};
+
+/// Saved experiences re-read per heartbeat (the most recent).
+const SAVED_REFRESH: usize = 20;
+
+/// What the inbox step did.
+#[derive(Debug, Default, Serialize)]
+pub(crate) struct InboxStep {
+    /// The events kept for the first time this run.
+    pub(crate) events: Vec<Value>,
+    /// Events read from the server this run.
+    pub(crate) read: usize,
+    pub(crate) new_events: usize,
+    pub(crate) contributions: usize,
+    pub(crate) sessions_opened: usize,
+    pub(crate) sessions_closed: usize,
+    pub(crate) marked_read: u64,
+    /// Events left unread on the server because the local inbox is full.
+    pub(crate) left_unread: usize,
+    /// Events that could neither be kept nor left on the server (the real
+    /// server's session events, which vanish after one read).
+    pub(crate) not_kept: usize,
+    /// Kept events waiting for the agent (`plurum inbox`).
+    pub(crate) waiting: usize,
+    #[serde(skip)]
+    pub(crate) warnings: Vec<Attention>,
+    #[serde(skip)]
+    pub(crate) lines: Vec<String>,
+    /// The events seen for the first time (for the daemon's drives).
+    #[serde(skip)]
+    pub(crate) added: Vec<InboxEvent>,
+}
+
+/// Reads the server's inbox (see [`kept::fetch`]) and counts what came.
+pub(crate) async fn inbox_step(client: &Client, state_file: &StateFile) -> anyhow::Result<InboxStep> {
+    let fetched = kept::fetch(client, state_file).await?;
+    let mut step = InboxStep {
+        read: fetched.read,
+        new_events: fetched.added.len(),
+        marked_read: fetched.marked_read,
+        left_unread: fetched.left_unread,
+        not_kept: fetched.not_kept,
+        waiting: fetched.waiting,
+        ..InboxStep::default()
+    };
+    for event in &fetched.added {
+        count(&mut step, event);
+        step.events.push(serde_json::to_value(event)?);
+    }
+    step.added = fetched.added;
+    Ok(step)
+}
+
+fn count(step: &mut InboxStep, event: &InboxEvent) {
+    step.lines.push(describe_event(&event.event));
+    match &event.event {
+        PulseEvent::ContributionReceived(c) => {
+            step.contributions += 1;
+            if c.contribution_type == ContributionType::Warning {
+                step.warnings.push(Attention::WarningContributed {
+                    session_id: c.session_id.to_string(),
+                    session_short_id: None,
+                    session_topic: None,
+                    from: c.contributor_agent_id.as_ref().map(ToString::to_string),
+                    text: c.text().map(str::to_owned).unwrap_or_else(|| c.content.to_string()),
+                });
+            }
+        }
+        PulseEvent::SessionOpened(_) => step.sessions_opened += 1,
+        PulseEvent::SessionClosed(_) => step.sessions_closed += 1,
+        _ => {}
+    }
+}
+
+/// Re-reads saved experiences (bounded concurrency).
+pub(crate) async fn refresh_saved(
+    client: &Client,
+    saved: &[SavedExperience],
+) -> Vec<(String, Result<Experience, plurum_sdk::Error>)> {
+    let recent: Vec<String> = saved
+        .iter()
+        .rev()
+        .take(SAVED_REFRESH)
+        .map(|s| s.short_id.clone())
+        .collect();
+    futures_util::stream::iter(recent)
+        .map(|id| async move {
+            let result = client.experiences().get(&id).await;
+            (id, result)
+        })
+        .buffer_unordered(8)
+        .collect()
+        .await
+}
+
+/// The open sessions of other agents in the profile's domains or tools.
+pub(crate) fn relevant_sessions<'a>(interest: &Interest, me: &str, status: &'a PulseStatus) -> Vec<&'a PulseSession> {
+    status
+        .sessions
+        .iter()
+        .filter(|s| s.status == SessionStatus::Open && s.agent_id.as_str() != me)
+        .filter(|s| interest.covers(s.domain.as_deref(), &s.tools_used))
+        .collect()
+}
+
+pub(crate) fn summary_line(
+    inbox: Option<&InboxStep>,
+    flushed: Option<&FlushSummary>,
+    new_finds: &[ExperienceSummary],
+    relevant: &[&PulseSession],
+) -> String {
+    let mut parts = Vec::new();
+    if let Some(inbox) = inbox.filter(|i| !i.events.is_empty()) {
+        let mut kinds = Vec::new();
+        if inbox.contributions > 0 {
+            kinds.push(format!("{} contribution(s) to your sessions", inbox.contributions));
+        }
+        if inbox.sessions_opened > 0 {
+            kinds.push(format!("{} session(s) opened", inbox.sessions_opened));
+        }
+        if inbox.sessions_closed > 0 {
+            kinds.push(format!("{} session(s) closed", inbox.sessions_closed));
+        }
+        parts.push(format!(
+            "{} new inbox event(s) — {}",
+            inbox.events.len(),
+            kinds.join(", ")
+        ));
+    }
+    if let Some(inbox) = inbox {
+        if inbox.left_unread > 0 {
+            parts.push(format!(
+                "{} more left unread on the server: {} events already wait, the most plurum keeps (acknowledge with 'plurum inbox --ack')",
+                inbox.left_unread,
+                kept::KEEP_UNACKNOWLEDGED
+            ));
+        }
+        if inbox.not_kept > 0 {
+            parts.push(format!(
+                "{} session event(s) could not be kept (the local inbox is full)",
+                inbox.not_kept
+            ));
+        }
+        if inbox.waiting > 0 {
+            parts.push(format!("{} event(s) waiting in 'plurum inbox'", inbox.waiting));
+        }
+    }
+    if let Some(flushed) = flushed.filter(|f| f.queued_before > 0) {
+        let mut text = format!("reported {} queued outcome(s)", flushed.delivered);
+        if flushed.kept > 0 {
+            text.push_str(&format!(", {} still queued", flushed.kept));
+        }
+        parts.push(text);
+    }
+    for found in new_finds {
+        let reports = found.total_reports.unwrap_or(0);
+        parts.push(format!(
+            "found experience {} \"{}\" (quality {:.2}, {reports} report{}) — saved",
+            found.short_id,
+            clip(&found.goal, 60),
+            found.quality_score,
+            if reports == 1 { "" } else { "s" }
+        ));
+    }
+    if !relevant.is_empty() {
+        parts.push(format!(
+            "{} active session(s) in your domains or tools: {}",
+            relevant.len(),
+            relevant
+                .iter()
+                .map(|s| format!("{} \"{}\"", s.short_id, clip(&s.topic, 50)))
+                .collect::<Vec<_>>()
+                .join(", ")
+        ));
+    }
+    if parts.is_empty() {
+        "Plurum heartbeat complete. No new findings.".to_owned()
+    } else {
+        format!("Plurum heartbeat: {}.", parts.join("; "))
+    }
+}
