@@ -168,12 +168,11 @@ impl Core {
                 .or_default() += 1;
             let amount = match &event.event {
                 PulseEvent::ContributionReceived(_) => self.config.drives.inbox.contribution,
-                PulseEvent::SessionOpened(s) if s.agent_id.as_ref().map(|a| a.as_str()) != self.me.as_deref() => {
-                    if self.interest.covers(s.domain.as_deref(), &s.tools_used) {
-                        self.config.drives.inbox.session_match
-                    } else {
-                        0.0
-                    }
+                PulseEvent::SessionOpened(s)
+                    if s.agent_id.as_ref().map(|a| a.as_str()) != self.me.as_deref()
+                        && self.interest.covers(s.domain.as_deref(), &s.tools_used) =>
+                {
+                    self.config.drives.inbox.session_match
                 }
                 _ => 0.0,
             };
