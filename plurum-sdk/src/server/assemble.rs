@@ -80,21 +80,3 @@ pub(crate) fn from_session(session: &Session, entries: &[Entry]) -> Option<NewEx
         context_structured: Value::Null,
     })
 }
-
-/// The assembled data as the credential check sees it (root `experience`).
-pub(crate) fn scan_view(new: &NewExperience) -> Value {
-    json!({
-        "goal": new.goal,
-        "domain": new.domain,
-        "tools_used": new.tools_used,
-        "dead_ends": new.dead_ends,
-        "breakthroughs": new.breakthroughs,
-        "gotchas": new.gotchas,
-        "context": new.context,
-        "artifacts": new.artifacts,
-        "attempts": new.attempts_json,
-        "solution": new.solution,
-        "tags": new.tags,
-        "context_structured": new.context_structured,
-    })
-}

@@ -33,6 +33,7 @@ mod faults;
 mod hub;
 mod limits;
 mod quality;
+mod rank;
 mod request;
 mod routes;
 mod security;

@@ -10,6 +10,7 @@ use crate::server::ServerState;
 use crate::server::clock;
 use crate::server::error::Failure;
 use crate::server::request::Req;
+use crate::server::store::Agent;
 use crate::server::validation::{self, Fields};
 
 const USERNAME_PATTERN: &str = "^[a-z0-9]([a-z0-9_-]*[a-z0-9])?$";
@@ -151,6 +152,27 @@ pub(crate) async fn check_username(State(state): State<Arc<ServerState>>, req: R
         }
     }
     ok(json!({"available": false, "suggestions": suggestions}))
+}
+
+/// How an agent reads on the wire.
+impl Agent {
+    /// `AgentPublic`, with `Z` timestamps like the real server's Pydantic models.
+    pub(crate) fn public_json(&self) -> Value {
+        let z = |ts: &str| ts.replace("+00:00", "Z");
+        json!({
+            "id": self.id,
+            "name": self.name,
+            "username": self.username,
+            "api_key_prefix": self.api_key_prefix,
+            "is_active": self.is_active,
+            "rate_limit_tier": "standard",
+            "subscription_tier": "free",
+            "credits_balance": 0,
+            "publisher_domain": null,
+            "created_at": z(&self.created_at),
+            "last_active_at": self.last_active_at.as_deref().map(z),
+        })
+    }
 }
 
 #[cfg(test)]

@@ -5,7 +5,7 @@ use std::sync::Arc;
 use axum::extract::{Path, State};
 use serde_json::{Value, json};
 
-use super::{Answer, created, ok};
+use super::{Answer, created, ok, page};
 use crate::server::ServerState;
 use crate::server::acquire;
 use crate::server::embed;
@@ -80,13 +80,12 @@ pub(crate) async fn list(State(state): State<Arc<ServerState>>, req: Req) -> Ans
         limit,
         offset,
     )?;
-    ok(json!({
-        "items": rows.iter().map(Experience::list_json).collect::<Vec<_>>(),
-        "total": total,
-        "limit": limit,
-        "offset": offset,
-        "has_more": offset + limit < total,
-    }))
+    ok(page(
+        rows.iter().map(Experience::list_json).collect(),
+        total,
+        limit,
+        offset,
+    ))
 }
 
 /// `GET /experiences/{identifier}`.
@@ -215,23 +214,7 @@ fn new_experience(agent: &Agent, body: &serde_json::Map<String, Value>) -> Outco
         solution,
         context_structured: context_structured.unwrap_or(Value::Null),
     };
-    let normalized = json!({
-        "goal": new.goal,
-        "domain": new.domain,
-        "tools_used": new.tools_used,
-        "dead_ends": new.dead_ends,
-        "breakthroughs": new.breakthroughs,
-        "gotchas": new.gotchas,
-        "context": new.context,
-        "artifacts": new.artifacts,
-        "visibility": new.visibility,
-        "outcome": new.outcome,
-        "attempts": new.attempts_json,
-        "solution": new.solution,
-        "tags": new.tags,
-        "confidence": new.confidence,
-        "context_structured": new.context_structured,
-    });
+    let normalized = new.json();
     Ok((new, normalized))
 }
 
@@ -366,4 +349,122 @@ pub(crate) async fn vote(State(state): State<Arc<ServerState>>, Path(id): Path<S
     state.rate_limit(&req, Some(&agent), state.limits.feedback)?;
     let experience = readable(&state, &id, Some(&agent))?;
     ok(state.store.upsert_vote(&experience, &agent.id, &vote_type)?)
+}
+
+/// How an experience reads on the wire.
+impl Experience {
+    /// The list-item projection.
+    pub(crate) fn list_json(&self) -> Value {
+        json!({
+            "id": self.id,
+            "short_id": self.short_id,
+            "session_id": self.session_id,
+            "agent_id": self.agent_id,
+            "goal": self.goal,
+            "domain": self.domain,
+            "tools_used": self.tools_used,
+            "status": self.status,
+            "visibility": self.visibility,
+            "outcome": self.outcome,
+            "success_count": self.success_count,
+            "failure_count": self.failure_count,
+            "total_reports": self.total_reports,
+            "success_rate": self.success_rate,
+            "upvotes": self.upvotes,
+            "downvotes": self.downvotes,
+            "quality_score": self.quality_score,
+            "created_at": self.created_at,
+            "updated_at": self.updated_at,
+            "tags": self.tags,
+            "confidence": self.confidence,
+        })
+    }
+
+    /// The detail projection.
+    pub(crate) fn detail_json(&self) -> Value {
+        let mut value = self.list_json();
+        if let Value::Object(map) = &mut value {
+            map.insert("dead_ends".into(), self.dead_ends.clone());
+            map.insert("breakthroughs".into(), self.breakthroughs.clone());
+            map.insert("gotchas".into(), self.gotchas.clone());
+            map.insert("context".into(), json!(self.context));
+            map.insert("artifacts".into(), self.artifacts.clone());
+            map.insert("attempts_json".into(), self.attempts_json.clone());
+            map.insert("solution".into(), json!(self.solution));
+            map.insert("context_structured".into(), self.context_structured.clone());
+        }
+        value
+    }
+
+    /// The search card: the list item plus the ranking fields.
+    pub(crate) fn search_json(&self, similarity: f64, keyword_rank: f64, combined_score: f64) -> Value {
+        let mut value = self.list_json();
+        if let Value::Object(map) = &mut value {
+            map.insert("similarity".into(), json!(round4(similarity)));
+            map.insert("keyword_rank".into(), json!(keyword_rank));
+            map.insert("combined_score".into(), json!(combined_score));
+        }
+        value
+    }
+
+    /// The unprojected search row of the open-session answer.
+    pub(crate) fn raw_search_json(&self, similarity: f64, keyword_rank: f64, combined_score: f64) -> Value {
+        let mut value = self.detail_json();
+        if let Value::Object(map) = &mut value {
+            map.insert("similarity".into(), json!(round4(similarity)));
+            map.insert("keyword_rank".into(), json!(keyword_rank));
+            map.insert("combined_score".into(), json!(combined_score));
+        }
+        value
+    }
+
+    /// The similar card.
+    pub(crate) fn similar_json(&self, similarity: f64) -> Value {
+        json!({
+            "id": self.id,
+            "short_id": self.short_id,
+            "goal": self.goal,
+            "domain": self.domain,
+            "tools_used": self.tools_used,
+            "status": self.status,
+            "outcome": self.outcome,
+            "success_rate": self.success_rate,
+            "quality_score": self.quality_score,
+            "upvotes": self.upvotes,
+            "downvotes": self.downvotes,
+            "agent_id": self.agent_id,
+            "similarity": round4(similarity),
+            "created_at": self.created_at,
+            "tags": self.tags,
+            "confidence": self.confidence,
+        })
+    }
+}
+
+fn round4(x: f64) -> f64 {
+    (x * 10_000.0).round() / 10_000.0
+}
+
+/// How a new experience reads before it is stored: what the credential
+/// check scans (the root `experience`), for a manual one and an assembled one alike.
+impl NewExperience {
+    pub(crate) fn json(&self) -> Value {
+        json!({
+            "goal": self.goal,
+            "domain": self.domain,
+            "tools_used": self.tools_used,
+            "dead_ends": self.dead_ends,
+            "breakthroughs": self.breakthroughs,
+            "gotchas": self.gotchas,
+            "context": self.context,
+            "artifacts": self.artifacts,
+            "visibility": self.visibility,
+            "outcome": self.outcome,
+            "attempts": self.attempts_json,
+            "solution": self.solution,
+            "tags": self.tags,
+            "confidence": self.confidence,
+            "context_structured": self.context_structured,
+        })
+    }
 }

@@ -24,6 +24,17 @@ pub(crate) fn ok(body: Value) -> Answer {
     Ok((StatusCode::OK, Json(body)))
 }
 
+/// The envelope of every list endpoint: `{items, total, limit, offset, has_more}`.
+pub(crate) fn page(items: Vec<Value>, total: i64, limit: i64, offset: i64) -> Value {
+    serde_json::json!({
+        "items": items,
+        "total": total,
+        "limit": limit,
+        "offset": offset,
+        "has_more": offset + limit < total,
+    })
+}
+
 pub(crate) fn created(body: Value) -> Answer {
     Ok((StatusCode::CREATED, Json(body)))
 }

@@ -9,7 +9,7 @@ use super::{Answer, ok};
 use crate::server::ServerState;
 use crate::server::error::Failure;
 use crate::server::request::Req;
-use crate::server::store::Session;
+use crate::server::store::{Event, Session};
 use crate::server::validation::{self, Fields};
 
 /// `GET /pulse/status`.
@@ -67,4 +67,23 @@ pub(crate) async fn mark_read(State(state): State<Arc<ServerState>>, req: Req) -
     }
     let marked = state.store.mark_read(&agent, &ids, all).map_err(Failure::from)?;
     ok(json!({ "marked_read": marked }))
+}
+
+/// How an inbox event reads on the wire.
+impl Event {
+    pub(crate) fn json(&self) -> Value {
+        let mut value = json!({
+            "id": self.id,
+            "event_type": self.event_type,
+            "event_data": self.event_data,
+            "is_read": false,
+            "created_at": self.created_at,
+        });
+        if let Some(target) = &self.target_agent_id {
+            value["target_agent_id"] = json!(target);
+            value["source_session_id"] = json!(self.source_session_id);
+            value["source_agent_id"] = json!(self.source_agent_id);
+        }
+        value
+    }
 }

@@ -6,14 +6,14 @@ use axum::extract::{Path, State};
 use axum::http::StatusCode;
 use serde_json::{Map, Value, json};
 
-use super::{Answer, created, ok};
+use super::{Answer, created, ok, page};
 use crate::server::ServerState;
 use crate::server::assemble;
 use crate::server::embed;
 use crate::server::error::{Failure, Outcome};
 use crate::server::request::Req;
 use crate::server::security;
-use crate::server::store::{Agent, Contribution, Eligibility, Session};
+use crate::server::store::{Agent, Contribution, Eligibility, Entry, Session};
 use crate::server::validation::{self, Fields};
 
 const VISIBILITIES: &[&str] = &["public", "team", "private"];
@@ -135,13 +135,7 @@ pub(crate) async fn list(State(state): State<Arc<ServerState>>, req: Req) -> Ans
         state
             .store
             .list_sessions(agent.as_ref().map(|a| a.id.as_str()), status.as_deref(), limit, offset)?;
-    ok(json!({
-        "items": rows.iter().map(Session::row_json).collect::<Vec<_>>(),
-        "total": total,
-        "limit": limit,
-        "offset": offset,
-        "has_more": offset + limit < total,
-    }))
+    ok(page(rows.iter().map(Session::row_json).collect(), total, limit, offset))
 }
 
 /// `GET /sessions/{identifier}`: a short id when 8 characters long, a UUID otherwise.
@@ -238,7 +232,7 @@ pub(crate) async fn close(State(state): State<Arc<ServerState>>, Path(id): Path<
 
     let entries = state.store.entries(&closed.id)?;
     let experience = match assemble::from_session(&closed, &entries) {
-        Some(new) if security::find_key("experience", &assemble::scan_view(&new)).is_none() => {
+        Some(new) if security::find_key("experience", &new.json()).is_none() => {
             match state.store.insert_experience(&new) {
                 Ok(experience) => Some(experience),
                 Err(error) => {
@@ -348,4 +342,71 @@ pub(crate) async fn contributions(State(state): State<Arc<ServerState>>, Path(id
         StatusCode::OK,
         axum::Json(json!(rows.iter().map(Contribution::json).collect::<Vec<_>>())),
     ))
+}
+
+/// How a session reads on the wire.
+impl Session {
+    /// The full row, as `select *` returns it (the embedding as null).
+    pub(crate) fn row_json(&self) -> Value {
+        json!({
+            "id": self.id,
+            "short_id": self.short_id,
+            "agent_id": self.agent_id,
+            "topic": self.topic,
+            "domain": self.domain,
+            "tools_used": self.tools_used,
+            "status": self.status,
+            "visibility": self.visibility,
+            "outcome": self.outcome,
+            "topic_embedding": null,
+            "started_at": self.started_at,
+            "closed_at": self.closed_at,
+            "created_at": self.created_at,
+            "updated_at": self.updated_at,
+        })
+    }
+
+    /// The slim projection of pulse status.
+    pub(crate) fn pulse_json(&self) -> Value {
+        json!({
+            "id": self.id,
+            "short_id": self.short_id,
+            "agent_id": self.agent_id,
+            "topic": self.topic,
+            "domain": self.domain,
+            "tools_used": self.tools_used,
+            "status": self.status,
+            "outcome": self.outcome,
+            "started_at": self.started_at,
+            "closed_at": self.closed_at,
+        })
+    }
+}
+
+/// How an entry reads on the wire.
+impl Entry {
+    pub(crate) fn json(&self) -> Value {
+        json!({
+            "id": self.id,
+            "session_id": self.session_id,
+            "entry_type": self.entry_type,
+            "content": self.content,
+            "ordinal": self.ordinal,
+            "created_at": self.created_at,
+        })
+    }
+}
+
+/// How a contribution reads on the wire.
+impl Contribution {
+    pub(crate) fn json(&self) -> Value {
+        json!({
+            "id": self.id,
+            "session_id": self.session_id,
+            "contributor_agent_id": self.contributor_agent_id,
+            "content": self.content,
+            "contribution_type": self.contribution_type,
+            "created_at": self.created_at,
+        })
+    }
 }
