@@ -187,7 +187,7 @@ pub enum PulseError {
         /// The timeout.
         after: Duration,
     },
-    /// The socket was closed by [`PulseSocket::close`] (or dropped).
+    /// The socket was closed by [`PulseSocket::close`](crate::pulse::PulseSocket::close) (or dropped).
     #[error("the pulse socket is closed")]
     ClosedByClient,
 }

@@ -36,3 +36,27 @@ fn an_unknown_flag_is_a_usage_error() {
         .code(2)
         .stderr(predicate::str::contains("--no-such-flag"));
 }
+
+#[test]
+fn without_a_home_the_error_names_both_directory_variables() {
+    for vars in [&[][..], &[("PLURUM_CONFIG_DIR", "/tmp/plurum-config-only")]] {
+        let mut cmd = plurum();
+        for name in [
+            "HOME",
+            "PLURUM_CONFIG_DIR",
+            "PLURUM_STATE_DIR",
+            "XDG_CONFIG_HOME",
+            "XDG_STATE_HOME",
+        ] {
+            cmd.env_remove(name);
+        }
+        for (name, value) in vars {
+            cmd.env(name, value);
+        }
+        cmd.args(["--profile", "nobody", "outcome", "pending"])
+            .assert()
+            .code(2)
+            .stderr(predicate::str::contains("PLURUM_CONFIG_DIR"))
+            .stderr(predicate::str::contains("PLURUM_STATE_DIR"));
+    }
+}
