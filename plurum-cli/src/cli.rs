@@ -47,8 +47,9 @@ pub(crate) struct Cli {
     pub(crate) command: Command,
 }
 
-/// Flags every command takes.
+/// Flags every command takes (shown under their own heading).
 #[derive(Debug, Clone, Args)]
+#[command(next_help_heading = "Global options")]
 pub(crate) struct Global {
     /// API base URL (default: the profile's api_url, else https://api.plurum.ai/api/v1).
     #[arg(
@@ -73,9 +74,15 @@ pub(crate) struct Global {
     /// Read the API key from this file (instead of the keyring or credentials.toml).
     #[arg(long, global = true, value_name = "PATH")]
     pub(crate) api_key_file: Option<PathBuf>,
-    /// Print one JSON document on stdout (JSON Lines for streams).
+    /// Print one JSON document on stdout, errors included (JSON Lines for streams).
     #[arg(long, global = true)]
     pub(crate) json: bool,
+    /// Print what this jq filter picks out of the JSON (implies --json; strings print raw).
+    #[arg(long, global = true, value_name = "EXPR")]
+    pub(crate) jq: Option<String>,
+    /// Allow sending the key over plain http:// to a host that is not loopback (printed as a warning each time).
+    #[arg(long, global = true, env = "PLURUM_ALLOW_INSECURE_HTTP", hide_env_values = true, value_parser = clap::builder::FalseyValueParser::new())]
+    pub(crate) allow_insecure_http: bool,
     /// Print only data and what needs attention.
     #[arg(short, long, global = true)]
     pub(crate) quiet: bool,
@@ -94,8 +101,10 @@ impl Global {
             api_url: self.api_url.clone(),
             profile: self.profile.clone(),
             api_key_file: self.api_key_file.clone(),
-            json: self.json,
+            json: self.json || self.jq.is_some(),
             quiet: self.quiet,
+            jq: None,
+            allow_insecure_http: self.allow_insecure_http,
         }
     }
 }

@@ -37,6 +37,10 @@ pub(crate) struct Options {
     pub(crate) json: bool,
     /// `-q`.
     pub(crate) quiet: bool,
+    /// `--jq`, compiled.
+    pub(crate) jq: Option<crate::jq::Filter>,
+    /// `--allow-insecure-http` / `PLURUM_ALLOW_INSECURE_HTTP`.
+    pub(crate) allow_insecure_http: bool,
 }
 
 /// The context of one command.
@@ -50,6 +54,7 @@ pub(crate) struct Ctx {
     pub(crate) api_url: String,
     pub(crate) url_source: UrlSource,
     key_file: Option<PathBuf>,
+    allow_insecure_http: bool,
 }
 
 impl Ctx {
@@ -68,13 +73,14 @@ impl Ctx {
             _ => (DEFAULT_BASE_URL.to_owned(), UrlSource::Default),
         };
         Ok(Self {
-            out: Output::new(options.json, options.quiet),
+            out: Output::new(options.json, options.quiet, options.jq),
             paths,
             profile,
             settings,
             api_url,
             url_source,
             key_file: options.api_key_file,
+            allow_insecure_http: options.allow_insecure_http,
         })
     }
 
@@ -89,10 +95,17 @@ impl Ctx {
     }
 
     fn builder(&self) -> plurum_sdk::ClientBuilder {
+        if self.allow_insecure_http && self.api_url.starts_with("http://") {
+            self.out.warn(&format!(
+                "--allow-insecure-http: the API key travels unencrypted to {}",
+                self.api_url
+            ));
+        }
         Client::builder()
             .base_url(self.api_url.clone())
             .user_agent_suffix(concat!("plurum-cli/", env!("CARGO_PKG_VERSION")))
             .retry(RetryPolicy::default())
+            .allow_insecure_http(self.allow_insecure_http)
     }
 
     /// A client without a key.

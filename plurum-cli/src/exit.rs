@@ -1,9 +1,12 @@
-//! Exit codes (DESIGN.md, "CLI") and how errors are shown: one line, the
-//! cause chain, a hint for known cases.
+//! Exit codes (DESIGN.md, "CLI") and how errors are shown: for people, one
+//! line and a hint on stderr (the cause chain with `-v`); with `--json`, one
+//! document on stdout, `{"error": {"code", "message", "hint", "status"?,
+//! "details"?}}`, with the same exit code.
 
 use std::fmt;
 
 use plurum_sdk::Error as SdkError;
+use serde_json::{Value, json};
 
 /// Success (also: heartbeat not due, nothing found).
 pub(crate) const OK: u8 = 0;
@@ -20,25 +23,53 @@ pub(crate) const TEMPORARY: u8 = 5;
 /// Interrupted (Ctrl-C).
 pub(crate) const INTERRUPTED: u8 = 130;
 
-/// An error the CLI raises itself, with its exit code and a hint.
+/// An error the CLI raises itself, with its exit code, a machine-readable
+/// code for `--json`, a hint and details.
 #[derive(Debug)]
 pub(crate) struct CliError {
-    pub(crate) code: u8,
+    pub(crate) exit: u8,
+    pub(crate) code: &'static str,
     pub(crate) message: String,
     pub(crate) hint: Option<String>,
+    pub(crate) details: Option<Value>,
+}
+
+/// The `--json` error code that goes with an exit code by default.
+fn default_code(exit: u8) -> &'static str {
+    match exit {
+        USAGE => "usage",
+        NOT_AUTHENTICATED => "unauthorized",
+        TEMPORARY => "temporary",
+        INTERRUPTED => "interrupted",
+        _ => "error",
+    }
 }
 
 impl CliError {
-    pub(crate) fn new(code: u8, message: impl Into<String>) -> Self {
+    pub(crate) fn new(exit: u8, message: impl Into<String>) -> Self {
         Self {
-            code,
+            exit,
+            code: default_code(exit),
             message: message.into(),
             hint: None,
+            details: None,
         }
     }
 
     pub(crate) fn hint(mut self, hint: impl Into<String>) -> Self {
         self.hint = Some(hint.into());
+        self
+    }
+
+    /// The `--json` error code (default: from the exit code).
+    pub(crate) fn code(mut self, code: &'static str) -> Self {
+        self.code = code;
+        self
+    }
+
+    /// Structured details for `--json` (e.g. the findings of the safety gate).
+    pub(crate) fn details(mut self, details: Value) -> Self {
+        self.details = Some(details);
         self
     }
 
@@ -62,82 +93,229 @@ fn sdk_error(error: &anyhow::Error) -> Option<&SdkError> {
     error.chain().find_map(|cause| cause.downcast_ref::<SdkError>())
 }
 
-fn pulse_error(error: &anyhow::Error) -> Option<&plurum_sdk::pulse::PulseError> {
+fn pulse_error(error: &anyhow::Error) -> Option<&plurum_sdk::PulseError> {
     error
         .chain()
-        .find_map(|cause| cause.downcast_ref::<plurum_sdk::pulse::PulseError>())
+        .find_map(|cause| cause.downcast_ref::<plurum_sdk::PulseError>())
         .or_else(|| match sdk_error(error) {
             Some(SdkError::Pulse(inner)) => Some(inner.as_ref()),
             _ => None,
         })
 }
 
-/// The exit code and hint for an error.
-pub(crate) fn classify(error: &anyhow::Error) -> (u8, Option<String>) {
+/// What an error means for whoever ran the command.
+#[derive(Debug)]
+pub(crate) struct Classified {
+    /// The exit code.
+    pub(crate) exit: u8,
+    /// The `--json` error code.
+    pub(crate) code: &'static str,
+    /// What to do next, for known cases.
+    pub(crate) hint: Option<String>,
+    /// The HTTP status, when a server answered.
+    pub(crate) status: Option<u16>,
+    /// Structured details (the server's, or the CLI's own).
+    pub(crate) details: Option<Value>,
+}
+
+/// The hint for a rejected key: name the variable when the key came from it.
+fn rejected_key_hint() -> String {
+    if crate::secrets::env_key().is_some() {
+        "the key in PLURUM_API_KEY was rejected: fix or unset that variable (it wins over every stored key)".to_owned()
+    } else {
+        "the key was rejected; run 'plurum auth login' with a valid key, or 'plurum register' for a new agent"
+            .to_owned()
+    }
+}
+
+/// The exit code, error code and hint for an error.
+pub(crate) fn classify(error: &anyhow::Error) -> Classified {
+    let plain = |exit: u8, code: &'static str, hint: Option<String>| Classified {
+        exit,
+        code,
+        hint,
+        status: None,
+        details: None,
+    };
     if let Some(cli) = error.chain().find_map(|c| c.downcast_ref::<CliError>()) {
-        return (cli.code, cli.hint.clone());
+        return Classified {
+            exit: cli.exit,
+            code: cli.code,
+            hint: cli.hint.clone(),
+            status: sdk_error(error).and_then(SdkError::status),
+            details: cli.details.clone(),
+        };
     }
     if let Some(pulse) = pulse_error(error) {
-        use plurum_sdk::pulse::PulseError;
+        use plurum_sdk::PulseError;
         return match pulse {
-            PulseError::AuthFailed { .. } | PulseError::MissingApiKey => (
-                NOT_AUTHENTICATED,
-                Some("run 'plurum auth login' with a valid key, or 'plurum register'".to_owned()),
-            ),
-            PulseError::Superseded => (
+            PulseError::AuthFailed { .. } | PulseError::MissingApiKey => {
+                plain(NOT_AUTHENTICATED, "unauthorized", Some(rejected_key_hint()))
+            }
+            PulseError::Superseded => plain(
                 ERROR,
+                "superseded",
                 Some("another connection with this agent's key took over (one socket per agent)".to_owned()),
             ),
-            e if !e.is_fatal() => (
+            e if !e.is_fatal() => plain(
                 TEMPORARY,
+                "network",
                 Some("check the network and the API URL; this is temporary".to_owned()),
             ),
-            _ => (ERROR, None),
+            _ => plain(ERROR, "error", None),
         };
     }
     let Some(sdk) = sdk_error(error) else {
-        return (ERROR, None);
+        return plain(ERROR, "error", None);
     };
-    if sdk.is_unauthorized() {
-        let hint = if matches!(sdk, SdkError::MissingApiKey) {
-            "set PLURUM_API_KEY, run 'plurum auth login' (key on stdin), or 'plurum register'"
-        } else {
-            "the key was rejected; run 'plurum auth login' with a valid key, or 'plurum register' for a new agent"
-        };
-        return (NOT_AUTHENTICATED, Some(hint.to_owned()));
-    }
-    if let SdkError::InvalidInput { .. } = sdk {
-        return (USAGE, None);
-    }
-    if sdk.is_temporary() {
-        let hint = match sdk {
-            SdkError::RateLimited { retry_after, .. } => Some(match retry_after {
+    let mut classified = classify_sdk(sdk);
+    classified.status = sdk.status();
+    classified.details = sdk.api_error().and_then(|api| api.details.clone()).or_else(|| {
+        sdk.api_error().filter(|api| !api.field_errors.is_empty()).map(|api| {
+            json!(
+                api.field_errors
+                    .iter()
+                    .map(|f| json!({"field": f.field, "message": f.message, "type": f.kind}))
+                    .collect::<Vec<_>>()
+            )
+        })
+    });
+    classified
+}
+
+fn classify_sdk(sdk: &SdkError) -> Classified {
+    let (exit, code, hint) = match sdk {
+        SdkError::MissingApiKey => (
+            NOT_AUTHENTICATED,
+            "unauthorized",
+            Some("set PLURUM_API_KEY, run 'plurum auth login' (key on stdin), or 'plurum register'".to_owned()),
+        ),
+        e if e.is_unauthorized() => (NOT_AUTHENTICATED, "unauthorized", Some(rejected_key_hint())),
+        SdkError::InvalidInput { .. } => (USAGE, "usage", None),
+        SdkError::Config(message) if message.contains("plain http://") => (
+            USAGE,
+            "insecure_http",
+            Some("use https://, or pass --allow-insecure-http (or set PLURUM_ALLOW_INSECURE_HTTP=1) if you accept that the key travels unencrypted".to_owned()),
+        ),
+        SdkError::Config(_) => (USAGE, "usage", None),
+        SdkError::RateLimited { retry_after, .. } => (
+            TEMPORARY,
+            "rate_limited",
+            Some(match retry_after {
                 Some(delay) => format!("rate limited; try again in {} s", delay.as_secs().max(1)),
                 None => "rate limited; try again later".to_owned(),
             }),
-            SdkError::Transport { .. } | SdkError::Timeout { .. } => {
-                Some("check the network and the API URL (--api-url or PLURUM_API_URL); this is temporary".to_owned())
-            }
-            _ => Some("the server had a temporary problem; try again later".to_owned()),
-        };
-        return (TEMPORARY, hint);
+        ),
+        SdkError::Transport { .. } => (
+            TEMPORARY,
+            "network",
+            Some("check the network and the API URL (--api-url or PLURUM_API_URL); this is temporary".to_owned()),
+        ),
+        SdkError::Timeout { .. } => (
+            TEMPORARY,
+            "timeout",
+            Some("the server did not answer in time; this is temporary".to_owned()),
+        ),
+        e if e.is_temporary() => (
+            TEMPORARY,
+            "server_error",
+            Some("the server had a temporary problem; try again later".to_owned()),
+        ),
+        SdkError::NotFound(_) => (ERROR, "not_found", None),
+        SdkError::Forbidden(_) => (ERROR, "forbidden", None),
+        SdkError::Conflict(_) => (ERROR, "conflict", None),
+        SdkError::Validation(_) => (ERROR, "rejected", None),
+        SdkError::TooLarge { .. } => (
+            ERROR,
+            "too_large",
+            Some("something between you and the API answered instead (a captive portal, a proxy?)".to_owned()),
+        ),
+        SdkError::Decode { .. } => (
+            ERROR,
+            "bad_answer",
+            Some("the answer was not the API's (a captive portal, a proxy?); check --api-url".to_owned()),
+        ),
+        _ => (ERROR, "error", None),
+    };
+    Classified {
+        exit,
+        code,
+        hint,
+        status: None,
+        details: None,
     }
-    (ERROR, None)
 }
 
-/// Prints an error to stderr: `error: …`, each distinct cause, and a hint.
-pub(crate) fn report(error: &anyhow::Error, hint: Option<&str>) {
-    let mut lines = vec![format!("error: {error}")];
+/// The error as one line: the message, and the innermost cause when it
+/// adds something (`could not reach …: Connection refused (os error 111)`).
+pub(crate) fn one_line(error: &anyhow::Error) -> String {
+    let top = error.to_string();
+    let root = error.chain().last().map(ToString::to_string).unwrap_or_default();
+    if root.is_empty() || top.contains(&root) {
+        top
+    } else {
+        format!("{top}: {root}")
+    }
+}
+
+/// The distinct causes below the top message (for `-v`).
+fn causes(error: &anyhow::Error) -> Vec<String> {
+    let mut lines = Vec::new();
     let mut previous = error.to_string();
     for cause in error.chain().skip(1) {
         let text = cause.to_string();
         if !text.is_empty() && !previous.contains(&text) {
-            lines.push(format!("  caused by: {text}"));
+            lines.push(text.clone());
         }
         previous = text;
     }
-    if let Some(hint) = hint {
+    lines
+}
+
+/// Shows an error: for people on stderr (one line, the causes with `-v`,
+/// a hint); with `--json` also as one document on stdout.
+pub(crate) fn report(error: &anyhow::Error, classified: &Classified, json: bool, verbose: u8) {
+    let message = crate::logging::scrub(&one_line(error));
+    if json {
+        let mut body = json!({"code": classified.code, "message": message, "hint": classified.hint});
+        if let Some(status) = classified.status {
+            body["status"] = json!(status);
+        }
+        if let Some(details) = &classified.details {
+            body["details"] = details.clone();
+        }
+        crate::output::write_json_document(&json!({ "error": body }));
+    }
+    let mut lines = vec![format!("error: {message}")];
+    if verbose > 0 {
+        lines.extend(causes(error).into_iter().map(|c| format!("  caused by: {c}")));
+    }
+    if let Some(hint) = &classified.hint {
         lines.push(format!("hint: {hint}"));
     }
     crate::output::eprint_clean(&lines.join("\n"));
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn one_line_keeps_the_root_cause() {
+        let io = std::io::Error::new(
+            std::io::ErrorKind::ConnectionRefused,
+            "Connection refused (os error 111)",
+        );
+        let error = anyhow::Error::new(io)
+            .context("client error (Connect)")
+            .context("could not reach http://127.0.0.1:9/api/v1/agents/me");
+        assert_eq!(
+            one_line(&error),
+            "could not reach http://127.0.0.1:9/api/v1/agents/me: Connection refused (os error 111)"
+        );
+        assert_eq!(causes(&error).len(), 2);
+        let usage = anyhow::Error::new(CliError::new(USAGE, "nothing to update"));
+        let classified = classify(&usage);
+        assert_eq!((classified.exit, classified.code), (USAGE, "usage"));
+    }
 }

@@ -11,6 +11,7 @@ mod daemon;
 mod exit;
 mod heartbeat;
 mod interest;
+mod jq;
 mod kept;
 mod logging;
 mod outbox;
@@ -23,14 +24,29 @@ mod state;
 
 use std::process::ExitCode;
 
-use clap::Parser;
+use clap::{CommandFactory, FromArgMatches};
 
 use cli::{Cli, Command};
 use context::Ctx;
 
 fn main() -> ExitCode {
-    let cli = Cli::parse();
+    let args: Vec<std::ffi::OsString> = std::env::args_os().collect();
+    let cli = match parse(&args) {
+        Ok(cli) => cli,
+        Err(code) => return ExitCode::from(code),
+    };
     logging::init(cli.global.verbose, use_color(cli.global.no_color));
+    let jq = match cli.global.jq.as_deref().map(jq::Filter::compile).transpose() {
+        Ok(jq) => jq,
+        Err(message) => {
+            let error = anyhow::Error::new(
+                exit::CliError::new(exit::USAGE, message)
+                    .hint("--jq takes a jq filter, e.g. --jq '.results[0].short_id' (see https://jqlang.org/manual/)"),
+            );
+            exit::report(&error, &exit::classify(&error), true, cli.global.verbose);
+            return ExitCode::from(exit::USAGE);
+        }
+    };
     let runtime = match tokio::runtime::Builder::new_multi_thread().enable_all().build() {
         Ok(runtime) => runtime,
         Err(error) => {
@@ -38,10 +54,67 @@ fn main() -> ExitCode {
             return ExitCode::from(exit::ERROR);
         }
     };
-    let code = runtime.block_on(run(cli));
+    let code = runtime.block_on(run(cli, jq));
     // Do not wait for detached work (a keyring probe stuck on a prompt).
     runtime.shutdown_background();
     ExitCode::from(code)
+}
+
+/// Whether the raw arguments ask for JSON (before clap has parsed them).
+fn wants_json(args: &[std::ffi::OsString]) -> bool {
+    args.iter()
+        .skip(1)
+        .take_while(|a| *a != "--")
+        .any(|a| a == "--json" || a == "--jq" || a.to_string_lossy().starts_with("--jq="))
+}
+
+/// Parses the command line. Help and version print as usual; a usage error
+/// is clap's message on stderr, or with `--json` one error document on
+/// stdout (exit 2 either way). `--no-color` and `NO_COLOR` also turn off
+/// clap's own colors.
+fn parse(args: &[std::ffi::OsString]) -> Result<Cli, u8> {
+    let no_color =
+        args.iter().any(|a| a == "--no-color") || std::env::var_os("NO_COLOR").is_some_and(|v| !v.is_empty());
+    let mut command = Cli::command();
+    if no_color {
+        command = command.color(clap::ColorChoice::Never);
+    }
+    let error = match command.try_get_matches_from(args) {
+        Ok(matches) => match Cli::from_arg_matches(&matches) {
+            Ok(cli) => return Ok(cli),
+            Err(error) => error,
+        },
+        Err(error) => error,
+    };
+    use clap::error::ErrorKind;
+    if matches!(error.kind(), ErrorKind::DisplayHelp | ErrorKind::DisplayVersion)
+        || error.kind() == ErrorKind::DisplayHelpOnMissingArgumentOrSubcommand && !wants_json(args)
+        || !wants_json(args)
+    {
+        let _ = error.print();
+        return Err(if error.use_stderr() { exit::USAGE } else { exit::OK });
+    }
+    let rendered = error.render().to_string();
+    let message = rendered
+        .lines()
+        .find(|l| !l.trim().is_empty())
+        .unwrap_or("invalid usage")
+        .trim_start_matches("error: ")
+        .to_owned();
+    let usage = rendered
+        .lines()
+        .find(|l| l.trim_start().starts_with("Usage:"))
+        .map(|l| l.trim().to_owned());
+    let mut body = serde_json::json!({
+        "code": "usage",
+        "message": message,
+        "hint": "see 'plurum <command> --help'",
+    });
+    if let Some(usage) = usage {
+        body["details"] = serde_json::json!({ "usage": usage });
+    }
+    output::write_json_document(&serde_json::json!({ "error": body }));
+    Err(exit::USAGE)
 }
 
 /// Colors on stderr: a terminal, and neither `--no-color` nor `NO_COLOR`.
@@ -50,14 +123,16 @@ fn use_color(no_color: bool) -> bool {
     !no_color && std::env::var_os("NO_COLOR").is_none_or(|v| v.is_empty()) && std::io::stderr().is_terminal()
 }
 
-async fn run(cli: Cli) -> u8 {
-    let result = dispatch(cli).await;
+async fn run(cli: Cli, jq: Option<jq::Filter>) -> u8 {
+    let json = cli.global.json || jq.is_some();
+    let verbose = cli.global.verbose;
+    let result = dispatch(cli, jq).await;
     let code = match result {
         Ok(code) => code,
         Err(error) => {
-            let (code, hint) = exit::classify(&error);
-            exit::report(&error, hint.as_deref());
-            code
+            let classified = exit::classify(&error);
+            exit::report(&error, &classified, json, verbose);
+            classified.exit
         }
     };
     // Entries of state.json that did not parse (or a file moved aside): the
@@ -73,15 +148,18 @@ async fn run(cli: Cli) -> u8 {
     }
 }
 
-async fn dispatch(cli: Cli) -> anyhow::Result<u8> {
+async fn dispatch(cli: Cli, jq: Option<jq::Filter>) -> anyhow::Result<u8> {
+    let mut options = cli.global.options();
+    options.jq = jq;
     // Commands that need no context.
     let command = match cli.command {
-        Command::Completions(args) => return commands::completions::run(args),
-        Command::Serve(args) => return commands::serve::run(args, cli.global.json).await.map(|()| exit::OK),
-        Command::Demo(args) => return commands::demo::run(args, &cli.global.options()).await,
+        Command::Completions(args) => return commands::completions::run(args, &options),
+        Command::Serve(args) => return commands::serve::run(args, &options).await.map(|()| exit::OK),
+        Command::Demo(args) => return commands::demo::run(args, &options).await,
         other => other,
     };
-    let ctx = Ctx::new(cli.global.options())?;
+    let json = options.json || options.jq.is_some();
+    let ctx = Ctx::new(options)?;
     // `pulse watch` and `daemon` handle Ctrl-C themselves (they close and save first).
     let command = match command {
         Command::Pulse(commands::pulse::Command::Watch(args)) => {
@@ -108,8 +186,12 @@ async fn dispatch(cli: Cli) -> anyhow::Result<u8> {
     tokio::select! {
         result = work => result,
         _ = tokio::signal::ctrl_c() => {
-            eprintln!("interrupted");
-            Ok(exit::INTERRUPTED)
+            if json {
+                Err(exit::CliError::new(exit::INTERRUPTED, "interrupted").into())
+            } else {
+                eprintln!("interrupted");
+                Ok(exit::INTERRUPTED)
+            }
         }
     }
 }

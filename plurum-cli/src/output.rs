@@ -3,9 +3,17 @@
 
 use std::borrow::Cow;
 use std::io::{IsTerminal, Write};
+use std::sync::atomic::{AtomicBool, Ordering};
 use std::time::Duration;
 
 use serde::Serialize;
+
+use crate::exit::{self, CliError};
+use crate::jq::Filter;
+
+/// Whether human tables clip long texts (only on a terminal: a pipe or a
+/// file gets every character).
+static CLIP: AtomicBool = AtomicBool::new(false);
 
 /// How to print.
 #[derive(Debug, Clone)]
@@ -14,17 +22,23 @@ pub(crate) struct Output {
     pub(crate) quiet: bool,
     spinners: bool,
     pretty: bool,
+    jq: Option<Filter>,
 }
 
 impl Output {
-    pub(crate) fn new(json: bool, quiet: bool) -> Self {
+    /// `jq` (from `--jq`) implies JSON.
+    pub(crate) fn new(json: bool, quiet: bool, jq: Option<Filter>) -> Self {
         let stderr_tty = std::io::stderr().is_terminal();
+        let stdout_tty = std::io::stdout().is_terminal();
         let dumb = std::env::var("TERM").is_ok_and(|t| t == "dumb");
+        let json = json || jq.is_some();
+        CLIP.store(stdout_tty, Ordering::Relaxed);
         Self {
             json,
             quiet,
             spinners: stderr_tty && !dumb && !json && !quiet,
-            pretty: std::io::stdout().is_terminal(),
+            pretty: stdout_tty,
+            jq,
         }
     }
 
@@ -35,8 +49,12 @@ impl Output {
         write_stdout(&clean(text));
     }
 
-    /// Prints one JSON document (control characters stay, escaped by JSON).
+    /// Prints one JSON document (control characters stay, escaped by JSON),
+    /// or what `--jq` picks out of it.
     pub(crate) fn json<T: Serialize + ?Sized>(&self, value: &T) -> anyhow::Result<()> {
+        if let Some(jq) = &self.jq {
+            return self.jq_lines(jq, &serde_json::to_value(value)?);
+        }
         let text = if self.pretty {
             serde_json::to_string_pretty(value)?
         } else {
@@ -46,9 +64,20 @@ impl Output {
         Ok(())
     }
 
-    /// Prints one JSON line (for streams).
+    /// Prints one JSON line (for streams), or what `--jq` picks out of it.
     pub(crate) fn json_line<T: Serialize + ?Sized>(&self, value: &T) -> anyhow::Result<()> {
+        if let Some(jq) = &self.jq {
+            return self.jq_lines(jq, &serde_json::to_value(value)?);
+        }
         write_stdout(&serde_json::to_string(value)?);
+        Ok(())
+    }
+
+    fn jq_lines(&self, jq: &Filter, value: &serde_json::Value) -> anyhow::Result<()> {
+        let lines = jq.lines(value).map_err(|e| CliError::new(exit::ERROR, e).code("jq"))?;
+        for line in lines {
+            write_stdout(&line);
+        }
         Ok(())
     }
 
@@ -91,6 +120,16 @@ impl Output {
         bar.finish_and_clear();
         output
     }
+}
+
+/// Prints one JSON document as is (errors: `--jq` does not apply).
+pub(crate) fn write_json_document(value: &serde_json::Value) {
+    let text = if std::io::stdout().is_terminal() {
+        serde_json::to_string_pretty(value)
+    } else {
+        serde_json::to_string(value)
+    };
+    write_stdout(&text.unwrap_or_default());
 }
 
 /// Writes a line to stdout; a closed pipe ends the process quietly (exit 0).
@@ -162,10 +201,11 @@ pub(crate) fn table(headers: &[&str], rows: &[Vec<String>]) -> String {
     out.join("\n")
 }
 
-/// Cuts a text to `max` characters with an ellipsis.
+/// One line of a text, cut to `max` characters with an ellipsis on a
+/// terminal (a pipe or a file gets it whole).
 pub(crate) fn clip(text: &str, max: usize) -> String {
     let single: String = text.split_whitespace().collect::<Vec<_>>().join(" ");
-    if single.chars().count() <= max {
+    if !CLIP.load(Ordering::Relaxed) || single.chars().count() <= max {
         single
     } else {
         let cut: String = single.chars().take(max.saturating_sub(1)).collect();

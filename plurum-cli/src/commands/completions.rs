@@ -25,7 +25,14 @@ pub(crate) enum Shell {
     Fish,
 }
 
-pub(crate) fn run(args: Args) -> anyhow::Result<u8> {
+pub(crate) fn run(args: Args, options: &crate::context::Options) -> anyhow::Result<u8> {
+    if options.json {
+        return Err(
+            crate::exit::CliError::new(exit::USAGE, "completions are a shell script, not JSON")
+                .hint("run it without --json / --jq")
+                .into(),
+        );
+    }
     let shell = match args.shell {
         Shell::Bash => clap_complete::Shell::Bash,
         Shell::Zsh => clap_complete::Shell::Zsh,
@@ -33,6 +40,6 @@ pub(crate) fn run(args: Args) -> anyhow::Result<u8> {
     };
     let mut buffer = Vec::new();
     clap_complete::generate(shell, &mut Cli::command(), "plurum", &mut buffer);
-    crate::output::Output::new(false, false).write(&String::from_utf8_lossy(&buffer));
+    crate::output::Output::new(false, false, None).write(&String::from_utf8_lossy(&buffer));
     Ok(exit::OK)
 }

@@ -37,10 +37,6 @@ pub(crate) fn screen(ctx: &Ctx, args: &SafetyArgs, root: &str, value: Value) -> 
             .note(&format!("masked {} sensitive piece(s) before posting", findings.len()));
         return Ok(safety::redact(&value));
     }
-    if ctx.out.json {
-        ctx.out
-            .json(&json!({"error": "sensitive_content", "findings": findings}))?;
-    }
     let list: Vec<String> = findings
         .iter()
         .map(|f| format!("{} ({}: {})", f.path, f.category, f.category.describe()))
@@ -50,5 +46,7 @@ pub(crate) fn screen(ctx: &Ctx, args: &SafetyArgs, root: &str, value: Value) -> 
         format!("refusing to post content that looks sensitive: {}", list.join("; ")),
     )
     .hint("remove it, pass --redact to mask it, or --allow-sensitive to post it anyway")
+    .code("sensitive_content")
+    .details(json!({ "findings": findings }))
     .into())
 }

@@ -36,7 +36,8 @@ pub(crate) struct Args {
 }
 
 /// Runs the server until Ctrl-C or SIGTERM.
-pub(crate) async fn run(args: Args, json: bool) -> anyhow::Result<()> {
+pub(crate) async fn run(args: Args, options: &crate::context::Options) -> anyhow::Result<()> {
+    let out = crate::output::Output::new(options.json, options.quiet, options.jq.clone());
     // Listen for the signals before saying where we listen: a supervisor
     // may stop us the moment it reads the URL.
     let mut signals = crate::signals::Signals::install();
@@ -55,13 +56,10 @@ pub(crate) async fn run(args: Args, json: bool) -> anyhow::Result<()> {
     if args.latency_ms > 0 {
         server.faults().set_latency(Duration::from_millis(args.latency_ms));
     }
-    if json {
-        println!(
-            "{}",
-            serde_json::json!({"base_url": server.base_url(), "ws_url": server.ws_url(), "addr": server.addr().to_string()})
-        );
+    if out.json {
+        out.json(&serde_json::json!({"base_url": server.base_url(), "ws_url": server.ws_url(), "addr": server.addr().to_string()}))?;
     } else {
-        println!("{}", server.base_url());
+        out.write(&server.base_url());
     }
     let storage = match &args.data {
         Some(path) => format!("data in {}", path.display()),

@@ -436,9 +436,9 @@ fn sensitive_content_is_stopped_masked_or_allowed() {
         .output()
         .unwrap();
     assert_eq!(stopped.status.code(), Some(1));
-    let findings: Value = serde_json::from_slice(&stopped.stdout).unwrap();
-    assert_eq!(findings["error"], "sensitive_content");
-    let categories: Vec<&str> = findings["findings"]
+    let answer: Value = serde_json::from_slice(&stopped.stdout).unwrap();
+    assert_eq!(answer["error"]["code"], "sensitive_content");
+    let categories: Vec<&str> = answer["error"]["details"]["findings"]
         .as_array()
         .unwrap()
         .iter()
@@ -448,7 +448,7 @@ fn sensitive_content_is_stopped_masked_or_allowed() {
         categories.contains(&"connection_string") && categories.contains(&"private_network"),
         "{categories:?}"
     );
-    assert_eq!(findings["findings"][0]["path"], "entry.content.text");
+    assert_eq!(answer["error"]["details"]["findings"][0]["path"], "entry.content.text");
     assert!(!String::from_utf8_lossy(&stopped.stdout).contains("hunter2"));
     let stderr = String::from_utf8_lossy(&stopped.stderr);
     assert!(stderr.contains("entry.content.text (connection_string"), "{stderr}");
@@ -639,18 +639,31 @@ fn errors_map_to_documented_exit_codes_with_hints() {
         .code(4)
         .stderr(predicate::str::contains("the server rejected the API key (401)"))
         .stderr(predicate::str::contains("SENTINEL").not());
-    // Unreachable server: 5 (temporary), with the cause chain.
+    // Unreachable server: 5 (temporary), one line with the root cause; the
+    // whole chain with -v.
     let closed = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
     let url = format!("http://{}/api/v1", closed.local_addr().unwrap());
     drop(closed);
-    world
+    let unreachable = world
         .plurum()
         .args(["--api-url", &url, "pulse", "status"])
+        .output()
+        .unwrap();
+    assert_eq!(unreachable.status.code(), Some(5));
+    let err = String::from_utf8_lossy(&unreachable.stderr);
+    let first = err.lines().next().unwrap();
+    assert!(
+        first.starts_with("error: could not reach") && first.contains("onnection refused"),
+        "{err}"
+    );
+    assert!(!err.contains("caused by:") && !err.contains("stack backtrace"), "{err}");
+    assert_eq!(err.lines().count(), 2, "one line and a hint: {err}");
+    world
+        .plurum()
+        .args(["-v", "--api-url", &url, "pulse", "status"])
         .assert()
         .code(5)
-        .stderr(predicate::str::contains("error: could not reach"))
-        .stderr(predicate::str::contains("caused by:"))
-        .stderr(predicate::str::contains("stack backtrace").not());
+        .stderr(predicate::str::contains("caused by:"));
     // Usage: 2.
     world
         .plurum()

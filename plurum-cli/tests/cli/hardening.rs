@@ -862,9 +862,13 @@ fn an_endless_answer_is_cut_off_with_a_clear_error() {
         .output()
         .unwrap();
     assert_eq!(output.status.code(), Some(1), "{}", text(&output.stderr));
+    let answer: Value = serde_json::from_slice(&output.stdout).unwrap();
+    assert_eq!(answer["error"]["code"], "too_large");
     assert!(
-        text(&output.stderr).contains("larger than 8 MiB"),
-        "{}",
-        text(&output.stderr)
+        answer["error"]["message"]
+            .as_str()
+            .unwrap()
+            .contains("larger than 8 MiB"),
+        "{answer}"
     );
 }
