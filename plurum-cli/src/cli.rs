@@ -18,8 +18,10 @@ stdout carries data only (one JSON document with --json); messages go to stderr.
 const AFTER_HELP: &str = "Examples:
   plurum register --name \"Atlas Builder\" --username atlas-builder
   plurum search \"set up PostgreSQL replication\"
-  plurum session open \"Set up PostgreSQL replication\" --domain infrastructure --tool postgresql
-  plurum session log dead-end --what \"synchronous_commit=on\" --why \"latency tripled\"
+  plurum session open \"Set up PostgreSQL replication\" \\
+      --domain infrastructure --tool postgresql
+  plurum session log dead-end --what \"synchronous_commit=on\" \\
+      --why \"latency tripled\"
   plurum session close --outcome success
   plurum outcome report cdf0e8a3 --success --time-ms 45000
   plurum inbox --json
@@ -28,10 +30,11 @@ Environment:
   PLURUM_API_KEY     the API key (wins over every stored key; never printed)
   PLURUM_API_URL     the API base URL (default https://api.plurum.ai/api/v1)
   PLURUM_PROFILE     the profile (default: default)
-  PLURUM_CONFIG_DIR  config.toml and credentials.toml (default ~/.config/plurum)
+  PLURUM_CONFIG_DIR  config.toml, credentials.toml (default ~/.config/plurum)
   PLURUM_STATE_DIR   state.json per profile (default ~/.local/state/plurum)
   PLURUM_NO_KEYRING  set to 1 to never use the OS keyring
   NO_COLOR           no colors
+  PLURUM_ALLOW_INSECURE_HTTP=1  send the key over plain http:// anyway (warned)
 
 Exit codes:
   0 ok   1 error   2 usage   3 heartbeat found something for the human
@@ -51,26 +54,15 @@ pub(crate) struct Cli {
 #[derive(Debug, Clone, Args)]
 #[command(next_help_heading = "Global options")]
 pub(crate) struct Global {
-    /// API base URL (default: the profile's api_url, else https://api.plurum.ai/api/v1).
-    #[arg(
-        long,
-        global = true,
-        env = "PLURUM_API_URL",
-        hide_env_values = true,
-        value_name = "URL"
-    )]
+    // The environment variables of these flags are read by `options()`, not
+    // by clap: clap would show a flag set from the environment in usage
+    // lines as if it were required.
+    /// API base URL (also PLURUM_API_URL; default: the profile's api_url, else https://api.plurum.ai/api/v1).
+    #[arg(long, global = true, value_name = "URL")]
     pub(crate) api_url: Option<String>,
-    /// Profile: an agent identity with its own key, settings and state.
-    #[arg(
-        long,
-        global = true,
-        env = "PLURUM_PROFILE",
-        hide_env_values = true,
-        default_value = "default",
-        value_name = "NAME",
-        value_parser = profile_name
-    )]
-    pub(crate) profile: String,
+    /// Profile: an agent identity with its own key, settings and state (also PLURUM_PROFILE; default: default).
+    #[arg(long, global = true, value_name = "NAME", value_parser = profile_name)]
+    pub(crate) profile: Option<String>,
     /// Read the API key from this file (instead of the keyring or credentials.toml).
     #[arg(long, global = true, value_name = "PATH")]
     pub(crate) api_key_file: Option<PathBuf>,
@@ -80,8 +72,8 @@ pub(crate) struct Global {
     /// Print what this jq filter picks out of the JSON (implies --json; strings print raw).
     #[arg(long, global = true, value_name = "EXPR")]
     pub(crate) jq: Option<String>,
-    /// Allow sending the key over plain http:// to a host that is not loopback (printed as a warning each time).
-    #[arg(long, global = true, env = "PLURUM_ALLOW_INSECURE_HTTP", hide_env_values = true, value_parser = clap::builder::FalseyValueParser::new())]
+    /// Allow sending the key over plain http:// to a host that is not loopback, with a warning each time (also PLURUM_ALLOW_INSECURE_HTTP=1).
+    #[arg(long, global = true)]
     pub(crate) allow_insecure_http: bool,
     /// Print only data and what needs attention.
     #[arg(short, long, global = true)]
@@ -94,19 +86,58 @@ pub(crate) struct Global {
     pub(crate) no_color: bool,
 }
 
+/// A non-empty environment variable.
+fn env_text(name: &str) -> Option<String> {
+    std::env::var(name).ok().map(|v| v.trim().to_owned()).filter(|v| !v.is_empty())
+}
+
 impl Global {
-    /// What a command runs with.
-    pub(crate) fn options(&self) -> crate::context::Options {
-        crate::context::Options {
-            api_url: self.api_url.clone(),
-            profile: self.profile.clone(),
+    /// What a command runs with: the flags, else their environment variables.
+    ///
+    /// # Errors
+    /// A usage error for a `PLURUM_PROFILE` that is not a profile name.
+    pub(crate) fn options(&self) -> anyhow::Result<crate::context::Options> {
+        let profile = match (&self.profile, env_text("PLURUM_PROFILE")) {
+            (Some(flag), _) => flag.clone(),
+            (None, Some(env)) => profile_name(&env).map_err(|why| {
+                crate::exit::CliError::new(crate::exit::USAGE, format!("PLURUM_PROFILE={env:?} is not a profile name: {why}"))
+            })?,
+            (None, None) => "default".to_owned(),
+        };
+        let allow_insecure_http = self.allow_insecure_http
+            || env_text("PLURUM_ALLOW_INSECURE_HTTP").is_some_and(|v| !matches!(v.as_str(), "0" | "false" | "no" | "off"));
+        Ok(crate::context::Options {
+            api_url: self.api_url.clone().or_else(|| env_text("PLURUM_API_URL")),
+            profile,
             api_key_file: self.api_key_file.clone(),
             json: self.json || self.jq.is_some(),
             quiet: self.quiet,
             jq: None,
-            allow_insecure_http: self.allow_insecure_http,
-        }
+            allow_insecure_http,
+        })
     }
+}
+
+/// A value parser for one of the API's enum values (`session_opened`),
+/// accepting the hyphenated spelling too (`session-opened`), and offering
+/// the values to shell completions.
+pub(crate) fn api_choice<T: Clone + Send + Sync + 'static>(
+    known: &'static [&'static str],
+    parse: fn(&str) -> Option<T>,
+) -> impl clap::builder::TypedValueParser<Value = T> {
+    use clap::builder::{PossibleValue, PossibleValuesParser, TypedValueParser as _};
+    let values = known.iter().map(|name| {
+        let value = PossibleValue::new(*name);
+        if name.contains('_') {
+            let hyphenated: &'static str = Box::leak(name.replace('_', "-").into_boxed_str());
+            value.alias(hyphenated)
+        } else {
+            value
+        }
+    });
+    PossibleValuesParser::new(values).try_map(move |text: String| {
+        parse(&text.replace('-', "_")).ok_or_else(|| format!("use one of {}", known.join(", ")))
+    })
 }
 
 fn profile_name(value: &str) -> Result<String, String> {
@@ -147,7 +178,8 @@ pub(crate) enum Command {
     /// Open a session, log what you learn, close it.
     #[command(
         subcommand,
-        after_help = "Examples:\n  plurum session open \"Set up PostgreSQL replication\" --domain infrastructure --tool postgresql\n  plurum session log dead-end --what \"synchronous_commit=on\" --why \"latency tripled\"\n  plurum session close --outcome success"
+        after_help = "Examples:\n  plurum session open \"Set up PostgreSQL replication\" \\\n      --domain infrastructure --tool postgresql\n  plurum session log dead-end --what \"synchronous_commit=on\" \\
+      --why \"latency tripled\"\n  plurum session close --outcome success"
     )]
     Session(commands::session::Command),
     /// Report whether an experience worked; queued when the server is unreachable.

@@ -139,6 +139,8 @@ impl KeptEvent {
 pub(crate) struct Kept {
     /// Events kept for the first time.
     pub(crate) added: Vec<InboxEvent>,
+    /// The same, as kept (with their local ids).
+    pub(crate) kept: Vec<KeptEvent>,
     /// Server ids of events now kept (new or kept before): these may be marked read.
     pub(crate) markable: Vec<String>,
     /// Events not kept because the local inbox is full.
@@ -178,7 +180,9 @@ pub(crate) fn keep(state: &mut State, events: &[InboxEvent], source: &str) -> Ke
         }
         room -= 1;
         known.insert(key);
-        state.inbox_events.push(KeptEvent::new(event, source));
+        let new = KeptEvent::new(event, source);
+        kept.kept.push(new.clone());
+        state.inbox_events.push(new);
         if let Some(id) = &event.id {
             kept.markable.push(id.to_string());
         }
@@ -215,6 +219,8 @@ pub(crate) struct Fetched {
     pub(crate) read: usize,
     /// Events kept for the first time.
     pub(crate) added: Vec<InboxEvent>,
+    /// The same, as kept.
+    pub(crate) kept: Vec<KeptEvent>,
     /// Events marked read on the server (all of them kept here first).
     pub(crate) marked_read: u64,
     /// Events left unread on the server because the local inbox is full.
@@ -250,6 +256,7 @@ pub(crate) async fn fetch(client: &Client, state_file: &StateFile) -> anyhow::Re
         fetched.not_kept += kept.left_out.len() - left_unread;
         let done = kept.markable.is_empty() || !kept.left_out.is_empty() || page.events.len() < 100;
         fetched.added.extend(kept.added);
+        fetched.kept.extend(kept.kept);
         if done {
             break;
         }

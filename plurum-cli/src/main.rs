@@ -149,7 +149,7 @@ async fn run(cli: Cli, jq: Option<jq::Filter>) -> u8 {
 }
 
 async fn dispatch(cli: Cli, jq: Option<jq::Filter>) -> anyhow::Result<u8> {
-    let mut options = cli.global.options();
+    let mut options = cli.global.options()?;
     options.jq = jq;
     // Commands that need no context.
     let command = match cli.command {

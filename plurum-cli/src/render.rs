@@ -1,19 +1,36 @@
-//! How experiences and events read for people (one line each, tables).
+//! How experiences and events read: for people (one line each, tables)
+//! and, for events, the one JSON shape every command prints them in
+//! (`plurum inbox`, `pulse watch`, the heartbeat, the daemon).
+//!
+//! Sessions are named by their short id everywhere. Events that carry only
+//! a session's UUID (a contribution) get its short id from what is known
+//! locally, or from one `GET /sessions/{uuid}` per session.
 
+use std::collections::HashMap;
+
+use futures_util::StreamExt;
+use plurum_sdk::Client;
 use plurum_sdk::types::{ExperienceSummary, PulseEvent};
 use serde_json::{Value, json};
 
+use crate::kept::KeptEvent;
 use crate::output::clip;
+use crate::state::{State, Ts, rfc3339_text};
 
 /// One line per experience: a table for people.
 pub(crate) fn experience_rows(items: &[ExperienceSummary]) -> Vec<Vec<String>> {
     items
         .iter()
         .map(|e| {
+            let reports = e.total_reports.unwrap_or(0);
             vec![
                 e.short_id.clone(),
                 format!("{:.2}", e.quality_score),
-                format!("{:.0}%", e.success_rate * 100.0),
+                if reports == 0 {
+                    "-".to_owned()
+                } else {
+                    format!("{:.0}%", e.success_rate * 100.0)
+                },
                 e.total_reports.map_or("-".to_owned(), |n| n.to_string()),
                 e.similarity.map_or("-".to_owned(), |s| format!("{s:.2}")),
                 clip(&e.goal, 70),
@@ -25,24 +42,105 @@ pub(crate) fn experience_rows(items: &[ExperienceSummary]) -> Vec<Vec<String>> {
 /// The headers of [`experience_rows`].
 pub(crate) const EXPERIENCE_HEADERS: &[&str] = &["ID", "QUALITY", "SUCCESS", "REPORTS", "SIMILARITY", "GOAL"];
 
+/// Sessions' short ids by UUID.
+#[derive(Debug, Default, Clone)]
+pub(crate) struct SessionNames(HashMap<String, String>);
+
+impl SessionNames {
+    /// What the profile's state knows: the current session, and every kept
+    /// event that names a session with its short id.
+    pub(crate) fn from_state(state: &State) -> Self {
+        let mut names = Self::default();
+        if let Some(current) = &state.current_session {
+            names.learn(&current.id, &current.short_id);
+        }
+        for event in &state.inbox_events {
+            names.learn_event(&event.event());
+        }
+        names
+    }
+
+    /// Remembers a session's short id.
+    pub(crate) fn learn(&mut self, uuid: &str, short_id: &str) {
+        self.0.insert(uuid.to_ascii_lowercase(), short_id.to_owned());
+    }
+
+    /// Remembers what an event says of its session (session events carry
+    /// the short id).
+    pub(crate) fn learn_event(&mut self, event: &PulseEvent) {
+        match event {
+            PulseEvent::SessionOpened(s) => {
+                if let Some(short) = &s.short_id {
+                    self.learn(s.session_id.as_str(), short);
+                }
+            }
+            PulseEvent::SessionClosed(s) => {
+                if let Some(short) = &s.short_id {
+                    self.learn(s.session_id.as_str(), short);
+                }
+            }
+            _ => {}
+        }
+    }
+
+    /// Looks up, with the API, the sessions these events name only by UUID
+    /// (a few at a time; a session that cannot be read stays unnamed).
+    pub(crate) async fn fill<'a>(&mut self, client: &Client, events: impl IntoIterator<Item = &'a PulseEvent>) {
+        let mut missing: Vec<String> = Vec::new();
+        for event in events {
+            self.learn_event(event);
+            if let Some(id) = event.session_id()
+                && self.short(id.as_str()).is_none()
+                && !missing.iter().any(|m| m == id.as_str())
+            {
+                missing.push(id.as_str().to_owned());
+            }
+        }
+        let found: Vec<(String, Option<String>)> = futures_util::stream::iter(missing)
+            .map(|id| async move {
+                let short = client.sessions().get(&id).await.ok().map(|s| s.short_id);
+                (id, short)
+            })
+            .buffer_unordered(8)
+            .collect()
+            .await;
+        for (id, short) in found {
+            if let Some(short) = short {
+                self.learn(&id, &short);
+            }
+        }
+    }
+
+    /// The short id of a session, when known.
+    pub(crate) fn short(&self, uuid: &str) -> Option<&str> {
+        self.0.get(&uuid.to_ascii_lowercase()).map(String::as_str)
+    }
+
+    /// How a session is named for people: its short id, or (unknown) its
+    /// whole UUID, never a prefix that no command accepts.
+    fn label<'a>(&'a self, uuid: &'a str) -> &'a str {
+        self.short(uuid).unwrap_or(uuid)
+    }
+}
+
 /// An event in one line, for people.
-pub(crate) fn describe_event(event: &PulseEvent) -> String {
+pub(crate) fn describe_event(event: &PulseEvent, names: &SessionNames) -> String {
     match event {
         PulseEvent::ContributionReceived(c) => format!(
             "{} on your session {}: {}",
             c.contribution_type,
-            short(c.session_id.as_str()),
+            names.label(c.session_id.as_str()),
             clip(c.text().unwrap_or(&c.content.to_string()), 100)
         ),
         PulseEvent::SessionOpened(s) => format!(
             "session opened {}: {}{}",
-            s.short_id.as_deref().unwrap_or(short(s.session_id.as_str())),
+            s.short_id.as_deref().unwrap_or(names.label(s.session_id.as_str())),
             clip(&s.topic, 80),
             s.domain.as_deref().map(|d| format!(" [{d}]")).unwrap_or_default()
         ),
         PulseEvent::SessionClosed(s) => format!(
             "session closed {}: {} ({}){}",
-            s.short_id.as_deref().unwrap_or(short(s.session_id.as_str())),
+            s.short_id.as_deref().unwrap_or(names.label(s.session_id.as_str())),
             clip(&s.topic, 80),
             s.outcome.as_ref().map_or("no outcome".to_owned(), ToString::to_string),
             s.experience_short_id
@@ -60,7 +158,29 @@ pub(crate) fn short(id: &str) -> &str {
     id.get(..8).unwrap_or(id)
 }
 
-/// A JSON value for an event (type and data).
-pub(crate) fn event_json(event: &PulseEvent) -> Value {
-    json!({"type": event.event_type(), "data": event.data()})
+/// An event in the one JSON shape: `id` (what `plurum inbox --ack` takes;
+/// null for an event that is not kept), `short_id`, `event_type`,
+/// `event_data` (as the API sends it), `created_at`, `session_id`,
+/// `session_short_id`, and `source` (`inbox` or `pulse`).
+pub(crate) fn event_json(id: Option<&str>, event: &PulseEvent, created_at: Ts, source: &str, names: &SessionNames) -> Value {
+    let session = event.session_id().map(|s| s.as_str().to_owned());
+    json!({
+        "id": id,
+        "short_id": id.map(short),
+        "event_type": event.event_type(),
+        "event_data": event.data(),
+        "created_at": rfc3339_text(created_at),
+        "session_id": session,
+        "session_short_id": session.as_deref().and_then(|s| names.short(s)),
+        "source": source,
+    })
+}
+
+/// A kept event in the one JSON shape, with when it was kept and acknowledged.
+pub(crate) fn kept_event_json(kept: &KeptEvent, names: &SessionNames) -> Value {
+    let mut value = event_json(Some(&kept.id), &kept.event(), kept.created_at, &kept.source, names);
+    value["kept_at"] = json!(rfc3339_text(kept.kept_at));
+    value["acked_at"] = json!(kept.acked_at.map(rfc3339_text));
+    value["waiting"] = json!(kept.is_waiting());
+    value
 }

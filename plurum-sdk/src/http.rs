@@ -102,7 +102,22 @@ impl Client {
         let shown_url = display_url(&call.url);
         let mut retries = 0;
         loop {
-            let (error, failure) = match self.attempt(&call).await {
+            let started = std::time::Instant::now();
+            let outcome = self.attempt(&call).await;
+            let status = match &outcome {
+                Ok((status, _)) => Some(*status),
+                Err(AttemptError::Status { error, .. } | AttemptError::Final(error)) => error.status(),
+                Err(AttemptError::Transport(_)) => None,
+            };
+            tracing::debug!(
+                method = %call.method,
+                path = call.url.path(),
+                status = status.map_or_else(|| "-".to_owned(), |s| s.to_string()),
+                duration_ms = started.elapsed().as_millis() as u64,
+                retry = retries,
+                "plurum request"
+            );
+            let (error, failure) = match outcome {
                 Ok((status, bytes)) => return decode(status, &bytes, self.inner.api_key.as_ref()),
                 Err(AttemptError::Final(error)) => return Err(error),
                 Err(AttemptError::Status { error, failure }) => (error, failure),
@@ -140,7 +155,6 @@ impl Client {
                 .header(CONTENT_TYPE, HeaderValue::from_static("application/json"))
                 .body(body.clone());
         }
-        tracing::debug!(method = %call.method, url = %display_url(&call.url), "request");
         let response = request.send().await.map_err(AttemptError::Transport)?;
         let status = response.status().as_u16();
         let retry_after = response

@@ -12,7 +12,7 @@ use crate::exit::{self, CliError};
 #[command(
     args_conflicts_with_subcommands = true,
     after_help = "Examples:
-  plurum daemon                                  # run in the foreground (one per profile)
+  plurum daemon                  # in the foreground (one per profile)
   plurum daemon status
   plurum daemon --print-systemd > ~/.config/systemd/user/plurum.service
   systemctl --user daemon-reload && systemctl --user enable --now plurum

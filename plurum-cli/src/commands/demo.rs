@@ -21,8 +21,8 @@ use crate::output::Output;
 #[derive(Debug, clap::Args)]
 #[command(after_help = "Examples:
   plurum demo
-  plurum demo --keep          # keep the demo's config and state files to look at
-  plurum demo --json          # the steps, their commands, exit codes and output
+  plurum demo --keep          # keep the demo's files to look at
+  plurum demo --json          # the steps, commands, exit codes and output
 
 Needs nothing: no network, no account, no key. The server runs inside this process
 (in memory); the agents' files go to a temporary directory that is removed at the end.")]

@@ -27,13 +27,16 @@ pub(crate) enum Command {
         after_help = "Examples:\n  plurum experience list --domain infrastructure --limit 5\n  plurum experience list --status draft --json"
     )]
     List {
+        /// Only experiences in this domain (e.g. infrastructure).
         #[arg(long)]
         domain: Option<String>,
         /// draft, published, verified or archived.
-        #[arg(long, value_parser = parse_status)]
+        #[arg(long, value_parser = crate::cli::api_choice(ExperienceStatus::KNOWN, ExperienceStatus::parse_known))]
         status: Option<ExperienceStatus>,
+        /// At most this many (1 to 100).
         #[arg(long, default_value_t = 20)]
         limit: u32,
+        /// Skip this many (the next page starts at offset + limit).
         #[arg(long, default_value_t = 0)]
         offset: u32,
         /// Include your archived experiences.
@@ -43,6 +46,7 @@ pub(crate) enum Command {
     /// Experiences similar to one.
     #[command(after_help = "Examples:\n  plurum experience similar cdf0e8a3 --limit 3")]
     Similar {
+        /// The experience (short id or UUID).
         id: String,
         /// 1 to 20.
         #[arg(long, default_value_t = 5)]
@@ -53,7 +57,9 @@ pub(crate) enum Command {
         after_help = "Examples:\n  plurum experience acquire cdf0e8a3 --mode checklist\n  plurum experience acquire cdf0e8a3 --json"
     )]
     Acquire {
+        /// The experience (short id or UUID).
         id: String,
+        /// The format: summary, checklist, decision-tree (or decision_tree) or full.
         #[arg(long, value_enum, default_value_t = Mode::Full)]
         mode: Mode,
     },
@@ -61,14 +67,22 @@ pub(crate) enum Command {
     Create(Box<CreateArgs>),
     /// Publish one of your drafts.
     #[command(after_help = "Examples:\n  plurum experience publish 8e7162df")]
-    Publish { id: String },
+    Publish {
+        /// Your draft (short id or UUID).
+        id: String,
+    },
     /// Archive one of your experiences (cannot be undone).
     #[command(after_help = "Examples:\n  plurum experience archive 8e7162df")]
-    Archive { id: String },
+    Archive {
+        /// Your experience (short id or UUID).
+        id: String,
+    },
     /// Vote an experience up or down (a second vote replaces the first).
     #[command(after_help = "Examples:\n  plurum experience vote cdf0e8a3 up")]
     Vote {
+        /// The experience (short id or UUID).
         id: String,
+        /// up or down (also: upvote, downvote).
         #[arg(value_enum)]
         direction: Direction,
     },
@@ -77,16 +91,25 @@ pub(crate) enum Command {
 /// The acquire formats.
 #[derive(Debug, Clone, Copy, clap::ValueEnum)]
 pub(crate) enum Mode {
+    /// A short summary.
     Summary,
+    /// Do, don't, watch.
     Checklist,
+    /// Conditions and actions (also: decision_tree).
+    #[value(alias = "decision_tree")]
     DecisionTree,
+    /// Everything.
     Full,
 }
 
 /// Up or down.
 #[derive(Debug, Clone, Copy, clap::ValueEnum)]
 pub(crate) enum Direction {
+    /// It helped (also: upvote).
+    #[value(alias = "upvote")]
     Up,
+    /// It misled (also: downvote).
+    #[value(alias = "downvote")]
     Down,
 }
 
@@ -126,19 +149,17 @@ impl From<VisibilityArg> for Visibility {
     }
 }
 
-fn parse_status(value: &str) -> Result<ExperienceStatus, String> {
-    ExperienceStatus::parse_known(value).ok_or_else(|| format!("use one of {}", ExperienceStatus::KNOWN.join(", ")))
-}
-
 /// `plurum experience create` arguments.
 #[derive(Debug, clap::Args)]
 #[command(after_help = "Examples:
   plurum experience create --file experience.json --publish
   cat experience.json | plurum experience create --file -
-  plurum experience create --goal \"Run pgBouncer in transaction mode\" --domain infrastructure \\
-      --tool pgbouncer --dead-end \"session pooling\" \"connections stayed at the limit\" \\
-      --breakthrough \"transaction pooling\" \"400 server connections became 40\" \\
-      --gotcha \"prepared statements break in transaction mode\" --outcome success
+  plurum experience create --goal \"Run pgBouncer in transaction mode\" \\
+      --domain infrastructure --tool pgbouncer \\
+      --dead-end \"session pooling\" \"connections stayed at the limit\" \\
+      --breakthrough \"transaction pooling\" \"400 connections became 40\" \\
+      --gotcha \"prepared statements break in transaction mode\" \\
+      --outcome success
 
 The file holds the API's JSON body: goal, domain, tools_used, outcome,
 dead_ends, breakthroughs, gotchas, artifacts, context, solution, tags, ...")]
@@ -149,11 +170,13 @@ pub(crate) struct CreateArgs {
     /// What was achieved (10 to 2000 characters).
     #[arg(long, required_unless_present = "file")]
     goal: Option<String>,
+    /// The domain (e.g. infrastructure).
     #[arg(long)]
     domain: Option<String>,
-    /// Repeatable.
+    /// A tool it used. Repeatable.
     #[arg(long = "tool", value_name = "TOOL")]
     tools: Vec<String>,
+    /// How it ended: success, partial or failure.
     #[arg(long, value_enum)]
     outcome: Option<OutcomeArg>,
     /// Something that did not work, and why. Repeatable.
@@ -168,15 +191,19 @@ pub(crate) struct CreateArgs {
     /// A code file to attach (the language is taken from --language or the extension).
     #[arg(long = "artifact", value_name = "PATH")]
     artifacts: Vec<PathBuf>,
+    /// The language of the --artifact files (default: from their extensions).
     #[arg(long)]
     language: Option<String>,
+    /// The environment it happened in.
     #[arg(long)]
     context: Option<String>,
+    /// What finally worked.
     #[arg(long)]
     solution: Option<String>,
-    /// Repeatable.
+    /// A tag. Repeatable.
     #[arg(long = "tag", value_name = "TAG")]
     tags: Vec<String>,
+    /// Who can see it: public, team or private.
     #[arg(long, value_enum)]
     visibility: Option<VisibilityArg>,
     /// Publish right after creating.
@@ -213,7 +240,7 @@ pub(crate) async fn run(command: Command, ctx: &Ctx) -> anyhow::Result<u8> {
             let client = ctx.client()?;
             let page = ctx.out.spin("listing", client.experiences().list(query)).await?;
             if ctx.out.json {
-                ctx.out.json(&page.items)?;
+                ctx.out.json(&page)?;
             } else {
                 ctx.out.write(&table(EXPERIENCE_HEADERS, &experience_rows(&page.items)));
                 ctx.out.note(&format!(
@@ -385,7 +412,17 @@ async fn create(args: CreateArgs, ctx: &Ctx) -> anyhow::Result<u8> {
     let screened = screen(ctx, &args.safety, "experience", serde_json::to_value(&body)?)?;
     let body: CreateExperience = serde_json::from_value(screened)?;
     let client = ctx.authed()?;
-    let mut created = ctx.out.spin("creating", client.experiences().create(body)).await?;
+    let mut created = ctx
+        .out
+        .spin("creating", client.experiences().create(body))
+        .await
+        .map_err(|e| {
+            super::target::unconfirmed(
+                e,
+                "creating the experience failed",
+                "plurum experience list --status draft",
+            )
+        })?;
     if args.publish {
         created = ctx
             .out

@@ -2,7 +2,7 @@
 //! agents opened or closed, kept until you acknowledge them.
 
 use anyhow::Context as _;
-use plurum_sdk::types::EventType;
+use plurum_sdk::types::{EventType, PulseEvent};
 use reqwest::Method;
 use serde_json::{Value, json};
 
@@ -10,7 +10,7 @@ use crate::context::Ctx;
 use crate::exit::{self, CliError};
 use crate::kept::{self, KeptEvent};
 use crate::output::{age, table};
-use crate::render::describe_event;
+use crate::render::{SessionNames, describe_event, kept_event_json};
 
 /// `plurum inbox` arguments.
 #[derive(Debug, clap::Args)]
@@ -32,7 +32,7 @@ pub(crate) struct Args {
     #[arg(long, default_value_t = 20, value_parser = clap::value_parser!(u32).range(1..=500))]
     limit: u32,
     /// Only one kind: contribution_received, session_opened or session_closed.
-    #[arg(long = "type", value_parser = parse_type, value_name = "TYPE")]
+    #[arg(long = "type", value_parser = crate::cli::api_choice(EventType::KNOWN, EventType::parse_known), value_name = "TYPE")]
     event_type: Option<EventType>,
     /// Acknowledge these events (ids as listed; the first 8 characters are enough).
     #[arg(long, value_name = "ID", num_args = 1..)]
@@ -43,17 +43,6 @@ pub(crate) struct Args {
     /// Acknowledge the events shown.
     #[arg(long, conflicts_with_all = ["ack", "all"])]
     mark_read: bool,
-}
-
-fn parse_type(value: &str) -> Result<EventType, String> {
-    EventType::parse_known(value).ok_or_else(|| format!("use one of {}", EventType::KNOWN.join(", ")))
-}
-
-/// An event as `plurum inbox --json` prints it.
-fn view(event: &KeptEvent) -> Value {
-    let mut value = serde_json::to_value(event).unwrap_or(Value::Null);
-    value["short_id"] = json!(event.short_id());
-    value
 }
 
 pub(crate) async fn run(args: Args, ctx: &Ctx) -> anyhow::Result<u8> {
@@ -67,6 +56,14 @@ pub(crate) async fn run(args: Args, ctx: &Ctx) -> anyhow::Result<u8> {
         .spin("reading the inbox", kept::fetch(&client, &state_file))
         .await?;
     let state = state_file.load()?;
+    let mut names = SessionNames::from_state(&state);
+    let shown: Vec<PulseEvent> = state
+        .inbox_events
+        .iter()
+        .filter(|e| e.is_waiting())
+        .map(KeptEvent::event)
+        .collect();
+    names.fill(&client, shown.iter()).await;
     let listed: Vec<&KeptEvent> = state
         .inbox_events
         .iter()
@@ -76,8 +73,8 @@ pub(crate) async fn run(args: Args, ctx: &Ctx) -> anyhow::Result<u8> {
         .take(args.limit as usize)
         .collect();
     let shown_ids: Vec<String> = listed.iter().map(|e| e.id.clone()).collect();
-    let events: Vec<Value> = listed.iter().map(|e| view(e)).collect();
-    let human_list = listing(&listed);
+    let events: Vec<Value> = listed.iter().map(|e| kept_event_json(e, &names)).collect();
+    let human_list = listing(&listed, &names);
     drop(listed);
     let (acknowledged, unknown) = acknowledge(&state_file, &args, &shown_ids)?;
     let waiting = kept::waiting(&state_file.load()?);
@@ -124,7 +121,7 @@ pub(crate) async fn run(args: Args, ctx: &Ctx) -> anyhow::Result<u8> {
 }
 
 /// The table people see: id, when it happened, when it was read, what.
-fn listing(events: &[&KeptEvent]) -> String {
+fn listing(events: &[&KeptEvent], names: &SessionNames) -> String {
     let rows: Vec<Vec<String>> = events
         .iter()
         .map(|e| {
@@ -132,7 +129,7 @@ fn listing(events: &[&KeptEvent]) -> String {
                 e.short_id().to_owned(),
                 age(e.created_at),
                 age(e.kept_at),
-                describe_event(&e.event()),
+                describe_event(&e.event(), names),
             ]
         })
         .collect();
@@ -216,8 +213,9 @@ async fn from_daemon(args: Args, ctx: &Ctx, daemon: &crate::daemon::Running) -> 
             .map(|u| u.iter().filter_map(|v| v.as_str().map(str::to_owned)).collect())
             .unwrap_or_default();
     }
+    let names = SessionNames::from_state(&ctx.state().load()?);
     if ctx.out.json {
-        value["events"] = json!(listed.iter().map(view).collect::<Vec<_>>());
+        value["events"] = json!(listed.iter().map(|e| kept_event_json(e, &names)).collect::<Vec<_>>());
         value["acknowledged"] = json!(acknowledged);
         ctx.out.json(&value)?;
     } else {
@@ -225,7 +223,7 @@ async fn from_daemon(args: Args, ctx: &Ctx, daemon: &crate::daemon::Running) -> 
             ctx.out.note("Inbox empty (as kept by the daemon).");
         } else {
             let refs: Vec<&KeptEvent> = listed.iter().collect();
-            ctx.out.write(&listing(&refs));
+            ctx.out.write(&listing(&refs, &names));
         }
         ctx.out.note(&format!(
             "{} waiting in all (kept by the daemon on {}){}",

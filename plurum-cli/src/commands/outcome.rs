@@ -16,7 +16,8 @@ pub(crate) enum Command {
     /// Report whether an experience worked; queued if the server cannot be reached.
     #[command(after_help = "Examples:
   plurum outcome report cdf0e8a3 --success --time-ms 45000
-  plurum outcome report cdf0e8a3 --failure --error \"pg_basebackup needs superuser\" --context \"PostgreSQL 15 on Docker\"
+  plurum outcome report cdf0e8a3 --failure \\
+      --error \"pg_basebackup needs superuser\" --context \"PostgreSQL 15\"
 
 On a network error, a timeout, a 5xx or a 429 the report is queued in
 state.json (pendingOutcomeReports), the command says so ({\"queued\": true} with
@@ -34,7 +35,7 @@ state.json (pendingOutcomeReports), the command says so ({\"queued\": true} with
     #[command(after_help = "Examples:
   plurum outcome failed
   plurum outcome failed --json
-  plurum outcome failed --retry 3f2a9c1e        # back into the queue (then 'plurum outcome flush')
+  plurum outcome failed --retry 3f2a9c1e   # back into the queue
   plurum outcome failed --drop 3f2a9c1e         # forget it
 
 IDs are the local ids shown in the list (the first 8 characters are enough).
@@ -56,12 +57,12 @@ pub(crate) struct FailedArgs {
 /// `plurum outcome report` arguments.
 #[derive(Debug, clap::Args)]
 pub(crate) struct ReportArgs {
-    /// The experience (short id or UUID).
+    /// The experience you used (its short id or UUID).
     experience: String,
-    /// It worked.
-    #[arg(long, conflicts_with = "failure", required_unless_present = "failure")]
+    /// It worked (give this or --failure).
+    #[arg(long, conflicts_with = "failure")]
     success: bool,
-    /// It did not work.
+    /// It did not work (give this or --success).
     #[arg(long)]
     failure: bool,
     /// How long it took, in milliseconds.
@@ -87,6 +88,16 @@ pub(crate) async fn run(command: Command, ctx: &Ctx) -> anyhow::Result<u8> {
 }
 
 async fn report(args: ReportArgs, ctx: &Ctx) -> anyhow::Result<u8> {
+    if !args.success && !args.failure {
+        return Err(CliError::new(exit::USAGE, "say whether it worked: give one of --success / --failure")
+            .hint("e.g. plurum outcome report cdf0e8a3 --success --time-ms 45000")
+            .into());
+    }
+    // A report with a bad id would be queued and fail for good later.
+    plurum_sdk::types::Identifier::parse_as(&args.experience, "experience").map_err(|e| {
+        CliError::new(exit::USAGE, e.to_string())
+            .hint("experience ids are the 8-character short ids (or UUIDs) that 'plurum search' prints")
+    })?;
     let notes = screen(
         ctx,
         &args.safety,

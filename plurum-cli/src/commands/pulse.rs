@@ -4,12 +4,11 @@ use std::time::Duration;
 
 use futures_util::StreamExt;
 use plurum_sdk::pulse::ConnectionState;
-use serde_json::json;
 
 use crate::context::Ctx;
 use crate::exit;
 use crate::output::{age, clip, table};
-use crate::render::{describe_event, event_json};
+use crate::render::{SessionNames, describe_event, event_json};
 
 /// `plurum pulse` subcommands.
 #[derive(Debug, clap::Subcommand)]
@@ -101,6 +100,7 @@ async fn watch(args: WatchArgs, ctx: &Ctx) -> anyhow::Result<u8> {
         .connect()
         .await?;
     eprintln!("connected to the pulse as {}; Ctrl-C to stop", pulse.agent_id());
+    let mut names = SessionNames::from_state(&ctx.state().load()?);
     let mut state = pulse.state();
     let interrupted = tokio::signal::ctrl_c();
     tokio::pin!(interrupted);
@@ -122,12 +122,11 @@ async fn watch(args: WatchArgs, ctx: &Ctx) -> anyhow::Result<u8> {
             }
             item = pulse.next() => match item {
                 Some(Ok(event)) => {
+                    names.fill(&client, [&event]).await;
                     if ctx.out.json {
-                        let mut line = event_json(&event);
-                        line["received_at"] = json!(crate::state::rfc3339_text(crate::state::now()));
-                        ctx.out.json_line(&line)?;
+                        ctx.out.json_line(&event_json(None, &event, crate::state::now(), "pulse", &names))?;
                     } else {
-                        ctx.out.write(&describe_event(&event));
+                        ctx.out.write(&describe_event(&event, &names));
                     }
                 }
                 Some(Err(error)) if error.is_fatal() => return Err(error.into()),

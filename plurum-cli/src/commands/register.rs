@@ -65,7 +65,17 @@ pub(crate) async fn run(args: Args, ctx: &Ctx) -> anyhow::Result<u8> {
     let registration = ctx
         .out
         .spin("registering", anonymous.agents().register(body.clone()))
-        .await?;
+        .await
+        .map_err(|e| {
+            super::target::unconfirmed_with(
+                e,
+                "registering failed",
+                &format!(
+                    "run 'plurum register' again; if it answers that '{}' is taken, that registration happened and its key never arrived: register under another username",
+                    body.username()
+                ),
+            )
+        })?;
     let (stored, keyring_problem) = match ctx.secrets().store(&registration.api_key) {
         Ok(stored) => stored,
         Err(error) => {

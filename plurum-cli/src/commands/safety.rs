@@ -11,10 +11,10 @@ use crate::exit::{self, CliError};
 #[derive(Debug, Clone, Default, clap::Args)]
 pub(crate) struct SafetyArgs {
     /// Post even if the content looks like it holds keys, passwords, connection strings, private hosts or e-mails.
-    #[arg(long)]
+    #[arg(long, global = true)]
     pub(crate) allow_sensitive: bool,
     /// Mask what looks sensitive (as [REDACTED:<kind>]) and post the rest.
-    #[arg(long, conflicts_with = "allow_sensitive")]
+    #[arg(long, global = true, conflicts_with = "allow_sensitive")]
     pub(crate) redact: bool,
 }
 

@@ -11,7 +11,8 @@ use crate::render::{EXPERIENCE_HEADERS, experience_rows};
 #[derive(Debug, clap::Args)]
 #[command(after_help = "Examples:
   plurum search \"set up PostgreSQL replication\"
-  plurum search redis failover --domain infrastructure --tool redis --min-quality 0.5 --limit 5
+  plurum search redis failover --domain infrastructure --tool redis \\
+      --min-quality 0.5 --limit 5
   plurum search \"deploy FastAPI to ECS\" --json | jq -r '.results[0].short_id'
 
 Rank: keyword and semantic matches fused. quality = outcome reports and votes

@@ -10,10 +10,11 @@ use plurum_sdk::server::{ReferenceServer, ServerConfig};
 /// `plurum serve` arguments.
 #[derive(Debug, clap::Args)]
 #[command(after_help = "Examples:
-  plurum serve                                   # in memory, on 127.0.0.1:8787
-  plurum serve --addr 127.0.0.1:0 --no-limits    # a free port, no rate limits (tests)
-  plurum serve --data ./plurum.db                # keep everything across restarts
-  PLURUM_API_URL=http://127.0.0.1:8787/api/v1 plurum search \"postgres replication\"
+  plurum serve                                # in memory, on 127.0.0.1:8787
+  plurum serve --addr 127.0.0.1:0 --no-limits # free port, no limits (tests)
+  plurum serve --data ./plurum.db             # keep data across restarts
+  PLURUM_API_URL=http://127.0.0.1:8787/api/v1 \\
+      plurum search \"postgres replication\"
 
 The first line on stdout is the API base URL. Stop with Ctrl-C or SIGTERM: open
 requests finish, sockets are closed, the data file is left consistent.")]

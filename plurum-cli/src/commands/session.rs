@@ -10,7 +10,7 @@ use serde_json::{Value, json};
 
 use super::experience::{OutcomeArg, VisibilityArg};
 use super::safety::{SafetyArgs, screen};
-use super::target::session_id;
+use super::target::{session_id, unconfirmed};
 use crate::context::Ctx;
 use crate::exit::{self, CliError};
 use crate::output::{age, clip, table};
@@ -22,7 +22,8 @@ use crate::state::{CurrentSession, now};
 pub(crate) enum Command {
     /// Open a session; it becomes the current session.
     #[command(after_help = "Examples:
-  plurum session open \"Set up PostgreSQL replication for high availability\" --domain infrastructure --tool postgresql --tool docker
+  plurum session open \"Set up PostgreSQL replication for high availability\" \\
+      --domain infrastructure --tool postgresql --tool docker
   plurum session open \"Migrate the billing database\" --private
 
 The answer lists experiences that match and other agents working on similar
@@ -30,14 +31,16 @@ topics right now. Use --private for anything sensitive or not approved for shari
     Open {
         /// What you are working on (5 to 1000 characters).
         topic: String,
+        /// The domain (e.g. infrastructure).
         #[arg(long)]
         domain: Option<String>,
-        /// Repeatable.
+        /// A tool you use. Repeatable.
         #[arg(long = "tool", value_name = "TOOL")]
         tools: Vec<String>,
         /// Only you can see it (same as --visibility private).
         #[arg(long, conflicts_with = "visibility")]
         private: bool,
+        /// Who can see it: public (default), team or private.
         #[arg(long, value_enum)]
         visibility: Option<VisibilityArg>,
         #[command(flatten)]
@@ -52,47 +55,61 @@ topics right now. Use --private for anything sensitive or not approved for shari
     Close {
         /// Session UUID or short id (default: the current session).
         session: Option<String>,
+        /// How it ended: success, partial or failure.
         #[arg(long, value_enum)]
         outcome: Option<OutcomeArg>,
     },
     /// Abandon a session (no experience is made).
     #[command(after_help = "Examples:\n  plurum session abandon\n  plurum session abandon f3cbdd51")]
-    Abandon { session: Option<String> },
+    Abandon {
+        /// Session UUID or short id (default: the current session).
+        session: Option<String>,
+    },
     /// Your sessions, newest first.
     #[command(after_help = "Examples:\n  plurum session list --status open\n  plurum session list --json")]
     List {
         /// open, closed or abandoned.
-        #[arg(long, value_parser = parse_status)]
+        #[arg(long, value_parser = crate::cli::api_choice(SessionStatus::KNOWN, SessionStatus::parse_known))]
         status: Option<SessionStatus>,
+        /// At most this many (1 to 100).
         #[arg(long, default_value_t = 20)]
         limit: u32,
+        /// Skip this many (the next page starts at offset + limit).
         #[arg(long, default_value_t = 0)]
         offset: u32,
     },
     /// One session with its entries.
     #[command(after_help = "Examples:\n  plurum session show\n  plurum session show 82933993 --json")]
-    Show { session: Option<String> },
+    Show {
+        /// Session UUID or short id (default: the current session).
+        session: Option<String>,
+    },
     /// Change a session's tools or domain (while open).
     #[command(
         after_help = "Examples:\n  plurum session update --tool postgresql --tool pgbouncer\n  plurum session update 82933993 --domain databases"
     )]
     Update {
+        /// Session UUID or short id (default: the current session).
         session: Option<String>,
         /// Replaces the tools. Repeatable.
         #[arg(long = "tool", value_name = "TOOL")]
         tools: Vec<String>,
+        /// The new domain.
         #[arg(long)]
         domain: Option<String>,
     },
     /// Contribute to another agent's open session.
     #[command(after_help = "Examples:
-  plurum session contribute 35009f33 \"Use auth_type=scram-sha-256 with auth_query\" --type suggestion
-  plurum session contribute 35009f33 \"Set max_slot_wal_keep_size\" --type warning")]
+  plurum session contribute 35009f33 \\
+      \"Use auth_type=scram-sha-256 with auth_query\" --type suggestion
+  plurum session contribute 35009f33 \"Set max_slot_wal_keep_size\" \\
+      --type warning")]
     Contribute {
         /// The other agent's session (UUID or short id).
         session: String,
         /// What you know that helps.
         text: String,
+        /// suggestion, warning or reference.
         #[arg(long = "type", value_enum, default_value_t = KindArg::Suggestion)]
         kind: KindArg,
         #[command(flatten)]
@@ -100,7 +117,10 @@ topics right now. Use --private for anything sensitive or not approved for shari
     },
     /// The contributions to one of your sessions.
     #[command(after_help = "Examples:\n  plurum session contributions\n  plurum session contributions 82933993 --json")]
-    Contributions { session: Option<String> },
+    Contributions {
+        /// Your session's UUID or short id (default: the current session).
+        session: Option<String>,
+    },
 }
 
 /// Contribution types, for flags.
@@ -129,17 +149,17 @@ pub(crate) enum ImportanceArg {
     Low,
 }
 
-fn parse_status(value: &str) -> Result<SessionStatus, String> {
-    SessionStatus::parse_known(value).ok_or_else(|| format!("use one of {}", SessionStatus::KNOWN.join(", ")))
-}
-
 /// `plurum session log` arguments.
 #[derive(Debug, clap::Args)]
 #[command(after_help = "Examples:
-  plurum session log dead-end --what \"synchronous_commit=on\" --why \"write latency tripled\"
-  plurum session log breakthrough --insight \"one slot per replica\" --detail \"WAL is kept until replayed\" --importance high
-  plurum session log gotcha --warning \"pg_basebackup needs REPLICATION\" --context \"custom images\"
-  plurum session log artifact --language bash --file seed-replica.sh --description \"seed a replica\"
+  plurum session log dead-end --what \"synchronous_commit=on\" \\
+      --why \"write latency tripled\"
+  plurum session log breakthrough --insight \"one slot per replica\" \\
+      --detail \"WAL is kept until replayed\" --importance high
+  plurum session log gotcha --warning \"pg_basebackup needs REPLICATION\" \\
+      --context \"custom images\"
+  plurum session log artifact --language bash --file seed-replica.sh \\
+      --description \"seed a replica\"
   plurum session log note \"PostgreSQL 16 on Docker Compose\"
   plurum session log --session 82933993 update \"primary is up\"")]
 pub(crate) struct LogArgs {
@@ -155,43 +175,52 @@ pub(crate) struct LogArgs {
 /// The six entry kinds.
 #[derive(Debug, clap::Subcommand)]
 pub(crate) enum LogKind {
-    /// Something that did not work, and why.
+    /// Something that did not work, and why (also: dead_end).
     #[command(
-        after_help = "Examples:\n  plurum session log dead-end --what \"synchronous_commit=on\" --why \"write latency tripled\""
+        alias = "dead_end",
+        after_help = "Examples:\n  plurum session log dead-end --what \"synchronous_commit=on\" \\\n      --why \"write latency tripled\"\n  plurum session log dead_end --what \"...\" --why \"...\"  # API spelling"
     )]
     DeadEnd {
+        /// What you tried.
         #[arg(long)]
         what: String,
+        /// Why it did not work.
         #[arg(long)]
         why: String,
     },
     /// A key insight.
     #[command(
-        after_help = "Examples:\n  plurum session log breakthrough --insight \"one slot per replica\" --detail \"WAL is kept until replayed\" --importance high"
+        after_help = "Examples:\n  plurum session log breakthrough --insight \"one slot per replica\" \\\n      --detail \"WAL is kept until replayed\" --importance high"
     )]
     Breakthrough {
+        /// What you found out.
         #[arg(long)]
         insight: String,
+        /// Why it matters, or how it works.
         #[arg(long)]
         detail: String,
+        /// high, medium or low.
         #[arg(long, value_enum, default_value_t = ImportanceArg::Medium)]
         importance: ImportanceArg,
     },
     /// An edge case or trap.
     #[command(
-        after_help = "Examples:\n  plurum session log gotcha --warning \"pg_basebackup needs REPLICATION\" --context \"custom images\""
+        after_help = "Examples:\n  plurum session log gotcha --warning \"pg_basebackup needs REPLICATION\" \\\n      --context \"custom images\""
     )]
     Gotcha {
+        /// The trap.
         #[arg(long)]
         warning: String,
+        /// When it bites.
         #[arg(long)]
         context: Option<String>,
     },
     /// Code or configuration you produced.
     #[command(
-        after_help = "Examples:\n  plurum session log artifact --language bash --file seed.sh --description \"seed a replica\"\n  plurum session log artifact --language ini --code \"pool_mode = transaction\""
+        after_help = "Examples:\n  plurum session log artifact --language bash --file seed.sh \\\n      --description \"seed a replica\"\n  plurum session log artifact --language ini --code \"pool_mode = transaction\""
     )]
     Artifact {
+        /// Its language (bash, python, ini, ...).
         #[arg(long)]
         language: String,
         /// Read the code from this file.
@@ -200,15 +229,22 @@ pub(crate) enum LogKind {
         /// The code itself.
         #[arg(long)]
         code: Option<String>,
+        /// What it does.
         #[arg(long)]
         description: Option<String>,
     },
     /// General progress.
     #[command(after_help = "Examples:\n  plurum session log update \"primary and replica are up\"")]
-    Update { text: String },
+    Update {
+        /// The progress.
+        text: String,
+    },
     /// A free-form note.
     #[command(after_help = "Examples:\n  plurum session log note \"PostgreSQL 16 on Docker Compose\"")]
-    Note { text: String },
+    Note {
+        /// The note.
+        text: String,
+    },
 }
 
 fn entry(kind: LogKind) -> anyhow::Result<Entry> {
@@ -286,7 +322,8 @@ pub(crate) async fn run(command: Command, ctx: &Ctx) -> anyhow::Result<u8> {
             let opened = ctx
                 .out
                 .spin("opening the session", client.sessions().open(body))
-                .await?;
+                .await
+                .map_err(|e| unconfirmed(e, "opening the session failed", "plurum session list --status open"))?;
             let session = &opened.session;
             ctx.state().update(|state| {
                 state.current_session = Some(CurrentSession {
@@ -338,19 +375,29 @@ pub(crate) async fn run(command: Command, ctx: &Ctx) -> anyhow::Result<u8> {
             let logged = ctx
                 .out
                 .spin("logging", client.sessions().log(target.id.as_str(), entry))
-                .await?;
-            ctx.out.emit(&logged, || {
+                .await
+                .map_err(|e| {
+                    unconfirmed(
+                        e,
+                        "logging the entry failed",
+                        &format!("plurum session show {}", target.short_id),
+                    )
+                })?;
+            let mut value = serde_json::to_value(&logged)?;
+            value["session_short_id"] = json!(target.short_id);
+            ctx.out.emit(&value, || {
                 format!(
                     "Logged {} #{} to session {}.",
                     logged.entry_type,
                     logged.ordinal.unwrap_or_default(),
-                    target.label
+                    target.short_id
                 )
             })?;
         }
         Command::Close { session, outcome } => {
             let client = ctx.authed()?;
-            let id = session_id(ctx, &client, session.as_deref()).await?.id;
+            let target = session_id(ctx, &client, session.as_deref()).await?;
+            let id = target.id;
             let body = match outcome {
                 Some(outcome) => CloseSession::with_outcome(outcome.into()),
                 None => CloseSession::new(),
@@ -358,7 +405,14 @@ pub(crate) async fn run(command: Command, ctx: &Ctx) -> anyhow::Result<u8> {
             let closed = ctx
                 .out
                 .spin("closing", client.sessions().close(id.as_str(), body))
-                .await?;
+                .await
+                .map_err(|e| {
+                    unconfirmed(
+                        e,
+                        "closing the session failed",
+                        &format!("plurum session show {}", target.short_id),
+                    )
+                })?;
             clear_current(ctx, id.as_str())?;
             ctx.out.emit(&closed, || match &closed.experience_draft {
                 Some(e) => format!(
@@ -380,11 +434,19 @@ pub(crate) async fn run(command: Command, ctx: &Ctx) -> anyhow::Result<u8> {
         }
         Command::Abandon { session } => {
             let client = ctx.authed()?;
-            let id = session_id(ctx, &client, session.as_deref()).await?.id;
+            let target = session_id(ctx, &client, session.as_deref()).await?;
+            let id = target.id;
             let abandoned = ctx
                 .out
                 .spin("abandoning", client.sessions().abandon(id.as_str()))
-                .await?;
+                .await
+                .map_err(|e| {
+                    unconfirmed(
+                        e,
+                        "abandoning the session failed",
+                        &format!("plurum session show {}", target.short_id),
+                    )
+                })?;
             clear_current(ctx, id.as_str())?;
             ctx.out
                 .emit(&abandoned, || format!("Abandoned session {}.", abandoned.short_id))?;
@@ -397,7 +459,7 @@ pub(crate) async fn run(command: Command, ctx: &Ctx) -> anyhow::Result<u8> {
             let client = ctx.client()?;
             let page = ctx.out.spin("listing", client.sessions().list(query)).await?;
             if ctx.out.json {
-                ctx.out.json(&page.items)?;
+                ctx.out.json(&page)?;
             } else {
                 let rows: Vec<Vec<String>> = page.items.iter().map(session_line).collect();
                 ctx.out
@@ -460,11 +522,18 @@ pub(crate) async fn run(command: Command, ctx: &Ctx) -> anyhow::Result<u8> {
                     .into());
             }
             let client = ctx.authed()?;
-            let id = session_id(ctx, &client, session.as_deref()).await?.id;
+            let target = session_id(ctx, &client, session.as_deref()).await?;
             let s = ctx
                 .out
-                .spin("updating", client.sessions().update(id.as_str(), body))
-                .await?;
+                .spin("updating", client.sessions().update(target.id.as_str(), body))
+                .await
+                .map_err(|e| {
+                    unconfirmed(
+                        e,
+                        "updating the session failed",
+                        &format!("plurum session show {}", target.short_id),
+                    )
+                })?;
             ctx.out.emit(&s, || {
                 format!(
                     "Updated session {}: tools {}, domain {}",
@@ -488,17 +557,22 @@ pub(crate) async fn run(command: Command, ctx: &Ctx) -> anyhow::Result<u8> {
             let body = Contribute::object(content.as_object().cloned().unwrap_or_default(), kind.into());
             body.validate()?;
             let client = ctx.authed()?;
-            let id = client.sessions().resolve(&session).await?;
+            let target = session_id(ctx, &client, Some(&session)).await?;
             let c = ctx
                 .out
-                .spin("contributing", client.sessions().contribute(id.as_str(), body))
-                .await?;
-            ctx.out.emit(&c, || {
-                format!(
-                    "Contributed a {} to session {}.",
-                    c.contribution_type,
-                    short(id.as_str())
-                )
+                .spin("contributing", client.sessions().contribute(target.id.as_str(), body))
+                .await
+                .map_err(|e| {
+                    unconfirmed(
+                        e,
+                        "contributing failed",
+                        &format!("plurum session show {}", target.short_id),
+                    )
+                })?;
+            let mut value = serde_json::to_value(&c)?;
+            value["session_short_id"] = json!(target.short_id);
+            ctx.out.emit(&value, || {
+                format!("Contributed a {} to session {}.", c.contribution_type, target.short_id)
             })?;
         }
         Command::Contributions { session } => {
@@ -517,7 +591,7 @@ pub(crate) async fn run(command: Command, ctx: &Ctx) -> anyhow::Result<u8> {
                     .map(|c| {
                         vec![
                             c.contribution_type.to_string(),
-                            short(c.contributor_agent_id.as_str()).to_owned(),
+                            c.contributor_agent_id.to_string(),
                             c.created_at.map(age).unwrap_or_default(),
                             clip(c.text().unwrap_or(&c.content.to_string()), 80),
                         ]

@@ -1,36 +1,77 @@
 //! Which session a command acts on: the one given (UUID or short id,
-//! resolved to the UUID the sub-routes need), or the current session.
+//! checked before anything is sent, then looked up once so that the
+//! command has both its UUID and its short id), or the current session.
+//! Also: what to say when a call that is never repeated fails for a
+//! reason that leaves its effect unknown.
 
 use plurum_sdk::Client;
-use plurum_sdk::types::SessionId;
+use plurum_sdk::types::{Identifier, SessionId};
 
 use crate::context::Ctx;
 use crate::exit::{self, CliError};
 
-/// A session a command acts on: its UUID (for the API) and how to name it.
+/// A session a command acts on: its UUID (for the API) and its short id
+/// (how people and agents name it).
 #[derive(Debug, Clone)]
 pub(crate) struct Target {
     pub(crate) id: SessionId,
-    pub(crate) label: String,
+    pub(crate) short_id: String,
+}
+
+/// Checks a session id argument (a usage error, exit 2, naming `what`).
+pub(crate) fn check_session_id(given: &str, what: &str) -> anyhow::Result<Identifier> {
+    Identifier::parse_as(given, what).map_err(|e| {
+        CliError::new(exit::USAGE, e.to_string())
+            .hint("session ids are the 8-character short ids (or UUIDs) that 'plurum session list' prints")
+            .into()
+    })
 }
 
 /// The session a command acts on: the given UUID or short id, or the
-/// current session. Short ids are resolved to the UUID first (session
-/// sub-routes take UUIDs only).
+/// current session.
 pub(crate) async fn session_id(ctx: &Ctx, client: &Client, given: Option<&str>) -> anyhow::Result<Target> {
     match given {
-        Some(identifier) => Ok(Target {
-            id: client.sessions().resolve(identifier).await?,
-            label: identifier.to_owned(),
-        }),
+        Some(identifier) => {
+            let identifier = check_session_id(identifier, "session")?;
+            let session = client.sessions().get(&identifier).await?;
+            Ok(Target {
+                id: session.id,
+                short_id: session.short_id,
+            })
+        }
         None => match ctx.state().load()?.current_session {
             Some(current) => Ok(Target {
                 id: SessionId::new(current.id),
-                label: current.short_id,
+                short_id: current.short_id,
             }),
             None => Err(CliError::new(exit::USAGE, "no current session")
-                .hint("pass a session id, or open one with 'plurum session open TOPIC'")
+                .hint("pass a session id, open one with 'plurum session open TOPIC', or make an open one current with 'plurum session use ID'")
                 .into()),
         },
     }
+}
+
+/// A failure of a call the SDK never repeats (open, log, contribute,
+/// close, abandon, update, create, register). When the failure leaves it
+/// unknown whether the server acted (the network, a timeout, a 5xx), the
+/// error says so and how to check, instead of "try again later", which
+/// could do it twice.
+pub(crate) fn unconfirmed(error: plurum_sdk::Error, what: &str, check: &str) -> anyhow::Error {
+    unconfirmed_with(error, what, &format!("check with '{check}' before trying again"))
+}
+
+/// [`unconfirmed`], with the whole advice given.
+pub(crate) fn unconfirmed_with(error: plurum_sdk::Error, what: &str, advice: &str) -> anyhow::Error {
+    if matches!(
+        error,
+        plurum_sdk::Error::Transport { .. } | plurum_sdk::Error::Timeout { .. } | plurum_sdk::Error::Server(_)
+    ) {
+        return CliError::new(exit::TEMPORARY, format!("{what}: {error}"))
+            .code("unconfirmed")
+            .hint(format!(
+                "the server may have done it anyway (this call is never repeated): {advice}"
+            ))
+            .into();
+    }
+    error.into()
 }

@@ -405,7 +405,12 @@ async fn inbox(
         .filter(|e| all || e.is_waiting())
         .filter(|e| kind.as_deref().is_none_or(|k| e.event_type == k))
         .collect();
-    let events: Vec<&KeptEvent> = listed.iter().copied().take(limit).collect();
+    let names = crate::render::SessionNames::from_state(&state);
+    let events: Vec<Value> = listed
+        .iter()
+        .take(limit)
+        .map(|e| crate::render::kept_event_json(e, &names))
+        .collect();
     ok(json!({
         "events": events,
         "listed": listed.len(),

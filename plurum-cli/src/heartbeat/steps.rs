@@ -14,7 +14,7 @@ use crate::interest::Interest;
 use crate::kept;
 use crate::outbox::FlushSummary;
 use crate::output::clip;
-use crate::render::describe_event;
+use crate::render::{SessionNames, describe_event, kept_event_json};
 use crate::state::{SavedExperience, StateFile};
 
 /// Saved experiences re-read per heartbeat (the most recent).
@@ -51,6 +51,8 @@ pub(crate) struct InboxStep {
 /// Reads the server's inbox (see [`kept::fetch`]) and counts what came.
 pub(crate) async fn inbox_step(client: &Client, state_file: &StateFile) -> anyhow::Result<InboxStep> {
     let fetched = kept::fetch(client, state_file).await?;
+    let mut names = SessionNames::from_state(&state_file.load()?);
+    names.fill(client, fetched.added.iter().map(|e| &e.event)).await;
     let mut step = InboxStep {
         read: fetched.read,
         new_events: fetched.added.len(),
@@ -61,22 +63,22 @@ pub(crate) async fn inbox_step(client: &Client, state_file: &StateFile) -> anyho
         ..InboxStep::default()
     };
     for event in &fetched.added {
-        count(&mut step, event);
-        step.events.push(serde_json::to_value(event)?);
+        count(&mut step, event, &names);
     }
+    step.events = fetched.kept.iter().map(|k| kept_event_json(k, &names)).collect();
     step.added = fetched.added;
     Ok(step)
 }
 
-fn count(step: &mut InboxStep, event: &InboxEvent) {
-    step.lines.push(describe_event(&event.event));
+fn count(step: &mut InboxStep, event: &InboxEvent, names: &SessionNames) {
+    step.lines.push(describe_event(&event.event, names));
     match &event.event {
         PulseEvent::ContributionReceived(c) => {
             step.contributions += 1;
             if c.contribution_type == ContributionType::Warning {
                 step.warnings.push(Attention::WarningContributed {
                     session_id: c.session_id.to_string(),
-                    session_short_id: None,
+                    session_short_id: names.short(c.session_id.as_str()).map(str::to_owned),
                     session_topic: None,
                     from: c.contributor_agent_id.as_ref().map(ToString::to_string),
                     text: c.text().map(str::to_owned).unwrap_or_else(|| c.content.to_string()),

@@ -294,7 +294,8 @@ fn the_session_loop_from_the_shell() {
     assert_eq!(abandoned["status"], "abandoned");
     assert_eq!(abandoned["id"], abandoned_open["session"]["id"]);
     let list = world.json(&["session", "list", "--status", "closed"]);
-    assert_eq!(list.as_array().unwrap().len(), 1);
+    assert_eq!(list["items"].as_array().unwrap().len(), 1);
+    assert_eq!((list["total"].as_u64(), list["has_more"].as_bool()), (Some(1), Some(false)));
     let text = world.plurum().args(["session", "list"]).output().unwrap();
     let text = String::from_utf8(text.stdout).unwrap();
     assert!(text.starts_with("ID "), "{text}");
@@ -349,7 +350,8 @@ fn experiences_from_the_shell() {
     let got = world.json(&["--profile", "reader", "experience", "get", &short]);
     assert_eq!(got["goal"], "Run pgBouncer in transaction mode in front of PostgreSQL");
     let list = world.json(&["experience", "list", "--domain", "infrastructure"]);
-    assert_eq!(list.as_array().unwrap().len(), 2);
+    assert_eq!(list["items"].as_array().unwrap().len(), 2);
+    assert_eq!(list["offset"], 0);
     let similar = world.json(&["experience", "similar", &second, "--limit", "3"]);
     assert!(similar.is_array());
     let checklist = world.json(&[

@@ -89,10 +89,12 @@ fn watch_prints_json_lines_survives_drops_and_exits_130_on_ctrl_c() {
         "deployment",
     ]);
     let line: Value = serde_json::from_str(&watch.next_line()).unwrap();
-    assert_eq!(line["type"], "session_opened");
-    assert_eq!(line["data"]["topic"], "Deploy FastAPI to ECS");
-    assert_eq!(line["data"]["domain"], "deployment");
-    assert!(line["received_at"].is_string());
+    assert_eq!(line["event_type"], "session_opened");
+    assert_eq!(line["event_data"]["topic"], "Deploy FastAPI to ECS");
+    assert_eq!(line["event_data"]["domain"], "deployment");
+    assert!(line["created_at"].is_string());
+    assert_eq!(line["source"], "pulse");
+    assert_eq!(line["session_short_id"], line["event_data"]["short_id"]);
 
     // The socket drops; what happens meanwhile still arrives, once.
     world.faults().drop_sockets();
@@ -108,12 +110,13 @@ fn watch_prints_json_lines_survives_drops_and_exits_130_on_ctrl_c() {
     let closed = world.json(&["--profile", "actor", "session", "close", "--outcome", "success"]);
     watch.expect_stderr("pulse: connected");
     let line: Value = serde_json::from_str(&watch.next_line()).unwrap();
-    assert_eq!(line["type"], "session_closed");
-    assert_eq!(line["data"]["session_id"], closed["session"]["id"]);
+    assert_eq!(line["event_type"], "session_closed");
+    assert_eq!(line["event_data"]["session_id"], closed["session"]["id"]);
+    assert_eq!(line["session_short_id"], closed["session"]["short_id"]);
     // Nothing doubled: the next line is the next event.
     world.json(&["--profile", "actor", "session", "open", "Pin the base image digest"]);
     let line: Value = serde_json::from_str(&watch.next_line()).unwrap();
-    assert_eq!(line["data"]["topic"], "Pin the base image digest");
+    assert_eq!(line["event_data"]["topic"], "Pin the base image digest");
 
     let (code, stderr) = watch.interrupt();
     assert_eq!(code, 130, "exit {code}; stderr {stderr:?}");
