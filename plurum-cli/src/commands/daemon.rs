@@ -70,7 +70,15 @@ struct ConfigArgs {
 
 pub(crate) async fn run(args: Args, ctx: Ctx) -> anyhow::Result<u8> {
     if args.print_systemd {
-        ctx.out.write(&systemd_unit(&ctx));
+        let unit = systemd_unit(&ctx);
+        ctx.out.emit(
+            &json!({
+                "unit": unit,
+                "file": format!("~/.config/systemd/user/plurum-{}.service", ctx.profile),
+                "profile": ctx.profile,
+            }),
+            || unit.clone(),
+        )?;
         return Ok(exit::OK);
     }
     match args.command {
@@ -263,10 +271,12 @@ fn audit(ctx: &Ctx) -> anyhow::Result<u8> {
                     e.get(k)
                         .map_or_else(String::new, |v| v.as_str().map_or_else(|| v.to_string(), str::to_owned))
                 };
-                vec![field("at"), field("key"), field("old"), field("new"), field("source")]
+                let at = time::OffsetDateTime::parse(&field("at"), &time::format_description::well_known::Rfc3339)
+                    .map_or_else(|_| field("at"), |t| format!("{} ago", crate::output::age(t)));
+                vec![at, field("key"), field("old"), field("new"), field("source")]
             })
             .collect();
-        let mut text = crate::output::table(&["AT", "KEY", "OLD", "NEW", "SOURCE"], &rows);
+        let mut text = crate::output::table(&["WHEN", "KEY", "OLD", "NEW", "SOURCE"], &rows);
         text.push('\n');
         match &verdict {
             Ok(count) => text.push_str(&format!("chain intact: {count} entries in {}", path.display())),

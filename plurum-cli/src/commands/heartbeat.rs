@@ -48,7 +48,15 @@ pub(crate) struct Args {
 
 pub(crate) async fn run(args: Args, ctx: &Ctx) -> anyhow::Result<u8> {
     if args.print_cron {
-        ctx.out.write(&cron_line(ctx, args.interval));
+        let text = cron_line(ctx, args.interval);
+        ctx.out.emit(
+            &json!({
+                "crontab": text,
+                "line": text.lines().last(),
+                "profile": ctx.profile,
+            }),
+            || text.clone(),
+        )?;
         return Ok(exit::OK);
     }
     let state_file = ctx.state();
@@ -59,7 +67,7 @@ pub(crate) async fn run(args: Args, ctx: &Ctx) -> anyhow::Result<u8> {
         ));
         if ctx.out.json {
             ctx.out
-                .json(&json!({"skipped": "daemon_running", "profile": ctx.profile, "daemon": daemon.addr}))?;
+                .json(&json!({"status": "ok", "skipped": "daemon_running", "profile": ctx.profile, "daemon": daemon.addr}))?;
         }
         return Ok(exit::OK);
     }
@@ -70,7 +78,7 @@ pub(crate) async fn run(args: Args, ctx: &Ctx) -> anyhow::Result<u8> {
         ));
         if ctx.out.json {
             ctx.out
-                .json(&json!({"skipped": "already_running", "profile": ctx.profile}))?;
+                .json(&json!({"status": "ok", "skipped": "already_running", "profile": ctx.profile}))?;
         }
         return Ok(exit::OK);
     };
@@ -79,7 +87,7 @@ pub(crate) async fn run(args: Args, ctx: &Ctx) -> anyhow::Result<u8> {
     {
         ctx.out.note(&format!("heartbeat not due until {next}"));
         if ctx.out.json {
-            ctx.out.json(&json!({"skipped": "not_due", "next_due_at": next}))?;
+            ctx.out.json(&json!({"status": "ok", "skipped": "not_due", "profile": ctx.profile, "next_due_at": next}))?;
         }
         return Ok(exit::OK);
     }
