@@ -34,11 +34,14 @@ Environment:
   PLURUM_STATE_DIR   state.json per profile (default ~/.local/state/plurum)
   PLURUM_NO_KEYRING  set to 1 to never use the OS keyring
   NO_COLOR           no colors
-  PLURUM_ALLOW_INSECURE_HTTP=1  send the key over plain http:// anyway (warned)
+  PLURUM_ALLOW_INSECURE_HTTP  set to 1 to send the key over plain http://
+                              to a host that is not loopback (warned)
 
 Exit codes:
-  0 ok   1 error   2 usage   3 heartbeat found something for the human
-  4 not authenticated   5 temporary failure (network, 5xx, 429)   130 interrupted";
+  0 ok               3 the heartbeat found something for the human
+  1 error            4 not authenticated (no key, or the key was rejected)
+  2 usage            5 temporary failure (network, timeout, 5xx, 429)
+  130 interrupted    with --json, failures print {\"error\": {\"code\", ...}}";
 
 /// The command line.
 #[derive(Debug, Parser)]
@@ -88,7 +91,10 @@ pub(crate) struct Global {
 
 /// A non-empty environment variable.
 fn env_text(name: &str) -> Option<String> {
-    std::env::var(name).ok().map(|v| v.trim().to_owned()).filter(|v| !v.is_empty())
+    std::env::var(name)
+        .ok()
+        .map(|v| v.trim().to_owned())
+        .filter(|v| !v.is_empty())
 }
 
 impl Global {
@@ -100,12 +106,16 @@ impl Global {
         let profile = match (&self.profile, env_text("PLURUM_PROFILE")) {
             (Some(flag), _) => flag.clone(),
             (None, Some(env)) => profile_name(&env).map_err(|why| {
-                crate::exit::CliError::new(crate::exit::USAGE, format!("PLURUM_PROFILE={env:?} is not a profile name: {why}"))
+                crate::exit::CliError::new(
+                    crate::exit::USAGE,
+                    format!("PLURUM_PROFILE={env:?} is not a profile name: {why}"),
+                )
             })?,
             (None, None) => "default".to_owned(),
         };
         let allow_insecure_http = self.allow_insecure_http
-            || env_text("PLURUM_ALLOW_INSECURE_HTTP").is_some_and(|v| !matches!(v.as_str(), "0" | "false" | "no" | "off"));
+            || env_text("PLURUM_ALLOW_INSECURE_HTTP")
+                .is_some_and(|v| !matches!(v.as_str(), "0" | "false" | "no" | "off"));
         Ok(crate::context::Options {
             api_url: self.api_url.clone().or_else(|| env_text("PLURUM_API_URL")),
             profile,
@@ -206,4 +216,100 @@ pub(crate) enum Command {
     Demo(commands::demo::Args),
     /// Print shell completions.
     Completions(commands::completions::Args),
+}
+
+#[cfg(test)]
+mod tests {
+    use clap::CommandFactory;
+
+    use super::Cli;
+
+    /// Every command of the tree with its path.
+    fn walk(command: &clap::Command, path: String, out: &mut Vec<(String, clap::Command)>) {
+        out.push((path.clone(), command.clone()));
+        for sub in command.get_subcommands() {
+            walk(sub, format!("{path} {}", sub.get_name()), out);
+        }
+    }
+
+    fn commands() -> Vec<(String, clap::Command)> {
+        let mut root = Cli::command();
+        root.build();
+        let mut out = Vec::new();
+        walk(&root, "plurum".to_owned(), &mut out);
+        out
+    }
+
+    #[test]
+    fn every_argument_of_every_command_has_a_description() {
+        let mut missing = Vec::new();
+        let all = commands();
+        assert!(all.len() > 40, "walked only {} commands", all.len());
+        for (path, command) in &all {
+            for arg in command.get_arguments() {
+                let id = arg.get_id().as_str();
+                if matches!(id, "help" | "version") {
+                    continue;
+                }
+                let described = arg
+                    .get_help()
+                    .or(arg.get_long_help())
+                    .is_some_and(|help| !help.to_string().trim().is_empty());
+                if !described {
+                    missing.push(format!("{path}: {id}"));
+                }
+            }
+        }
+        assert!(missing.is_empty(), "arguments without a description: {missing:#?}");
+    }
+
+    #[test]
+    fn help_examples_fit_an_80_column_terminal() {
+        let mut wide = Vec::new();
+        for (path, command) in commands() {
+            for text in [command.get_after_help(), command.get_after_long_help()]
+                .into_iter()
+                .flatten()
+            {
+                for line in text.to_string().lines() {
+                    if line.chars().count() > 78 {
+                        wide.push(format!("{path}: {line}"));
+                    }
+                }
+            }
+        }
+        assert!(wide.is_empty(), "help lines wider than 78 columns: {wide:#?}");
+    }
+
+    #[test]
+    fn enum_arguments_offer_their_values_to_completions() {
+        // Arguments whose value is one of a fixed set: completions must
+        // offer those values, not file names.
+        let enums = [
+            ("plurum experience list", "status"),
+            ("plurum experience acquire", "mode"),
+            ("plurum experience vote", "direction"),
+            ("plurum experience create", "outcome"),
+            ("plurum experience create", "visibility"),
+            ("plurum session list", "status"),
+            ("plurum session close", "outcome"),
+            ("plurum session contribute", "kind"),
+            ("plurum inbox", "event_type"),
+        ];
+        let all = commands();
+        for (path, id) in enums {
+            let (_, command) = all
+                .iter()
+                .find(|(p, _)| p == path)
+                .unwrap_or_else(|| panic!("no command {path}"));
+            let arg = command
+                .get_arguments()
+                .find(|arg| arg.get_id().as_str() == id)
+                .unwrap_or_else(|| panic!("{path} has no argument {id}"));
+            assert!(
+                !arg.get_possible_values().is_empty(),
+                "{path} {id}: completions would offer file names"
+            );
+        }
+    }
 }

@@ -51,11 +51,25 @@ pub(crate) struct Profile {
     pub(crate) other: BTreeMap<String, toml::Value>,
 }
 
+/// A parse error of config.toml on one line: where, and what TOML says.
+fn parse_error(path: &Path, text: &str, error: &toml::de::Error) -> anyhow::Error {
+    let line = error
+        .span()
+        .map(|span| text[..span.start.min(text.len())].matches('\n').count() + 1);
+    let what = error.message().trim().replace('\n', " ");
+    let at = line.map_or_else(|| format!(" ({what})"), |n| format!(" (line {n}: {what})"));
+    anyhow::Error::new(
+        crate::exit::CliError::new(crate::exit::ERROR, format!("{} is not valid TOML{at}", path.display()))
+            .code("config")
+            .hint("fix it in an editor: every command reads it"),
+    )
+}
+
 impl Config {
     /// Reads the file; a missing file is an empty configuration.
     pub(crate) fn load(path: &Path) -> anyhow::Result<Self> {
         match std::fs::read_to_string(path) {
-            Ok(text) => toml::from_str(&text).with_context(|| format!("{} is not valid TOML", path.display())),
+            Ok(text) => toml::from_str(&text).map_err(|e| parse_error(path, &text, &e)),
             Err(e) if e.kind() == std::io::ErrorKind::NotFound => Ok(Self::default()),
             Err(e) => Err(e).with_context(|| format!("could not read {}", path.display())),
         }

@@ -95,9 +95,9 @@ impl Ctx {
     }
 
     fn builder(&self) -> plurum_sdk::ClientBuilder {
-        if self.allow_insecure_http && self.api_url.starts_with("http://") {
+        if self.allow_insecure_http && plain_http_off_this_machine(&self.api_url) {
             self.out.warn(&format!(
-                "--allow-insecure-http: the API key travels unencrypted to {}",
+                "the API key travels unencrypted to {} (--allow-insecure-http or PLURUM_ALLOW_INSECURE_HTTP)",
                 self.api_url
             ));
         }
@@ -136,5 +136,27 @@ impl Ctx {
     /// This profile's state file.
     pub(crate) fn state(&self) -> StateFile {
         StateFile::new(self.paths.profile_state_dir(&self.profile))
+    }
+}
+
+/// Whether `url` is plain http:// to a host that is not this machine's
+/// loopback (the case `--allow-insecure-http` is about).
+fn plain_http_off_this_machine(url: &str) -> bool {
+    let Ok(url) = reqwest::Url::parse(url) else {
+        return false;
+    };
+    if url.scheme() != "http" {
+        return false;
+    }
+    match url.host_str() {
+        Some(host) => match host
+            .trim_start_matches('[')
+            .trim_end_matches(']')
+            .parse::<std::net::IpAddr>()
+        {
+            Ok(ip) => !ip.is_loopback(),
+            Err(_) => !host.eq_ignore_ascii_case("localhost"),
+        },
+        None => false,
     }
 }

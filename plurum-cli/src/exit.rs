@@ -1,7 +1,9 @@
 //! Exit codes (DESIGN.md, "CLI") and how errors are shown: for people, one
 //! line and a hint on stderr (the cause chain with `-v`); with `--json`, one
 //! document on stdout, `{"error": {"code", "message", "hint", "status"?,
-//! "details"?}}`, with the same exit code.
+//! "details"?}}`, with the same exit code. A command that fails after doing
+//! part of its work (a heartbeat with a failed step, a flush that left
+//! reports queued) prints its usual document with the `error` member added.
 
 use std::fmt;
 
@@ -32,6 +34,9 @@ pub(crate) struct CliError {
     pub(crate) message: String,
     pub(crate) hint: Option<String>,
     pub(crate) details: Option<Value>,
+    /// What the command did before it failed: printed with `--json` as the
+    /// document, with the `error` member added.
+    pub(crate) partial: Option<Value>,
 }
 
 /// The `--json` error code that goes with an exit code by default.
@@ -53,7 +58,14 @@ impl CliError {
             message: message.into(),
             hint: None,
             details: None,
+            partial: None,
         }
+    }
+
+    /// The document of a command that failed part-way (see the module doc).
+    pub(crate) fn partial(mut self, document: Value) -> Self {
+        self.partial = Some(document);
+        self
     }
 
     pub(crate) fn hint(mut self, hint: impl Into<String>) -> Self {
@@ -116,10 +128,12 @@ pub(crate) struct Classified {
     pub(crate) status: Option<u16>,
     /// Structured details (the server's, or the CLI's own).
     pub(crate) details: Option<Value>,
+    /// The document of a command that failed part-way.
+    pub(crate) partial: Option<Value>,
 }
 
 /// The hint for a rejected key: name the variable when the key came from it.
-fn rejected_key_hint() -> String {
+pub(crate) fn rejected_key_hint() -> String {
     if crate::secrets::env_key().is_some() {
         "the key in PLURUM_API_KEY was rejected: fix or unset that variable (it wins over every stored key)".to_owned()
     } else {
@@ -136,6 +150,7 @@ pub(crate) fn classify(error: &anyhow::Error) -> Classified {
         hint,
         status: None,
         details: None,
+        partial: None,
     };
     if let Some(cli) = error.chain().find_map(|c| c.downcast_ref::<CliError>()) {
         return Classified {
@@ -144,6 +159,7 @@ pub(crate) fn classify(error: &anyhow::Error) -> Classified {
             hint: cli.hint.clone(),
             status: sdk_error(error).and_then(SdkError::status),
             details: cli.details.clone(),
+            partial: cli.partial.clone(),
         };
     }
     if let Some(pulse) = pulse_error(error) {
@@ -243,6 +259,7 @@ fn classify_sdk(sdk: &SdkError) -> Classified {
         hint,
         status: None,
         details: None,
+        partial: None,
     }
 }
 
@@ -284,7 +301,19 @@ pub(crate) fn report(error: &anyhow::Error, classified: &Classified, json: bool,
         if let Some(details) = &classified.details {
             body["details"] = details.clone();
         }
-        crate::output::write_json_document(&json!({ "error": body }));
+        // What the command made before it failed is its partial result.
+        let partial = classified
+            .partial
+            .clone()
+            .or_else(|| crate::output::take_document().map(|d| d.value));
+        let document = match partial {
+            Some(Value::Object(mut members)) => {
+                members.insert("error".to_owned(), body);
+                Value::Object(members)
+            }
+            _ => json!({ "error": body }),
+        };
+        crate::output::write_json_document(&document);
     }
     let mut lines = vec![format!("error: {message}")];
     if verbose > 0 {

@@ -2,8 +2,9 @@
 //! jaq implementation), as `gh --jq` does, for agents without jq installed.
 //! Strings print raw (one per line), anything else as compact JSON.
 
+use jaq_core::data::JustLut;
 use jaq_core::load::{Arena, File, Loader};
-use jaq_core::{Compiler, Ctx, Native, RcIter};
+use jaq_core::{Compiler, Ctx, Vars, unwrap_valr};
 use jaq_json::Val;
 use serde_json::Value;
 
@@ -11,7 +12,7 @@ use serde_json::Value;
 #[derive(Clone)]
 pub(crate) struct Filter {
     expr: String,
-    filter: jaq_core::Filter<Native<Val>>,
+    filter: std::sync::Arc<jaq_core::Filter<JustLut<Val>>>,
 }
 
 impl std::fmt::Debug for Filter {
@@ -24,37 +25,37 @@ impl Filter {
     /// Compiles `expr`; the error says what is wrong with it.
     pub(crate) fn compile(expr: &str) -> Result<Self, String> {
         let arena = Arena::default();
-        let loader = Loader::new(jaq_std::defs().chain(jaq_json::defs()));
+        let defs = jaq_core::defs().chain(jaq_std::defs()).chain(jaq_json::defs());
+        let loader = Loader::new(defs);
         let program = File { code: expr, path: () };
         let modules = loader
             .load(&arena, program)
             .map_err(|errors| format!("--jq {expr:?} does not parse ({} error(s))", errors.len()))?;
-        let filter = Compiler::default()
-            .with_funs(jaq_std::funs().chain(jaq_json::funs()))
-            .compile(modules)
-            .map_err(|errors| {
-                let names: Vec<String> = errors
-                    .iter()
-                    .flat_map(|(_, errs)| errs.iter().map(|(name, _)| name.to_string()))
-                    .collect();
-                format!("--jq {expr:?} does not compile (unknown: {})", names.join(", "))
-            })?;
+        let funs = jaq_core::funs().chain(jaq_std::funs()).chain(jaq_json::funs());
+        let filter = Compiler::default().with_funs(funs).compile(modules).map_err(|errors| {
+            let names: Vec<String> = errors
+                .iter()
+                .flat_map(|(_, errs)| errs.iter().map(|(name, _)| name.to_string()))
+                .collect();
+            format!("--jq {expr:?} does not compile (unknown: {})", names.join(", "))
+        })?;
         Ok(Self {
             expr: expr.to_owned(),
-            filter,
+            filter: std::sync::Arc::new(filter),
         })
     }
 
     /// The lines `--jq` prints for `value`: each output of the filter, a
     /// string raw, anything else as compact JSON.
     pub(crate) fn lines(&self, value: &Value) -> Result<Vec<String>, String> {
-        let inputs = RcIter::new(core::iter::empty());
+        let input = jaq_json::read::parse_single(value.to_string().as_bytes())
+            .map_err(|e| format!("--jq {:?}: the document did not convert: {e}", self.expr))?;
+        let ctx = Ctx::<JustLut<Val>>::new(&self.filter.lut, Vars::new([]));
         let mut lines = Vec::new();
-        for output in self.filter.run((Ctx::new([], &inputs), Val::from(value.clone()))) {
+        for output in self.filter.id.run((ctx, input)).map(unwrap_valr) {
             let output = output.map_err(|e| format!("--jq {:?} failed: {e}", self.expr))?;
-            let json = Value::from(output);
-            lines.push(match json {
-                Value::String(text) => text,
+            lines.push(match output {
+                Val::TStr(text) => String::from_utf8_lossy(&text).into_owned(),
                 other => other.to_string(),
             });
         }
@@ -85,5 +86,13 @@ mod tests {
         assert!(Filter::compile(".results[").is_err());
         assert!(Filter::compile("nosuchfunction").is_err());
         assert!(Filter::compile(".a | error(\"boom\")").unwrap().lines(&doc).is_err());
+    }
+
+    #[test]
+    fn missing_fields_are_null_as_in_jq() {
+        let filter = Filter::compile(".results[0].short_id").unwrap();
+        assert_eq!(filter.lines(&json!({"results": []})).unwrap(), ["null"]);
+        assert_eq!(filter.lines(&json!({})).unwrap(), ["null"]);
+        assert_eq!(filter.lines(&json!({"results": null})).unwrap(), ["null"]);
     }
 }

@@ -141,6 +141,7 @@ async fn run(cli: Cli, jq: Option<jq::Filter>) -> u8 {
     for notice in &notices {
         output::eprint_clean(&format!("error: {notice}"));
     }
+    output::finish(if code == exit::OK { &notices } else { &[] });
     if !notices.is_empty() && code == exit::OK {
         exit::ERROR
     } else {

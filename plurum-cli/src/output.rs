@@ -3,6 +3,7 @@
 
 use std::borrow::Cow;
 use std::io::{IsTerminal, Write};
+use std::sync::Mutex;
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::time::Duration;
 
@@ -14,6 +15,67 @@ use crate::jq::Filter;
 /// Whether human tables clip long texts (only on a terminal: a pipe or a
 /// file gets every character).
 static CLIP: AtomicBool = AtomicBool::new(false);
+
+/// The `--json` document of this run, held until the command ends so that
+/// stdout carries exactly one document whatever happens after it was made:
+/// an error merges it (as the partial result), a state notice adds an
+/// `error` member.
+static DOCUMENT: Mutex<Option<Document>> = Mutex::new(None);
+
+/// A held document: the value, and the text to print when nothing went wrong.
+#[derive(Debug)]
+pub(crate) struct Document {
+    pub(crate) value: serde_json::Value,
+    text: Vec<String>,
+}
+
+fn hold(document: Document) {
+    let mut held = DOCUMENT.lock().unwrap_or_else(std::sync::PoisonError::into_inner);
+    // A second document in one run is a bug: keep both rather than lose one.
+    if let Some(earlier) = held.take() {
+        debug_assert!(false, "two JSON documents in one run: {}", earlier.value);
+        for line in &earlier.text {
+            write_stdout(line);
+        }
+    }
+    *held = Some(document);
+}
+
+/// Takes the held document (to merge it into an error document).
+pub(crate) fn take_document() -> Option<Document> {
+    DOCUMENT
+        .lock()
+        .unwrap_or_else(std::sync::PoisonError::into_inner)
+        .take()
+}
+
+/// Prints the held document at the end of a run. State notices (entries
+/// that did not parse, a file moved aside) make the run fail: the document
+/// then gets an `error` member saying so.
+pub(crate) fn finish(notices: &[String]) {
+    let Some(document) = take_document() else {
+        return;
+    };
+    if notices.is_empty() {
+        for line in &document.text {
+            write_stdout(line);
+        }
+        return;
+    }
+    let mut value = document.value;
+    let error = serde_json::json!({
+        "code": "state_repaired",
+        "message": notices.join("; "),
+        "hint": "the command did its work with what could be read; what could not was set aside (a moved file: see the message; quarantined entries: 'plurum outcome failed')",
+    });
+    match &mut value {
+        serde_json::Value::Object(members) => {
+            members.insert("error".to_owned(), error);
+        }
+        other => *other = serde_json::json!({"result": other.clone(), "error": error}),
+    }
+    write_json_document(&value);
+}
 
 /// How to print.
 #[derive(Debug, Clone)]
@@ -49,18 +111,17 @@ impl Output {
         write_stdout(&clean(text));
     }
 
-    /// Prints one JSON document (control characters stay, escaped by JSON),
-    /// or what `--jq` picks out of it.
+    /// The run's one JSON document (control characters stay, escaped by
+    /// JSON), or what `--jq` picks out of it; printed when the command ends
+    /// (see [`finish`]).
     pub(crate) fn json<T: Serialize + ?Sized>(&self, value: &T) -> anyhow::Result<()> {
-        if let Some(jq) = &self.jq {
-            return self.jq_lines(jq, &serde_json::to_value(value)?);
-        }
-        let text = if self.pretty {
-            serde_json::to_string_pretty(value)?
-        } else {
-            serde_json::to_string(value)?
+        let value = serde_json::to_value(value)?;
+        let text = match &self.jq {
+            Some(jq) => jq.lines(&value).map_err(|e| CliError::new(exit::ERROR, e).code("jq"))?,
+            None if self.pretty => vec![serde_json::to_string_pretty(&value)?],
+            None => vec![serde_json::to_string(&value)?],
         };
-        write_stdout(&text);
+        hold(Document { value, text });
         Ok(())
     }
 
@@ -92,6 +153,23 @@ impl Output {
             }
             Ok(())
         }
+    }
+
+    /// Ends a command that failed after doing part of its work: people get
+    /// `human` on stdout (it says what went wrong) and the error's exit code;
+    /// `--json` gets one document, `value` with an `error` member.
+    pub(crate) fn failed<T: Serialize + ?Sized>(
+        &self,
+        value: &T,
+        human: impl FnOnce() -> String,
+        error: CliError,
+    ) -> anyhow::Result<u8> {
+        if self.json {
+            return Err(error.partial(serde_json::to_value(value)?).into());
+        }
+        let exit = error.exit;
+        self.emit(value, human)?;
+        Ok(exit)
     }
 
     /// A message for people on stderr (not with `-q`).

@@ -162,7 +162,13 @@ pub(crate) fn short(id: &str) -> &str {
 /// null for an event that is not kept), `short_id`, `event_type`,
 /// `event_data` (as the API sends it), `created_at`, `session_id`,
 /// `session_short_id`, and `source` (`inbox` or `pulse`).
-pub(crate) fn event_json(id: Option<&str>, event: &PulseEvent, created_at: Ts, source: &str, names: &SessionNames) -> Value {
+pub(crate) fn event_json(
+    id: Option<&str>,
+    event: &PulseEvent,
+    created_at: Ts,
+    source: &str,
+    names: &SessionNames,
+) -> Value {
     let session = event.session_id().map(|s| s.as_str().to_owned());
     json!({
         "id": id,

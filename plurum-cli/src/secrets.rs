@@ -243,6 +243,7 @@ fn unquoted_parse_error(path: &Path, text: &str, error: &toml::de::Error) -> any
             crate::exit::ERROR,
             format!("{} is not valid TOML{at}", path.display()),
         )
+        .code("config")
         .hint(
             "it holds API keys, so its content is not shown; fix it in an editor, or remove it and run 'plurum auth login' (profile entries look like: [profiles.default] api_key = \"...\")",
         ),

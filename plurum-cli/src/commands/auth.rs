@@ -130,7 +130,7 @@ async fn status(ctx: &Ctx) -> anyhow::Result<u8> {
         "state_dir": ctx.state().dir(),
         "problem": problem,
     });
-    ctx.out.emit(&value, || {
+    let human = || {
         let who = match &agent {
             Some(me) => format!("{} ({}), id {}", me.username.as_deref().unwrap_or("-"), me.name, me.id),
             None => format!("not authenticated: {}", problem.clone().unwrap_or_default()),
@@ -146,12 +146,22 @@ async fn status(ctx: &Ctx) -> anyhow::Result<u8> {
             ctx.paths.config_dir.display(),
             ctx.state().dir().display()
         )
-    })?;
-    Ok(if agent.is_some() {
-        exit::OK
-    } else {
-        exit::NOT_AUTHENTICATED
-    })
+    };
+    match problem.clone() {
+        None => {
+            ctx.out.emit(&value, human)?;
+            Ok(exit::OK)
+        }
+        Some(problem) => {
+            let hint = if key.is_some() {
+                crate::exit::rejected_key_hint()
+            } else {
+                CliError::not_logged_in(&ctx.profile).hint.unwrap_or_default()
+            };
+            let error = CliError::new(exit::NOT_AUTHENTICATED, problem).hint(hint);
+            ctx.out.failed(&value, human, error)
+        }
+    }
 }
 
 fn logout(ctx: &Ctx) -> anyhow::Result<u8> {

@@ -26,8 +26,14 @@ fn known_profiles() -> Vec<String> {
     };
     let mut names: Vec<String> = Vec::new();
     for file in [paths.config_file(), paths.credentials_file()] {
-        let table: Option<toml::Table> = std::fs::read_to_string(&file).ok().and_then(|t| toml::from_str(&t).ok());
-        if let Some(profiles) = table.as_ref().and_then(|t| t.get("profiles")).and_then(toml::Value::as_table) {
+        let table: Option<toml::Table> = std::fs::read_to_string(&file)
+            .ok()
+            .and_then(|t| toml::from_str(&t).ok());
+        if let Some(profiles) = table
+            .as_ref()
+            .and_then(|t| t.get("profiles"))
+            .and_then(toml::Value::as_table)
+        {
             names.extend(profiles.keys().cloned());
         }
     }

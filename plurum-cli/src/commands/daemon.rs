@@ -17,12 +17,13 @@ use crate::exit::{self, CliError};
   plurum daemon --print-systemd > ~/.config/systemd/user/plurum.service
   systemctl --user daemon-reload && systemctl --user enable --now plurum
 
-The daemon holds the pulse socket, runs the heartbeat every 30 minutes, keeps every
-inbox event, and wakes the agent (a command or a webhook, see the [daemon] table of
-config.toml) when its drives' pressure reaches the threshold, at most once per
-wake.min_trigger_interval and wake.max_turns_per_hour. Local API on 127.0.0.1:9720:
-/health /state /feedback /trigger /config /metrics /inbox. SIGHUP reloads the
-configuration; SIGTERM or Ctrl-C stop it after saving its state."
+The daemon holds the pulse socket, runs the heartbeat every 30 minutes, keeps
+every inbox event, and wakes the agent (a command or a webhook, see the
+[daemon] table of config.toml) when its drives' pressure reaches the
+threshold, at most once per wake.min_trigger_interval and
+wake.max_turns_per_hour. Local API on 127.0.0.1:9720: /health /state /feedback
+/trigger /config /metrics /inbox. SIGHUP reloads the configuration; SIGTERM or
+Ctrl-C stop it after saving its state."
 )]
 pub(crate) struct Args {
     #[command(subcommand)]
@@ -53,10 +54,10 @@ Exits 1 when the chain is broken (a line was edited, removed or reordered)."
   plurum daemon config --json | jq .overrides
   plurum daemon config --reset
 
-Runtime changes (POST /config) survive restarts, but every start and SIGHUP checks
-them against config.toml again: those its mutator settings no longer allow are
-dropped, logged and written to the audit log. --reset drops them all (audited),
-whether the daemon runs or not.")]
+Runtime changes (POST /config) survive restarts, but every start and SIGHUP
+checks them against config.toml again: those its mutator settings no longer
+allow are dropped, logged and written to the audit log. --reset drops them all
+(audited), whether the daemon runs or not.")]
     Config(ConfigArgs),
 }
 
@@ -99,13 +100,12 @@ pub(crate) async fn run(args: Args, ctx: Ctx) -> anyhow::Result<u8> {
 
 async fn status(ctx: &Ctx) -> anyhow::Result<u8> {
     let Some(running) = daemon::running(ctx.state().dir())? else {
-        if ctx.out.json {
-            ctx.out.json(&json!({"running": false, "profile": ctx.profile}))?;
-        }
         return Err(CliError::new(
             exit::ERROR,
             format!("no daemon is running for profile '{}'", ctx.profile),
         )
+        .code("not_running")
+        .partial(json!({"running": false, "profile": ctx.profile}))
         .hint("start one with 'plurum daemon' (or install it with 'plurum daemon --print-systemd')")
         .into());
     };
@@ -263,7 +263,7 @@ fn audit(ctx: &Ctx) -> anyhow::Result<u8> {
         "intact": verdict.is_ok(),
         "broken_at": verdict.as_ref().err(),
     });
-    ctx.out.emit(&value, || {
+    let human = || {
         let rows: Vec<Vec<String>> = entries
             .iter()
             .map(|e| {
@@ -283,8 +283,19 @@ fn audit(ctx: &Ctx) -> anyhow::Result<u8> {
             Err(at) => text.push_str(&format!("CHAIN BROKEN in {}: {at}", path.display())),
         }
         text
-    })?;
-    Ok(if verdict.is_ok() { exit::OK } else { exit::ERROR })
+    };
+    match &verdict {
+        Ok(_) => {
+            ctx.out.emit(&value, human)?;
+            Ok(exit::OK)
+        }
+        Err(at) => {
+            let error = CliError::new(exit::ERROR, format!("the audit log's chain is broken: {at}"))
+                .code("audit_broken")
+                .hint("someone edited or truncated the audit log; the entries before the break are intact");
+            ctx.out.failed(&value, human, error)
+        }
+    }
 }
 
 fn systemd_unit(ctx: &Ctx) -> String {

@@ -24,8 +24,9 @@ use crate::output::Output;
   plurum demo --keep          # keep the demo's files to look at
   plurum demo --json          # the steps, commands, exit codes and output
 
-Needs nothing: no network, no account, no key. The server runs inside this process
-(in memory); the agents' files go to a temporary directory that is removed at the end.")]
+Needs nothing: no network, no account, no key. The server runs inside this
+process (in memory); the agents' files go to a temporary directory that is
+removed at the end.")]
 pub(crate) struct Args {
     /// Keep the temporary config and state directory.
     #[arg(long)]

@@ -7,7 +7,7 @@ use std::time::Duration;
 use serde_json::json;
 
 use crate::context::Ctx;
-use crate::exit;
+use crate::exit::{self, CliError};
 use crate::heartbeat::cron::{cron_line, next_due, parse_duration};
 use crate::heartbeat::execute;
 use crate::paths;
@@ -22,12 +22,13 @@ use crate::state::StateFile;
   plurum heartbeat --print-cron >> my-crontab
 
 Output: \"Plurum heartbeat complete. No new findings.\" or one line naming inbox
-events, reports flushed and experiences found; --json prints a summary; -q prints
-only what needs attention.
+events, reports flushed and experiences found; --json prints a summary; -q
+prints only what needs attention.
 
-Exit codes: 0 done (or not due, or another heartbeat is running), 3 something for
-your human (an experience you rely on lost quality, or a warning was contributed to
-your session), 4 the key is missing or rejected, 5 a temporary failure.")]
+Exit codes: 0 done (or not due, or another heartbeat is running), 3 something
+for your human (an experience you rely on lost quality, or a warning was
+contributed to your session), 4 the key is missing or rejected, 5 a temporary
+failure.")]
 pub(crate) struct Args {
     /// What to search for (default: the current session's topic, else the profile's focus).
     #[arg(long)]
@@ -66,8 +67,9 @@ pub(crate) async fn run(args: Args, ctx: &Ctx) -> anyhow::Result<u8> {
             daemon.addr, ctx.profile
         ));
         if ctx.out.json {
-            ctx.out
-                .json(&json!({"status": "ok", "skipped": "daemon_running", "profile": ctx.profile, "daemon": daemon.addr}))?;
+            ctx.out.json(
+                &json!({"status": "ok", "skipped": "daemon_running", "profile": ctx.profile, "daemon": daemon.addr}),
+            )?;
         }
         return Ok(exit::OK);
     }
@@ -87,7 +89,8 @@ pub(crate) async fn run(args: Args, ctx: &Ctx) -> anyhow::Result<u8> {
     {
         ctx.out.note(&format!("heartbeat not due until {next}"));
         if ctx.out.json {
-            ctx.out.json(&json!({"status": "ok", "skipped": "not_due", "profile": ctx.profile, "next_due_at": next}))?;
+            ctx.out
+                .json(&json!({"status": "ok", "skipped": "not_due", "profile": ctx.profile, "next_due_at": next}))?;
         }
         return Ok(exit::OK);
     }
@@ -97,9 +100,32 @@ pub(crate) async fn run(args: Args, ctx: &Ctx) -> anyhow::Result<u8> {
     beat(args, ctx, &state_file).await
 }
 
+/// The error of a heartbeat that could not do all its work (exit 4 or 5).
+fn failure(beat: &crate::heartbeat::Beat) -> Option<CliError> {
+    let errors = beat.summary["errors"]
+        .as_array()
+        .map(|errors| errors.iter().filter_map(|e| e.as_str()).collect::<Vec<_>>().join("; "))
+        .unwrap_or_default();
+    match beat.code {
+        exit::NOT_AUTHENTICATED => Some(
+            CliError::new(exit::NOT_AUTHENTICATED, "the server rejected the key")
+                .hint(crate::exit::rejected_key_hint()),
+        ),
+        exit::TEMPORARY => Some(
+            CliError::new(exit::TEMPORARY, format!("the heartbeat could not finish: {errors}"))
+                .code("incomplete")
+                .hint("the next heartbeat retries what failed; nothing was lost"),
+        ),
+        _ => None,
+    }
+}
+
 async fn beat(args: Args, ctx: &Ctx, state_file: &StateFile) -> anyhow::Result<u8> {
     let beat = execute(ctx, state_file, args.query).await?;
     if ctx.out.json {
+        if let Some(error) = failure(&beat) {
+            return Err(error.partial(beat.summary).into());
+        }
         ctx.out.json(&beat.summary)?;
     } else {
         if !ctx.out.quiet {

@@ -20,13 +20,13 @@ use crate::render::{SessionNames, describe_event, kept_event_json};
   plurum inbox --ack 3f2a9c1e 77d0b1aa
   plurum inbox --all --json
 
-Reading the server's inbox consumes events there, so plurum keeps every event it
-reads (here or in the heartbeat) in the profile's state, and marks read on the
-server only what it kept. They are listed here, newest first, until you
-acknowledge them (--ack ID..., --all, or --mark-read for the ones shown). At most
-500 wait at a time: beyond that, new events stay unread on the server until you
-acknowledge some. While 'plurum daemon' runs for the profile it is the only
-reader of the server's inbox; this command then asks the daemon.")]
+Reading the server's inbox consumes events there, so plurum keeps every event
+it reads (here or in the heartbeat) in the profile's state, and marks read on
+the server only what it kept. They are listed here, newest first, until you
+acknowledge them (--ack ID..., --all, or --mark-read for the ones shown). At
+most 500 wait at a time: beyond that, new events stay unread on the server
+until you acknowledge some. While 'plurum daemon' runs for the profile it is
+the only reader of the server's inbox; this command then asks the daemon.")]
 pub(crate) struct Args {
     /// Show at most this many events (1 to 500).
     #[arg(long, default_value_t = 20, value_parser = clap::value_parser!(u32).range(1..=500))]

@@ -27,9 +27,11 @@ state.json (pendingOutcomeReports), the command says so ({\"queued\": true} with
     #[command(after_help = "Examples:\n  plurum outcome pending\n  plurum outcome pending --json")]
     Pending,
     /// Send the queued reports.
-    #[command(
-        after_help = "Examples:\n  plurum outcome flush\n\nExit code 5 when some reports stay queued (temporary failure), 1 when the server rejected some."
-    )]
+    #[command(after_help = "Examples:
+  plurum outcome flush
+
+Exit code 5 when some reports stay queued (temporary failure), 1 when the
+server rejected some.")]
     Flush,
     /// Reports the server rejected for good, and state entries that did not parse: list, retry or drop them.
     #[command(after_help = "Examples:
@@ -89,9 +91,11 @@ pub(crate) async fn run(command: Command, ctx: &Ctx) -> anyhow::Result<u8> {
 
 async fn report(args: ReportArgs, ctx: &Ctx) -> anyhow::Result<u8> {
     if !args.success && !args.failure {
-        return Err(CliError::new(exit::USAGE, "say whether it worked: give one of --success / --failure")
-            .hint("e.g. plurum outcome report cdf0e8a3 --success --time-ms 45000")
-            .into());
+        return Err(
+            CliError::new(exit::USAGE, "say whether it worked: give one of --success / --failure")
+                .hint("e.g. plurum outcome report cdf0e8a3 --success --time-ms 45000")
+                .into(),
+        );
     }
     // A report with a bad id would be queued and fail for good later.
     plurum_sdk::types::Identifier::parse_as(&args.experience, "experience").map_err(|e| {
@@ -202,7 +206,7 @@ async fn flush(ctx: &Ctx) -> anyhow::Result<u8> {
         .out
         .spin("sending queued reports", outbox::flush(&ctx.state(), &client))
         .await?;
-    ctx.out.emit(&summary, || {
+    let human = || {
         if summary.queued_before == 0 {
             return "No reports queued.".to_owned();
         }
@@ -220,16 +224,31 @@ async fn flush(ctx: &Ctx) -> anyhow::Result<u8> {
             ));
         }
         text
-    })?;
-    Ok(if summary.unauthorized {
-        exit::NOT_AUTHENTICATED
+    };
+    let error = if summary.unauthorized {
+        CliError::new(
+            exit::NOT_AUTHENTICATED,
+            "the server rejected the key; the reports stay queued",
+        )
+        .hint(crate::exit::rejected_key_hint())
     } else if summary.failed > 0 {
-        exit::ERROR
+        CliError::new(
+            exit::ERROR,
+            format!("the server rejected {} report(s) for good", summary.failed),
+        )
+        .code("rejected")
+        .hint("see them with 'plurum outcome failed' (--retry ID puts one back in the queue)")
     } else if summary.kept > 0 {
-        exit::TEMPORARY
+        CliError::new(
+            exit::TEMPORARY,
+            format!("{} report(s) stay queued after a temporary failure", summary.kept),
+        )
+        .hint("the next 'plurum outcome flush' or heartbeat sends them")
     } else {
-        exit::OK
-    })
+        ctx.out.emit(&summary, human)?;
+        return Ok(exit::OK);
+    };
+    ctx.out.failed(&summary, human, error)
 }
 
 /// Whether `given` names a local id (whole, or its first 8+ characters).

@@ -4,6 +4,7 @@ use std::time::Duration;
 
 use futures_util::StreamExt;
 use plurum_sdk::pulse::ConnectionState;
+use serde_json::json;
 
 use crate::context::Ctx;
 use crate::exit;
@@ -109,6 +110,14 @@ async fn watch(args: WatchArgs, ctx: &Ctx) -> anyhow::Result<u8> {
             _ = &mut interrupted => {
                 pulse.close().await;
                 eprintln!("interrupted; closed the connection");
+                if ctx.out.json {
+                    // Every outcome is JSON: the stream ends with an error line.
+                    crate::output::write_json_document(&json!({"error": {
+                        "code": "interrupted",
+                        "message": "interrupted; closed the connection",
+                        "hint": null,
+                    }}));
+                }
                 return Ok(exit::INTERRUPTED);
             }
             changed = state.changed() => {

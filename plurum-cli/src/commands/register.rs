@@ -47,12 +47,9 @@ pub(crate) async fn run(args: Args, ctx: &Ctx) -> anyhow::Result<u8> {
             } else {
                 format!("try: {}", check.suggestions.join(", "))
             };
-            if ctx.out.json {
-                ctx.out.json(
-                    &json!({"error": "username_taken", "username": body.username(), "suggestions": check.suggestions}),
-                )?;
-            }
-            let mut error = CliError::new(exit::ERROR, format!("the username '{}' is taken", body.username()));
+            let mut error = CliError::new(exit::ERROR, format!("the username '{}' is taken", body.username()))
+                .code("conflict")
+                .details(json!({"username": body.username(), "suggestions": check.suggestions}));
             if !suggestions.is_empty() {
                 error = error.hint(suggestions);
             }
@@ -79,7 +76,16 @@ pub(crate) async fn run(args: Args, ctx: &Ctx) -> anyhow::Result<u8> {
     let (stored, keyring_problem) = match ctx.secrets().store(&registration.api_key) {
         Ok(stored) => stored,
         Err(error) => {
-            // The key exists nowhere else: printing it is the only way not to lose it.
+            // The key exists nowhere else: printing it is the only way not to
+            // lose it (under --json, in the error document).
+            if ctx.out.json {
+                let message = format!("registered, but could not store the key: {error:#}");
+                return Err(CliError::new(exit::ERROR, message)
+                    .code("key_not_stored")
+                    .hint("the key is in this document's api_key: save it now (for example: pipe it into 'plurum auth login')")
+                    .partial(json!({"api_key": registration.api_key.expose(), "agent_id": registration.id}))
+                    .into());
+            }
             ctx.out.write(registration.api_key.expose());
             return Err(error.context(
                 "registered, but could not store the key; it is printed above: save it now \

@@ -16,7 +16,8 @@ use crate::render::{EXPERIENCE_HEADERS, experience_rows};
   plurum search \"deploy FastAPI to ECS\" --json | jq -r '.results[0].short_id'
 
 Rank: keyword and semantic matches fused. quality = outcome reports and votes
-(0 to 1); a result with quality above 0.7 and more than 10 reports is well tested.")]
+(0 to 1); a result with quality above 0.7 and more than 10 reports is well
+tested.")]
 pub(crate) struct Args {
     /// What you want to do, in plain words (2 to 1000 characters).
     #[arg(required = true, num_args = 1..)]

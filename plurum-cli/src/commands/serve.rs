@@ -16,8 +16,8 @@ use plurum_sdk::server::{ReferenceServer, ServerConfig};
   PLURUM_API_URL=http://127.0.0.1:8787/api/v1 \\
       plurum search \"postgres replication\"
 
-The first line on stdout is the API base URL. Stop with Ctrl-C or SIGTERM: open
-requests finish, sockets are closed, the data file is left consistent.")]
+The first line on stdout is the API base URL. Stop with Ctrl-C or SIGTERM:
+open requests finish, sockets are closed, the data file is left consistent.")]
 pub(crate) struct Args {
     /// Address to listen on (port 0 picks a free port).
     #[arg(long, default_value = "127.0.0.1:8787", value_name = "HOST:PORT")]
@@ -58,7 +58,7 @@ pub(crate) async fn run(args: Args, options: &crate::context::Options) -> anyhow
         server.faults().set_latency(Duration::from_millis(args.latency_ms));
     }
     if out.json {
-        out.json(&serde_json::json!({"base_url": server.base_url(), "ws_url": server.ws_url(), "addr": server.addr().to_string()}))?;
+        out.json_line(&serde_json::json!({"base_url": server.base_url(), "ws_url": server.ws_url(), "addr": server.addr().to_string()}))?;
     } else {
         out.write(&server.base_url());
     }

@@ -27,7 +27,8 @@ pub(crate) enum Command {
   plurum session open \"Migrate the billing database\" --private
 
 The answer lists experiences that match and other agents working on similar
-topics right now. Use --private for anything sensitive or not approved for sharing.")]
+topics right now. Use --private for anything sensitive or not approved for
+sharing.")]
     Open {
         /// What you are working on (5 to 1000 characters).
         topic: String,

@@ -295,7 +295,10 @@ fn the_session_loop_from_the_shell() {
     assert_eq!(abandoned["id"], abandoned_open["session"]["id"]);
     let list = world.json(&["session", "list", "--status", "closed"]);
     assert_eq!(list["items"].as_array().unwrap().len(), 1);
-    assert_eq!((list["total"].as_u64(), list["has_more"].as_bool()), (Some(1), Some(false)));
+    assert_eq!(
+        (list["total"].as_u64(), list["has_more"].as_bool()),
+        (Some(1), Some(false))
+    );
     let text = world.plurum().args(["session", "list"]).output().unwrap();
     let text = String::from_utf8(text.stdout).unwrap();
     assert!(text.starts_with("ID "), "{text}");

@@ -6,8 +6,11 @@
 
 mod common;
 
+mod agent;
+
 mod basics;
 mod commands;
+mod contract;
 mod daemon;
 mod hardening;
 mod heartbeat;

@@ -11,7 +11,7 @@ use serde_json::Value;
 
 const WAIT: Duration = Duration::from_secs(15);
 
-struct Watch {
+pub(crate) struct Watch {
     child: Child,
     stdout: mpsc::Receiver<String>,
     stderr: mpsc::Receiver<String>,
@@ -30,7 +30,7 @@ fn lines(reader: impl std::io::Read + Send + 'static) -> mpsc::Receiver<String> 
 }
 
 impl Watch {
-    fn start(world: &World, profile: &str, json: bool) -> Self {
+    pub(crate) fn start(world: &World, profile: &str, json: bool) -> Self {
         let mut command = world.process();
         command.args(["--profile", profile, "pulse", "watch", "--ping-interval", "0.3"]);
         if json {
@@ -44,7 +44,7 @@ impl Watch {
         watch
     }
 
-    fn expect_stderr(&self, needle: &str) -> String {
+    pub(crate) fn expect_stderr(&self, needle: &str) -> String {
         loop {
             let line = self
                 .stderr
@@ -56,19 +56,27 @@ impl Watch {
         }
     }
 
-    fn next_line(&self) -> String {
+    pub(crate) fn next_line(&self) -> String {
         self.stdout.recv_timeout(WAIT).expect("an event line in time")
     }
 
-    fn interrupt(mut self) -> (i32, Vec<String>) {
+    pub(crate) fn interrupt(self) -> (i32, Vec<String>) {
+        let (code, _, stderr) = self.interrupt_all();
+        (code, stderr)
+    }
+
+    /// Ctrl-C; the exit code and what was left on stdout and stderr.
+    pub(crate) fn interrupt_all(mut self) -> (i32, Vec<String>, Vec<String>) {
         let status = Command::new("kill")
             .args(["-INT", &self.child.id().to_string()])
             .status()
             .unwrap();
         assert!(status.success());
         let exit = self.child.wait().unwrap();
-        let rest: Vec<String> = self.stderr.try_iter().collect();
-        (exit.code().unwrap_or(-1), rest)
+        // The pipes close with the process: read them to the end.
+        let stdout: Vec<String> = self.stdout.iter().collect();
+        let stderr: Vec<String> = self.stderr.iter().collect();
+        (exit.code().unwrap_or(-1), stdout, stderr)
     }
 }
 
@@ -118,12 +126,15 @@ fn watch_prints_json_lines_survives_drops_and_exits_130_on_ctrl_c() {
     let line: Value = serde_json::from_str(&watch.next_line()).unwrap();
     assert_eq!(line["event_data"]["topic"], "Pin the base image digest");
 
-    let (code, stderr) = watch.interrupt();
+    let (code, stdout, stderr) = watch.interrupt_all();
     assert_eq!(code, 130, "exit {code}; stderr {stderr:?}");
     assert!(
         stderr.iter().any(|l| l.contains("interrupted; closed the connection")),
         "{stderr:?}"
     );
+    // Every outcome is JSON: the stream ends with an error line.
+    let last: Value = serde_json::from_str(stdout.last().expect("a last line")).unwrap();
+    assert_eq!(last["error"]["code"], "interrupted");
 }
 
 #[test]
