@@ -249,10 +249,10 @@ async fn config(args: ConfigArgs, ctx: &Ctx) -> anyhow::Result<u8> {
 fn audit(ctx: &Ctx) -> anyhow::Result<u8> {
     let path = ctx.state().dir().join(daemon::audit::FILE);
     if !path.exists() {
-        ctx.out
-            .emit(&json!({"path": path, "entries": [], "intact": true}), || {
-                format!("No configuration changes recorded ({} does not exist).", path.display())
-            })?;
+        ctx.out.emit(
+            &json!({"path": path, "entries": [], "intact": true, "broken_at": null}),
+            || format!("No configuration changes recorded ({} does not exist).", path.display()),
+        )?;
         return Ok(exit::OK);
     }
     let entries = daemon::audit::entries(&path)?;

@@ -261,8 +261,10 @@ pub(crate) async fn run(command: Command, ctx: &Ctx) -> anyhow::Result<u8> {
                 .out
                 .spin("looking", client.experiences().similar(&id, Some(limit)))
                 .await?;
+            // Every list prints an object with `items` (this one is not paged).
+            let value = serde_json::json!({"items": items, "total": items.len()});
             ctx.out
-                .emit(&items, || table(EXPERIENCE_HEADERS, &experience_rows(&items)))?;
+                .emit(&value, || table(EXPERIENCE_HEADERS, &experience_rows(&items)))?;
         }
         Command::Acquire { id, mode } => {
             let mode = match mode {

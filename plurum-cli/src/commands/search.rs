@@ -13,7 +13,7 @@ use crate::render::{EXPERIENCE_HEADERS, experience_rows};
   plurum search \"set up PostgreSQL replication\"
   plurum search redis failover --domain infrastructure --tool redis \\
       --min-quality 0.5 --limit 5
-  plurum search \"deploy FastAPI to ECS\" --json | jq -r '.results[0].short_id'
+  plurum search \"deploy FastAPI to ECS\" --jq '.results[0].short_id'
 
 Rank: keyword and semantic matches fused. quality = outcome reports and votes
 (0 to 1); a result with quality above 0.7 and more than 10 reports is well

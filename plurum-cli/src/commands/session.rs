@@ -578,12 +578,19 @@ pub(crate) async fn run(command: Command, ctx: &Ctx) -> anyhow::Result<u8> {
         }
         Command::Contributions { session } => {
             let client = ctx.authed()?;
-            let id = session_id(ctx, &client, session.as_deref()).await?.id;
+            let target = session_id(ctx, &client, session.as_deref()).await?;
             let list = ctx
                 .out
-                .spin("fetching", client.sessions().contributions(id.as_str()))
+                .spin("fetching", client.sessions().contributions(target.id.as_str()))
                 .await?;
-            ctx.out.emit(&list, || {
+            // Every list prints an object with `items` (this one is not paged).
+            let value = json!({
+                "session_id": target.id,
+                "session_short_id": target.short_id,
+                "items": list,
+                "total": list.len(),
+            });
+            ctx.out.emit(&value, || {
                 if list.is_empty() {
                     return "No contributions yet.".to_owned();
                 }

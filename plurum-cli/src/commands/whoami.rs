@@ -5,7 +5,7 @@ use crate::exit;
 
 /// `plurum whoami` arguments.
 #[derive(Debug, clap::Args)]
-#[command(after_help = "Examples:\n  plurum whoami\n  plurum whoami --json | jq -r .username")]
+#[command(after_help = "Examples:\n  plurum whoami\n  plurum whoami --jq .username")]
 pub(crate) struct Args {}
 
 pub(crate) async fn run(_args: Args, ctx: &Ctx) -> anyhow::Result<u8> {

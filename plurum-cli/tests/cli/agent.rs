@@ -107,7 +107,7 @@ fn every_id_the_cli_prints_is_accepted_back() {
     let contributions = world.json(&["session", "contributions", &short]);
     let helper = world.json(&["--profile", "helper", "whoami"]);
     assert_eq!(
-        contributions[0]["contributor_agent_id"], helper["id"],
+        contributions["items"][0]["contributor_agent_id"], helper["id"],
         "{contributions}"
     );
     let table = world

@@ -273,7 +273,9 @@ fn the_session_loop_from_the_shell() {
     ]);
     assert_eq!(contribution["contribution_type"], "warning");
     let listed = world.json(&["session", "contributions"]);
-    assert_eq!(listed.as_array().unwrap().len(), 1);
+    assert_eq!(listed["items"].as_array().unwrap().len(), 1);
+    assert_eq!(listed["total"], 1);
+    assert_eq!(listed["session_short_id"], short_id.as_str());
 
     let closed = world.json(&["session", "close", "--outcome", "success"]);
     assert_eq!(closed["session"]["status"], "closed");
@@ -356,7 +358,7 @@ fn experiences_from_the_shell() {
     assert_eq!(list["items"].as_array().unwrap().len(), 2);
     assert_eq!(list["offset"], 0);
     let similar = world.json(&["experience", "similar", &second, "--limit", "3"]);
-    assert!(similar.is_array());
+    assert!(similar["items"].is_array() && similar["total"].is_u64(), "{similar}");
     let checklist = world.json(&[
         "--profile",
         "reader",
@@ -716,6 +718,25 @@ fn completions_for_three_shells() {
             .assert()
             .success()
             .stdout(predicate::str::contains(marker));
+    }
+    // Enum values and the existing profiles are offered, not file names.
+    world.register("alpha-agent", "alpha-agent");
+    std::fs::create_dir_all(world.state_dir().join("beta-agent")).unwrap();
+    let fish = world.plurum().args(["completions", "fish"]).output().unwrap();
+    let fish = String::from_utf8(fish.stdout).unwrap();
+    // The first --profile completion, up to the next `complete` command
+    // (fish lists the values one per line inside its quotes).
+    let start = fish
+        .find("-l profile")
+        .unwrap_or_else(|| panic!("no --profile completion:\n{fish}"));
+    let rest = &fish[start..];
+    let profile_line = &rest[..rest.find("\ncomplete ").unwrap_or(rest.len())];
+    assert!(
+        profile_line.contains("alpha-agent") && profile_line.contains("beta-agent"),
+        "{profile_line}"
+    );
+    for value in ["decision_tree", "contribution_received", "checklist", "abandoned"] {
+        assert!(fish.contains(value), "completions do not offer {value}");
     }
 }
 

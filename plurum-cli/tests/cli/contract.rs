@@ -14,6 +14,7 @@ use serde_json::Value;
 
 use crate::common::daemon::Daemon;
 use crate::common::{SENTINEL, World};
+use crate::json_doc::JsonDoc;
 use crate::pulse::Watch;
 
 /// One run of a leaf command.
@@ -28,8 +29,11 @@ struct Run {
     capture: Option<(&'static str, &'static str)>,
     /// The reference server answers every request with this status.
     fault: Option<u16>,
-    /// Fails only because of --json (no run without it to compare).
+    /// Fails only because of --json, or changes what a second run would
+    /// see: no run without --json to compare.
     json_only: bool,
+    /// The docs/json.md heading of the document (default: the leaf).
+    doc: Option<&'static str>,
 }
 
 fn ok(args: &[&str]) -> Run {
@@ -42,6 +46,7 @@ fn ok(args: &[&str]) -> Run {
         capture: None,
         fault: None,
         json_only: false,
+        doc: None,
     }
 }
 
@@ -71,6 +76,11 @@ impl Run {
 
     fn exit(mut self, exit: i32) -> Self {
         self.exit = exit;
+        self
+    }
+
+    fn doc(mut self, heading: &'static str) -> Self {
+        self.doc = Some(heading);
         self
     }
 
@@ -236,6 +246,7 @@ impl Captured {
             capture: run.capture,
             fault: run.fault,
             json_only: run.json_only,
+            doc: run.doc,
         }
     }
 }
@@ -289,6 +300,15 @@ fn every_command_prints_one_json_document_for_success_and_for_failure() {
     // A profile whose state file cannot be read: local commands fail on it.
     std::fs::create_dir_all(world.state_file("corrupt")).unwrap();
     let broken = broken_config(&world);
+    // A profile with a queued report the server will reject for good.
+    std::fs::create_dir_all(world.state_dir().join("flusher")).unwrap();
+    std::fs::write(
+        world.state_file("flusher"),
+        r#"{"schemaVersion": 2, "pendingOutcomeReports": [{"id": "0f0f0f0f-1111-4222-8333-444455556666",
+            "identifier": "deadbeef", "success": true, "attempts": 1}]}"#,
+    )
+    .unwrap();
+    let walker_key = world.stored_key("default");
 
     // (leaf, runs): the first run of each leaf is its success, unless the
     // leaf refuses --json (completions).
@@ -635,14 +655,20 @@ fn every_command_prints_one_json_document_for_success_and_for_failure() {
             vec![
                 ok(&["outcome", "flush"]),
                 fails(&["--profile", "corrupt", "outcome", "flush"], 1, "error")
-                    .env("PLURUM_API_KEY", world.stored_key("default")),
+                    .env("PLURUM_API_KEY", walker_key.clone()),
+                fails(&["--profile", "flusher", "outcome", "flush"], 1, "rejected")
+                    .env("PLURUM_API_KEY", walker_key.clone())
+                    .json_only(),
             ],
         ),
         (
             "outcome failed",
             vec![
-                ok(&["outcome", "failed"]),
+                ok(&["--profile", "flusher", "outcome", "failed"]).env("PLURUM_API_KEY", walker_key.clone()),
                 fails(&["outcome", "failed", "--retry", "abcdef12"], 2, "usage"),
+                ok(&["--profile", "flusher", "outcome", "failed", "--drop", "0f0f0f0f"])
+                    .env("PLURUM_API_KEY", walker_key.clone())
+                    .doc("outcome failed --retry"),
             ],
         ),
         (
@@ -665,7 +691,7 @@ fn every_command_prints_one_json_document_for_success_and_for_failure() {
             "heartbeat",
             vec![
                 ok(&["heartbeat", "--query", "pgbouncer transaction mode"]),
-                ok(&["heartbeat", "--print-cron"]),
+                ok(&["heartbeat", "--print-cron"]).doc("heartbeat --print-cron"),
                 fails(&["heartbeat"], 4, "unauthorized").bad_key(),
                 fails(&["heartbeat", "--interval", "soon"], 2, "usage"),
             ],
@@ -716,6 +742,8 @@ fn every_command_prints_one_json_document_for_success_and_for_failure() {
     let streams = ["pulse watch", "serve", "daemon status"];
 
     let mut covered: BTreeSet<String> = BTreeSet::new();
+    // (docs/json.md heading, document) of every run, for the doc check.
+    let mut documents: Vec<(String, Value)> = Vec::new();
     for (leaf, runs) in &table {
         let mut succeeded = false;
         let mut failed = false;
@@ -731,6 +759,7 @@ fn every_command_prints_one_json_document_for_success_and_for_failure() {
             }
             succeeded |= run.code.is_none();
             failed |= run.code.is_some();
+            documents.push((run.doc.unwrap_or(leaf).to_owned(), document));
         }
         assert!(failed, "{leaf}: no failure run");
         assert!(
@@ -742,13 +771,16 @@ fn every_command_prints_one_json_document_for_success_and_for_failure() {
 
     // daemon status succeeds while a daemon runs.
     let daemon = Daemon::start(&world, "helper");
-    check(
+    let status = check(
         &world,
         "daemon status",
         &ok(&["--profile", "helper", "daemon", "status"]),
         &[],
     );
+    documents.push(("daemon status".to_owned(), status));
     daemon.stop();
+    let unit = check(&world, "daemon", &ok(&["daemon", "--print-systemd"]), &[]);
+    documents.push(("daemon --print-systemd".to_owned(), unit));
 
     // serve: the first line is a JSON document; a bad address is one error.
     let mut serve = world
@@ -764,6 +796,7 @@ fn every_command_prints_one_json_document_for_success_and_for_failure() {
         .unwrap();
     let started: Value = serde_json::from_str(&first).unwrap();
     assert!(started["base_url"].as_str().unwrap().starts_with("http://127.0.0.1:"));
+    documents.push(("serve".to_owned(), started));
     serve.kill().unwrap();
     serve.wait().unwrap();
     check(
@@ -783,6 +816,8 @@ fn every_command_prints_one_json_document_for_success_and_for_failure() {
     for line in &rest {
         serde_json::from_str::<Value>(line).unwrap_or_else(|e| panic!("{e}: {line}"));
     }
+    let last: Value = serde_json::from_str(rest.last().expect("an error line on Ctrl-C")).unwrap();
+    assert_eq!(last["error"]["code"], "interrupted");
     check(
         &world,
         "pulse watch",
@@ -790,6 +825,8 @@ fn every_command_prints_one_json_document_for_success_and_for_failure() {
         &[],
     );
     covered.extend(streams.iter().map(|s| (*s).to_owned()));
+
+    check_against_the_doc(&documents, &event);
 
     let all = leaves();
     let missing: Vec<&String> = all.difference(&covered).collect();
@@ -799,6 +836,76 @@ fn every_command_prints_one_json_document_for_success_and_for_failure() {
     );
     let stale: Vec<&String> = covered.difference(&all).collect();
     assert!(stale.is_empty(), "rows for commands that no longer exist: {stale:?}");
+}
+
+/// Holds every document to docs/json.md: the documented fields are there
+/// with their types, every top-level member is documented, every table and
+/// every shape field was seen at least once.
+fn check_against_the_doc(documents: &[(String, Value)], event: &Value) {
+    let doc = JsonDoc::load();
+    let mut seen = BTreeSet::new();
+    let mut used_tables = BTreeSet::new();
+    let mut problems = Vec::new();
+    for (heading, document) in documents {
+        if let Some(error) = document.get("error") {
+            let fields = &doc.shapes["Error"];
+            if let Err(problem) = doc.check_fields(error, fields, "error", "Error", &mut seen) {
+                problems.push(format!("{heading}: {problem}"));
+            }
+        }
+        if let Some(kind) = doc.typed.get(heading) {
+            if document.get("error").is_none() {
+                used_tables.insert(heading.clone());
+                if let Err(problem) = doc.check_type(document, kind, heading, &mut seen) {
+                    problems.push(format!("`plurum {heading}`: {problem}"));
+                }
+            }
+            continue;
+        }
+        let Some(fields) = doc.commands.get(heading) else {
+            if document.get("error").is_none() {
+                problems.push(format!("docs/json.md has no table for `plurum {heading}`"));
+            }
+            continue;
+        };
+        let documented: BTreeSet<&str> = fields.iter().map(|f| f.name.as_str()).collect();
+        for member in document.as_object().map(|m| m.keys()).into_iter().flatten() {
+            if member != "error" && !documented.contains(member.as_str()) {
+                problems.push(format!(
+                    "`plurum {heading}` prints `{member}`, which docs/json.md does not list"
+                ));
+            }
+        }
+        if document.get("error").is_some() {
+            continue; // a part-way document: not every field is there
+        }
+        used_tables.insert(heading.clone());
+        if let Err(problem) = doc.check_fields(document, fields, heading, heading, &mut seen) {
+            problems.push(format!("`plurum {heading}`: {problem}"));
+        }
+    }
+    if let Err(problem) = doc.check_type(event, "Event", "pulse watch", &mut seen) {
+        problems.push(problem);
+    }
+    for heading in doc.commands.keys().chain(doc.typed.keys()) {
+        if !used_tables.contains(heading) {
+            problems.push(format!(
+                "docs/json.md documents `plurum {heading}`, which no run printed"
+            ));
+        }
+    }
+    for (shape, fields) in &doc.shapes {
+        for field in fields {
+            if !seen.contains(&(shape.clone(), field.name.clone())) {
+                problems.push(format!("docs/json.md field {shape}.{} was never seen", field.name));
+            }
+        }
+    }
+    assert!(
+        problems.is_empty(),
+        "docs/json.md and the output disagree:\n{}",
+        problems.join("\n")
+    );
 }
 
 #[test]

@@ -703,6 +703,7 @@ fn one_daemon_per_profile_and_the_cli_knows_it_is_there() {
     // The heartbeat leaves the work to the daemon.
     let beat = world.json(&["--profile", "hana", "heartbeat"]);
     assert_eq!(beat["skipped"], "daemon_running");
+    assert_eq!(beat["status"], "ok");
 
     let text = world
         .plurum()

@@ -335,6 +335,7 @@ fn cron_behaviour_if_due_lock_env_key_jitter_and_print_cron() {
     assert_eq!(second.status.code(), Some(0));
     let skipped: Value = serde_json::from_slice(&second.stdout).unwrap();
     assert_eq!(skipped["skipped"], "not_due");
+    assert_eq!(skipped["status"], "ok", "a skip is a result like any other");
     assert!(skipped["next_due_at"].is_string());
     // Due again with a shorter interval.
     let third = cron(&["--if-due", "--interval", "0s"]);
@@ -504,6 +505,7 @@ fn ten_heartbeats_at_once_stay_consistent() {
             String::from_utf8_lossy(&output.stderr)
         );
         let json: Value = serde_json::from_slice(&output.stdout).unwrap();
+        assert_eq!(json["status"], "ok", "{json}");
         if json["skipped"] == "already_running" {
             skipped += 1;
         } else {

@@ -15,5 +15,6 @@ mod daemon;
 mod hardening;
 mod heartbeat;
 mod help;
+mod json_doc;
 mod pulse;
 mod serve;
