@@ -12,6 +12,7 @@ fn help(path: &[String]) -> String {
         .env("PLURUM_API_KEY", SENTINEL)
         .env("PLURUM_API_URL", "http://127.0.0.1:9/api/v1")
         .env("PLURUM_PROFILE", "sentinel-profile")
+        .env("PLURUM_ALLOW_INSECURE_HTTP", "1")
         .env_remove("RUST_BACKTRACE")
         .output()
         .unwrap();
@@ -44,6 +45,17 @@ fn every_command_has_an_example_and_no_key_in_its_help() {
             "{path:?} --help shows env values:\n{text}"
         );
         assert!(text.contains("Examples:"), "{path:?} --help has no example:\n{text}");
+        // Globals set from the environment never look required.
+        let usage = text.lines().find(|l| l.starts_with("Usage:")).unwrap_or_default();
+        for global in ["--api-url", "--profile", "--allow-insecure-http"] {
+            assert!(!usage.contains(global), "{path:?}: {usage}");
+        }
+        if !path.is_empty() {
+            assert!(
+                text.contains("Global options:"),
+                "{path:?} --help has no global options heading"
+            );
+        }
         for name in subcommands(&text) {
             let mut next = path.clone();
             next.push(name);
