@@ -16,6 +16,7 @@ use serde_json::Value;
 
 use time::serde::rfc3339;
 
+use crate::interest::Interest;
 use crate::state::{State, StateFile, Ts, now};
 
 /// Unacknowledged events kept at most; beyond, events stay unread on the server.
@@ -132,6 +133,17 @@ impl KeptEvent {
     pub(crate) fn is_waiting(&self) -> bool {
         self.acked_at.is_none()
     }
+
+    /// Whether it asks the agent to act: a contribution to its session, or
+    /// a session opened in its domains or tools. Such events stay listed
+    /// until acknowledged; the others are acknowledged once shown.
+    pub(crate) fn needs_action(&self, interest: &Interest) -> bool {
+        match self.event() {
+            PulseEvent::ContributionReceived(_) => true,
+            PulseEvent::SessionOpened(opened) => interest.covers(opened.domain.as_deref(), &opened.tools_used),
+            _ => false,
+        }
+    }
 }
 
 /// What keeping a batch of events did.
@@ -145,6 +157,14 @@ pub(crate) struct Kept {
     pub(crate) markable: Vec<String>,
     /// Events not kept because the local inbox is full.
     pub(crate) left_out: Vec<InboxEvent>,
+}
+
+/// The kept events, newest first (by when they happened; the later kept
+/// first among equals).
+pub(crate) fn newest_first(events: &[KeptEvent]) -> Vec<&KeptEvent> {
+    let mut sorted: Vec<&KeptEvent> = events.iter().rev().collect();
+    sorted.sort_by(|a, b| b.created_at.cmp(&a.created_at));
+    sorted
 }
 
 /// How many events wait for the agent.

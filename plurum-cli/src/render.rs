@@ -13,6 +13,7 @@ use plurum_sdk::Client;
 use plurum_sdk::types::{ExperienceSummary, PulseEvent};
 use serde_json::{Value, json};
 
+use crate::interest::Interest;
 use crate::kept::KeptEvent;
 use crate::output::clip;
 use crate::state::{State, Ts, rfc3339_text};
@@ -42,17 +43,23 @@ pub(crate) fn experience_rows(items: &[ExperienceSummary]) -> Vec<Vec<String>> {
 /// The headers of [`experience_rows`].
 pub(crate) const EXPERIENCE_HEADERS: &[&str] = &["ID", "QUALITY", "SUCCESS", "REPORTS", "SIMILARITY", "GOAL"];
 
-/// Sessions' short ids by UUID.
+/// Sessions' short ids (and topics, when known) by UUID.
 #[derive(Debug, Default, Clone)]
-pub(crate) struct SessionNames(HashMap<String, String>);
+pub(crate) struct SessionNames {
+    short_ids: HashMap<String, String>,
+    topics: HashMap<String, String>,
+}
 
 impl SessionNames {
-    /// What the profile's state knows: the current session, and every kept
-    /// event that names a session with its short id.
+    /// What the profile's state knows: the sessions it opened, the current
+    /// one, and every kept event that names a session with its short id.
     pub(crate) fn from_state(state: &State) -> Self {
         let mut names = Self::default();
-        if let Some(current) = &state.current_session {
-            names.learn(&current.id, &current.short_id);
+        for session in state.opened_sessions.iter().chain(&state.current_session) {
+            names.learn(&session.id, &session.short_id);
+            names
+                .topics
+                .insert(session.id.to_ascii_lowercase(), session.topic.clone());
         }
         for event in &state.inbox_events {
             names.learn_event(&event.event());
@@ -62,7 +69,12 @@ impl SessionNames {
 
     /// Remembers a session's short id.
     pub(crate) fn learn(&mut self, uuid: &str, short_id: &str) {
-        self.0.insert(uuid.to_ascii_lowercase(), short_id.to_owned());
+        self.short_ids.insert(uuid.to_ascii_lowercase(), short_id.to_owned());
+    }
+
+    /// A session's topic, when known.
+    pub(crate) fn topic(&self, uuid: &str) -> Option<&str> {
+        self.topics.get(&uuid.to_ascii_lowercase()).map(String::as_str)
     }
 
     /// Remembers what an event says of its session (session events carry
@@ -96,24 +108,25 @@ impl SessionNames {
                 missing.push(id.as_str().to_owned());
             }
         }
-        let found: Vec<(String, Option<String>)> = futures_util::stream::iter(missing)
+        let found: Vec<(String, Option<plurum_sdk::types::Session>)> = futures_util::stream::iter(missing)
             .map(|id| async move {
-                let short = client.sessions().get(&id).await.ok().map(|s| s.short_id);
-                (id, short)
+                let session = client.sessions().get(&id).await.ok();
+                (id, session)
             })
             .buffer_unordered(8)
             .collect()
             .await;
-        for (id, short) in found {
-            if let Some(short) = short {
-                self.learn(&id, &short);
+        for (id, session) in found {
+            if let Some(session) = session {
+                self.learn(&id, &session.short_id);
+                self.topics.insert(id.to_ascii_lowercase(), session.topic);
             }
         }
     }
 
     /// The short id of a session, when known.
     pub(crate) fn short(&self, uuid: &str) -> Option<&str> {
-        self.0.get(&uuid.to_ascii_lowercase()).map(String::as_str)
+        self.short_ids.get(&uuid.to_ascii_lowercase()).map(String::as_str)
     }
 
     /// How a session is named for people: its short id, or (unknown) its
@@ -182,11 +195,13 @@ pub(crate) fn event_json(
     })
 }
 
-/// A kept event in the one JSON shape, with when it was kept and acknowledged.
-pub(crate) fn kept_event_json(kept: &KeptEvent, names: &SessionNames) -> Value {
+/// A kept event in the one JSON shape, with when it was kept and
+/// acknowledged, and whether it asks the agent to act.
+pub(crate) fn kept_event_json(kept: &KeptEvent, names: &SessionNames, interest: &Interest) -> Value {
     let mut value = event_json(Some(&kept.id), &kept.event(), kept.created_at, &kept.source, names);
     value["kept_at"] = json!(rfc3339_text(kept.kept_at));
     value["acked_at"] = json!(kept.acked_at.map(rfc3339_text));
     value["waiting"] = json!(kept.is_waiting());
+    value["needs_action"] = json!(kept.needs_action(interest));
     value
 }

@@ -49,6 +49,11 @@ pub(crate) struct State {
     pub(crate) failed_outcome_reports: Vec<FailedReport>,
     /// The session `plurum session …` acts on by default.
     pub(crate) current_session: Option<CurrentSession>,
+    /// Sessions this profile opened (the most recent [`OPENED_SESSIONS`]):
+    /// their short ids and topics name them in inbox events without asking
+    /// the server, and `plurum session use` makes one current again.
+    #[serde(skip_serializing_if = "Vec::is_empty")]
+    pub(crate) opened_sessions: Vec<CurrentSession>,
     /// Inbox events read from the server (or the socket), kept until
     /// acknowledged.
     pub(crate) inbox_events: Vec<KeptEvent>,
@@ -79,6 +84,7 @@ impl Default for State {
             saved_experiences: Vec::new(),
             failed_outcome_reports: Vec::new(),
             current_session: None,
+            opened_sessions: Vec::new(),
             inbox_events: Vec::new(),
             quarantined_entries: Vec::new(),
             other: Map::new(),
@@ -170,10 +176,50 @@ pub(crate) struct Reading {
     pub(crate) total_reports: u64,
 }
 
+/// Why an experience is in `savedExperiences`. Only those the agent relied
+/// on (acquired, reported on, saved explicitly) make the heartbeat tell the
+/// human when their scores fall; search hits are kept as suggestions.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub(crate) enum SavedReason {
+    /// A search hit of the heartbeat.
+    #[default]
+    Suggested,
+    /// Acquired with `plurum experience acquire`.
+    Acquired,
+    /// Reported on with `plurum outcome report`.
+    Reported,
+    /// Saved with `plurum experience save` (or listed by hand, as the seed
+    /// documents write it: a bare short id).
+    Saved,
+}
+
+impl SavedReason {
+    /// Whether the agent relies on it.
+    pub(crate) fn relied_on(self) -> bool {
+        self != Self::Suggested
+    }
+
+    pub(crate) fn as_str(self) -> &'static str {
+        match self {
+            Self::Suggested => "suggested",
+            Self::Acquired => "acquired",
+            Self::Reported => "reported",
+            Self::Saved => "saved",
+        }
+    }
+}
+
 /// A saved experience and how its scores moved.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub(crate) struct SavedExperience {
     pub(crate) short_id: String,
+    /// Its UUID, when known.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub(crate) id: Option<String>,
+    /// Why it is here.
+    #[serde(default)]
+    pub(crate) reason: SavedReason,
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub(crate) goal: Option<String>,
     #[serde(default, skip_serializing_if = "Option::is_none")]
@@ -189,6 +235,79 @@ pub(crate) struct SavedExperience {
     pub(crate) history: Vec<Reading>,
 }
 
+impl SavedExperience {
+    /// A new entry.
+    pub(crate) fn new(short_id: impl Into<String>, reason: SavedReason) -> Self {
+        Self {
+            short_id: short_id.into(),
+            id: None,
+            reason,
+            goal: None,
+            quality_score: None,
+            success_rate: None,
+            total_reports: None,
+            saved_at: Some(now()),
+            history: Vec::new(),
+        }
+    }
+
+    /// Whether `given` (a short id or a UUID) names it.
+    pub(crate) fn named(&self, given: &str) -> bool {
+        let given = given.trim();
+        self.short_id.eq_ignore_ascii_case(given) || self.id.as_deref().is_some_and(|id| id.eq_ignore_ascii_case(given))
+    }
+
+    /// Relies on it for `reason` (an explicit save stays; nothing goes back
+    /// to a suggestion).
+    pub(crate) fn rely(&mut self, reason: SavedReason) {
+        if self.reason != SavedReason::Saved && reason != SavedReason::Suggested {
+            self.reason = reason;
+        }
+    }
+}
+
+/// Sessions remembered in `openedSessions`.
+pub(crate) const OPENED_SESSIONS: usize = 50;
+
+impl State {
+    /// Makes `session` the current one and remembers it among the opened
+    /// ones. Returns the session that was current before, if another.
+    pub(crate) fn make_current(&mut self, session: CurrentSession) -> Option<CurrentSession> {
+        self.opened_sessions.retain(|s| s.id != session.id);
+        self.opened_sessions.push(session.clone());
+        let excess = self.opened_sessions.len().saturating_sub(OPENED_SESSIONS);
+        self.opened_sessions.drain(..excess);
+        let previous = self.current_session.replace(session);
+        previous.filter(|p| Some(&p.id) != self.current_session.as_ref().map(|c| &c.id))
+    }
+
+    /// Records that the agent relies on an experience (`given` as the user
+    /// gave it: a short id or a UUID; `short_id` and `id` when known).
+    pub(crate) fn rely_on(&mut self, given: &str, short_id: Option<&str>, id: Option<&str>, reason: SavedReason) {
+        let found = self
+            .saved_experiences
+            .iter_mut()
+            .find(|s| s.named(given) || short_id.is_some_and(|x| s.named(x)) || id.is_some_and(|x| s.named(x)));
+        let entry = match found {
+            Some(entry) => {
+                entry.rely(reason);
+                entry
+            }
+            None => {
+                self.saved_experiences
+                    .push(SavedExperience::new(short_id.unwrap_or(given), reason));
+                self.saved_experiences.last_mut().expect("just pushed")
+            }
+        };
+        if let Some(short_id) = short_id {
+            entry.short_id = short_id.to_owned();
+        }
+        if let Some(id) = id {
+            entry.id = Some(id.to_owned());
+        }
+    }
+}
+
 /// A `savedExperiences` item as the seed writes it (a short id) or as an object.
 #[derive(Deserialize)]
 #[serde(untagged)]
@@ -202,6 +321,8 @@ impl From<SavedItem> for SavedExperience {
         match item {
             SavedItem::Id(short_id) => SavedExperience {
                 short_id,
+                id: None,
+                reason: SavedReason::Saved,
                 goal: None,
                 quality_score: None,
                 success_rate: None,
@@ -402,6 +523,7 @@ fn parse_value(value: Value) -> Result<(State, Vec<Quarantined>), String> {
             .collect(),
         failed_outcome_reports: list(&mut map, "failedOutcomeReports", &mut bad),
         current_session: one(&mut map, "currentSession", &mut bad),
+        opened_sessions: list(&mut map, "openedSessions", &mut bad),
         inbox_events: list(&mut map, "inboxEvents", &mut bad),
         quarantined_entries: list(&mut map, "quarantinedEntries", &mut bad),
         other: map,
@@ -490,6 +612,65 @@ mod tests {
 
     /// The notices are process-wide: tests that read them take turns.
     static NOTICES_IN_USE: Mutex<()> = Mutex::new(());
+
+    #[test]
+    fn why_an_experience_is_saved_survives_and_only_grows() {
+        // The seed's bare short ids were saved by hand; our own entries
+        // without a reason were search hits.
+        let (state, bad) =
+            parse(r#"{"savedExperiences": ["Ab3xKp9z", {"short_id": "cdf0e8a3", "quality_score": 0.5}]}"#).unwrap();
+        assert!(bad.is_empty());
+        assert_eq!(state.saved_experiences[0].reason, SavedReason::Saved);
+        assert_eq!(state.saved_experiences[1].reason, SavedReason::Suggested);
+        let mut state = state;
+        state.rely_on(
+            "cdf0e8a3",
+            None,
+            Some("e6fbd266-218d-472f-8598-672ba81575b2"),
+            SavedReason::Acquired,
+        );
+        assert_eq!(state.saved_experiences[1].reason, SavedReason::Acquired);
+        state.rely_on(
+            "e6fbd266-218d-472f-8598-672ba81575b2",
+            None,
+            None,
+            SavedReason::Reported,
+        );
+        assert_eq!(state.saved_experiences.len(), 2, "named by its UUID, the same entry");
+        assert_eq!(state.saved_experiences[1].reason, SavedReason::Reported);
+        state.rely_on("Ab3xKp9z", None, None, SavedReason::Acquired);
+        assert_eq!(
+            state.saved_experiences[0].reason,
+            SavedReason::Saved,
+            "an explicit save stays"
+        );
+        let text = serde_json::to_string(&state).unwrap();
+        let (again, _) = parse(&text).unwrap();
+        assert_eq!(again.saved_experiences, state.saved_experiences);
+    }
+
+    #[test]
+    fn a_new_current_session_remembers_the_one_before() {
+        let session = |n: u32| CurrentSession {
+            id: format!("00000000-0000-4000-8000-{n:012}"),
+            short_id: format!("{n:08}"),
+            topic: format!("topic {n}"),
+            opened_at: None,
+            last_entry_at: None,
+        };
+        let mut state = State::default();
+        assert!(state.make_current(session(1)).is_none());
+        assert_eq!(state.make_current(session(2)).unwrap().short_id, "00000001");
+        assert!(
+            state.make_current(session(2)).is_none(),
+            "the same one again is no change"
+        );
+        for n in 3..100 {
+            state.make_current(session(n));
+        }
+        assert_eq!(state.opened_sessions.len(), OPENED_SESSIONS);
+        assert_eq!(state.opened_sessions.last().unwrap().short_id, "00000099");
+    }
 
     #[test]
     fn reads_the_seed_shapes() {

@@ -12,6 +12,7 @@ use crate::context::Ctx;
 use crate::exit::{self, CliError};
 use crate::output::table;
 use crate::render::{EXPERIENCE_HEADERS, experience_rows};
+use crate::state::{SavedExperience, SavedReason};
 
 /// `plurum experience` subcommands.
 #[derive(Debug, clap::Subcommand)]
@@ -75,6 +76,27 @@ pub(crate) enum Command {
     #[command(after_help = "Examples:\n  plurum experience archive 8e7162df")]
     Archive {
         /// Your experience (short id or UUID).
+        id: String,
+    },
+    /// The experiences you rely on (acquired, reported on, saved) and the heartbeat's suggestions.
+    #[command(after_help = "Examples:
+  plurum experience saved
+  plurum experience saved --json
+
+WHY is acquired, reported, saved or suggested. The heartbeat re-reads the
+ones you rely on and tells your human (exit 3) when their quality drops or
+their failure rate rises; suggestions (its search hits) are only listed.")]
+    Saved,
+    /// Rely on an experience: the heartbeat watches its scores for you.
+    #[command(after_help = "Examples:\n  plurum experience save cdf0e8a3")]
+    Save {
+        /// The experience (short id or UUID).
+        id: String,
+    },
+    /// Stop watching an experience (it may come back as a suggestion).
+    #[command(after_help = "Examples:\n  plurum experience unsave cdf0e8a3")]
+    Unsave {
+        /// The experience (short id or UUID, as 'experience saved' lists it).
         id: String,
     },
     /// Vote an experience up or down (a second vote replaces the first).
@@ -278,6 +300,16 @@ pub(crate) async fn run(command: Command, ctx: &Ctx) -> anyhow::Result<u8> {
                 .out
                 .spin("acquiring", client.experiences().acquire(&id, mode))
                 .await?;
+            // Acquired: relied on, so the heartbeat watches its scores.
+            ctx.state().update(|state| {
+                state.rely_on(
+                    &id,
+                    Some(&acquired.short_id),
+                    Some(acquired.experience_id.as_str()),
+                    SavedReason::Acquired,
+                );
+                Ok(())
+            })?;
             ctx.out.emit(&acquired, || match &acquired.content {
                 AcquiredContent::Summary { summary } => summary.clone(),
                 AcquiredContent::Checklist { do_, dont, watch } => {
@@ -314,6 +346,88 @@ pub(crate) async fn run(command: Command, ctx: &Ctx) -> anyhow::Result<u8> {
             let client = ctx.authed()?;
             let e = ctx.out.spin("archiving", client.experiences().archive(&id)).await?;
             ctx.out.emit(&e, || format!("Archived {}: {}", e.short_id, e.goal))?;
+        }
+        Command::Saved => {
+            let saved = ctx.state().load()?.saved_experiences;
+            let items: Vec<serde_json::Value> = saved.iter().rev().map(saved_json).collect();
+            let value = serde_json::json!({"items": items, "total": items.len()});
+            ctx.out.emit(&value, || {
+                if saved.is_empty() {
+                    return "Nothing saved yet: 'plurum experience save ID', or acquire or report on one.".to_owned();
+                }
+                let rows: Vec<Vec<String>> = saved
+                    .iter()
+                    .rev()
+                    .map(|s| {
+                        vec![
+                            s.short_id.clone(),
+                            s.reason.as_str().to_owned(),
+                            s.quality_score.map_or("-".to_owned(), |q| format!("{q:.2}")),
+                            match (s.total_reports, s.success_rate) {
+                                (Some(n), Some(rate)) if n > 0 => format!("{:.0}%", rate * 100.0),
+                                _ => "-".to_owned(),
+                            },
+                            s.total_reports.map_or("-".to_owned(), |n| n.to_string()),
+                            s.saved_at.map_or("-".to_owned(), crate::output::age),
+                            crate::output::clip(s.goal.as_deref().unwrap_or("-"), 60),
+                        ]
+                    })
+                    .collect();
+                table(&["ID", "WHY", "QUALITY", "SUCCESS", "REPORTS", "SAVED", "GOAL"], &rows)
+            })?;
+        }
+        Command::Save { id } => {
+            let client = ctx.client()?;
+            let experience = ctx.out.spin("looking it up", client.experiences().get(&id)).await?;
+            let entry = ctx.state().update(|state| {
+                state.rely_on(
+                    &id,
+                    Some(&experience.short_id),
+                    Some(experience.id.as_str()),
+                    SavedReason::Saved,
+                );
+                let entry = state
+                    .saved_experiences
+                    .iter_mut()
+                    .find(|s| s.named(&experience.short_id))
+                    .expect("just saved");
+                if entry.quality_score.is_none() {
+                    entry.goal = Some(experience.goal.clone());
+                    entry.quality_score = Some(experience.quality_score);
+                    entry.success_rate = Some(experience.success_rate);
+                    entry.total_reports = Some(experience.total_reports);
+                }
+                Ok(entry.clone())
+            })?;
+            ctx.out.emit(&saved_json(&entry), || {
+                format!(
+                    "Saved {} (quality {:.2}): the heartbeat tells your human when it gets worse.",
+                    entry.short_id, experience.quality_score
+                )
+            })?;
+        }
+        Command::Unsave { id } => {
+            let removed = ctx.state().update(|state| {
+                let before = state.saved_experiences.len();
+                let removed: Vec<SavedExperience> = state
+                    .saved_experiences
+                    .iter()
+                    .filter(|s| s.named(&id))
+                    .cloned()
+                    .collect();
+                state.saved_experiences.retain(|s| !s.named(&id));
+                debug_assert_eq!(before - removed.len(), state.saved_experiences.len());
+                Ok(removed)
+            })?;
+            let Some(first) = removed.first() else {
+                return Err(CliError::new(exit::ERROR, format!("{id} is not saved"))
+                    .code("not_found")
+                    .hint("'plurum experience saved' lists what is")
+                    .into());
+            };
+            ctx.out.emit(&serde_json::json!({"removed": saved_json(first)}), || {
+                format!("No longer watching {}.", first.short_id)
+            })?;
         }
         Command::Vote { id, direction } => {
             let vote_type = match direction {
@@ -492,4 +606,20 @@ fn describe(e: &Experience) -> String {
         lines.push(format!("context: {context}"));
     }
     lines.join("\n")
+}
+
+/// A saved experience as `--json` prints it.
+fn saved_json(saved: &SavedExperience) -> serde_json::Value {
+    serde_json::json!({
+        "short_id": saved.short_id,
+        "id": saved.id,
+        "reason": saved.reason.as_str(),
+        "relied_on": saved.reason.relied_on(),
+        "goal": saved.goal,
+        "quality_score": saved.quality_score,
+        "success_rate": saved.success_rate,
+        "total_reports": saved.total_reports,
+        "saved_at": saved.saved_at.map(crate::state::rfc3339_text),
+        "readings": saved.history.len(),
+    })
 }

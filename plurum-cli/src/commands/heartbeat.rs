@@ -18,17 +18,31 @@ use crate::state::StateFile;
 #[command(after_help = "Examples:
   plurum heartbeat
   plurum heartbeat --query \"PostgreSQL replication\" --json
-  plurum heartbeat --if-due --interval 30m --jitter 2m -q     # from cron
+  plurum heartbeat --if-due --interval 30m --jitter 3m -q     # from cron
   plurum heartbeat --print-cron >> my-crontab
+  plurum heartbeat -q --notify 'notify-send Plurum'
 
-Output: \"Plurum heartbeat complete. No new findings.\" or one line naming inbox
-events, reports flushed and experiences found; --json prints a summary; -q
-prints only what needs attention.
+What steers it (plurum config set KEY VALUE):
+  focus     what to search for when there is no --query and no current
+            session (with neither, the search step is skipped)
+  domains   sessions in these domains are pointed out, and their inbox
+            events wait until acknowledged
+  tools     the same, for sessions using these tools
+
+Output: \"Plurum heartbeat complete. No new findings.\" or one line naming
+inbox events, reports flushed and experiences found; a step that failed is
+named first (\"Plurum heartbeat incomplete: inbox: ... — will retry next
+run\"). --json prints a summary with status ok, partial or failed; -q prints
+only what needs your human.
+
+--if-due runs when the last successful run started at least --interval ago,
+less a tolerance for the jitter and the run (so a cron tick every --interval
+runs every time).
 
 Exit codes: 0 done (or not due, or another heartbeat is running), 3 something
-for your human (an experience you rely on lost quality, or a warning was
-contributed to your session), 4 the key is missing or rejected, 5 a temporary
-failure.")]
+for your human (an experience you rely on lost quality, a warning was
+contributed to your session, the server rejected queued reports), 4 the key
+is missing or rejected, 5 a step failed (the others were done).")]
 pub(crate) struct Args {
     /// What to search for (default: the current session's topic, else the profile's focus).
     #[arg(long)]
@@ -45,11 +59,23 @@ pub(crate) struct Args {
     /// Print a crontab line for this profile and exit.
     #[arg(long)]
     print_cron: bool,
+    /// Run this shell command with what needs your human on stdin (one line each), when there is any.
+    #[arg(long, value_name = "CMD")]
+    notify: Option<String>,
 }
 
 pub(crate) async fn run(args: Args, ctx: &Ctx) -> anyhow::Result<u8> {
+    // When this run began: the next one is due an interval after it,
+    // whatever the jitter and the run itself take.
+    let started_at = crate::state::now();
+    if let Some(query) = &args.query {
+        plurum_sdk::types::SearchExperiences::new(query.clone())
+            .validate()
+            .map_err(|e| CliError::new(exit::USAGE, format!("--query: {e}")))?;
+    }
     if args.print_cron {
-        let text = cron_line(ctx, args.interval);
+        let source = ctx.key().ok().flatten().map(|(_, source)| source);
+        let text = cron_line(ctx, args.interval, source.as_ref(), args.notify.as_deref());
         ctx.out.emit(
             &json!({
                 "crontab": text,
@@ -85,7 +111,7 @@ pub(crate) async fn run(args: Args, ctx: &Ctx) -> anyhow::Result<u8> {
         return Ok(exit::OK);
     };
     if args.if_due
-        && let Some(next) = next_due(&state_file.load_for_change()?, args.interval)
+        && let Some(next) = next_due(&state_file.load_for_change()?, args.interval, args.jitter)
     {
         ctx.out.note(&format!("heartbeat not due until {next}"));
         if ctx.out.json {
@@ -97,7 +123,7 @@ pub(crate) async fn run(args: Args, ctx: &Ctx) -> anyhow::Result<u8> {
     if let Some(jitter) = args.jitter.filter(|j| !j.is_zero()) {
         tokio::time::sleep(jitter.mul_f64(fastrand::f64())).await;
     }
-    beat(args, ctx, &state_file).await
+    beat(args, ctx, &state_file, started_at).await
 }
 
 /// The error of a heartbeat that could not do all its work (exit 4 or 5).
@@ -120,8 +146,13 @@ fn failure(beat: &crate::heartbeat::Beat) -> Option<CliError> {
     }
 }
 
-async fn beat(args: Args, ctx: &Ctx, state_file: &StateFile) -> anyhow::Result<u8> {
-    let beat = execute(ctx, state_file, args.query).await?;
+async fn beat(args: Args, ctx: &Ctx, state_file: &StateFile, started_at: crate::state::Ts) -> anyhow::Result<u8> {
+    let beat = execute(ctx, state_file, args.query, started_at).await?;
+    if let Some(command) = &args.notify
+        && !beat.needs_human.is_empty()
+    {
+        notify(ctx, command, &beat.needs_human).await;
+    }
     if ctx.out.json {
         if let Some(error) = failure(&beat) {
             return Err(error.partial(beat.summary).into());
@@ -142,4 +173,36 @@ async fn beat(args: Args, ctx: &Ctx, state_file: &StateFile) -> anyhow::Result<u
         }
     }
     Ok(beat.code)
+}
+
+/// Hands what needs the human to `command` (run by `sh -c`, one line per
+/// item on stdin, `PLURUM_PROFILE` set); a failure is a warning, never a
+/// reason to lose the heartbeat's own result.
+async fn notify(ctx: &Ctx, command: &str, items: &[String]) {
+    use tokio::io::AsyncWriteExt;
+    let text: String = items.iter().map(|item| format!("Tell your human: {item}.\n")).collect();
+    let spawned = tokio::process::Command::new("sh")
+        .arg("-c")
+        .arg(command)
+        .env("PLURUM_PROFILE", &ctx.profile)
+        .stdin(std::process::Stdio::piped())
+        .stdout(std::process::Stdio::null())
+        .kill_on_drop(true)
+        .spawn();
+    let mut child = match spawned {
+        Ok(child) => child,
+        Err(e) => {
+            ctx.out.warn(&format!("--notify could not start: {e}"));
+            return;
+        }
+    };
+    if let Some(mut stdin) = child.stdin.take() {
+        let _ = stdin.write_all(text.as_bytes()).await;
+    }
+    match tokio::time::timeout(Duration::from_secs(60), child.wait()).await {
+        Ok(Ok(status)) if status.success() => {}
+        Ok(Ok(status)) => ctx.out.warn(&format!("--notify exited with {status}")),
+        Ok(Err(e)) => ctx.out.warn(&format!("--notify failed: {e}")),
+        Err(_) => ctx.out.warn("--notify took more than 60 s; stopped it"),
+    }
 }

@@ -8,6 +8,7 @@ use serde_json::{Value, json};
 
 use crate::context::Ctx;
 use crate::exit::{self, CliError};
+use crate::interest::Interest;
 use crate::kept::{self, KeptEvent};
 use crate::output::{age, table};
 use crate::render::{SessionNames, describe_event, kept_event_json};
@@ -22,11 +23,14 @@ use crate::render::{SessionNames, describe_event, kept_event_json};
 
 Reading the server's inbox consumes events there, so plurum keeps every event
 it reads (here or in the heartbeat) in the profile's state, and marks read on
-the server only what it kept. They are listed here, newest first, until you
-acknowledge them (--ack ID..., --all, or --mark-read for the ones shown). At
-most 500 wait at a time: beyond that, new events stay unread on the server
-until you acknowledge some. While 'plurum daemon' runs for the profile it is
-the only reader of the server's inbox; this command then asks the daemon.")]
+the server only what it kept. They are listed here, newest first. An event
+that asks you to act (a contribution to your session, a session opened in
+your domains or tools; marked *) stays listed until you acknowledge it
+(--ack ID..., --all, or --mark-read for the ones shown); the others are
+acknowledged once shown. At most 500 wait at a time: beyond that, new events
+stay unread on the server until you acknowledge some. While 'plurum daemon'
+runs for the profile it is the only reader of the server's inbox; this
+command then asks the daemon.")]
 pub(crate) struct Args {
     /// Show at most this many events (1 to 500).
     #[arg(long, default_value_t = 20, value_parser = clap::value_parser!(u32).range(1..=500))]
@@ -64,24 +68,35 @@ pub(crate) async fn run(args: Args, ctx: &Ctx) -> anyhow::Result<u8> {
         .map(KeptEvent::event)
         .collect();
     names.fill(&client, shown.iter()).await;
-    let listed: Vec<&KeptEvent> = state
-        .inbox_events
-        .iter()
-        .rev()
+    let listed: Vec<&KeptEvent> = kept::newest_first(&state.inbox_events)
+        .into_iter()
         .filter(|e| e.is_waiting())
         .filter(|e| args.event_type.as_ref().is_none_or(|t| e.event_type == t.as_str()))
         .take(args.limit as usize)
         .collect();
+    let interest = Interest::of(&ctx.settings);
     let shown_ids: Vec<String> = listed.iter().map(|e| e.id.clone()).collect();
-    let events: Vec<Value> = listed.iter().map(|e| kept_event_json(e, &names)).collect();
-    let human_list = listing(&listed, &names);
+    let informational: Vec<String> = listed
+        .iter()
+        .filter(|e| !e.needs_action(&interest))
+        .map(|e| e.id.clone())
+        .collect();
+    let events: Vec<Value> = listed.iter().map(|e| kept_event_json(e, &names, &interest)).collect();
+    let human_list = listing(&listed, &names, &interest);
     drop(listed);
     let (acknowledged, unknown) = acknowledge(&state_file, &args, &shown_ids)?;
+    // Shown once is enough for what asks nothing of the agent.
+    let seen = if informational.is_empty() {
+        0
+    } else {
+        state_file.update(|state| Ok(kept::acknowledge(state, &informational, false).0))?
+    };
     let waiting = kept::waiting(&state_file.load()?);
     let value = json!({
         "events": events,
         "waiting": waiting,
         "acknowledged": acknowledged,
+        "seen": seen,
         "fetched": {
             "read": fetched.read,
             "new": fetched.added.len(),
@@ -109,24 +124,36 @@ pub(crate) async fn run(args: Args, ctx: &Ctx) -> anyhow::Result<u8> {
                 kept::KEEP_UNACKNOWLEDGED
             ));
         }
-        if acknowledged > 0 {
-            ctx.out.note(&format!(
-                "Acknowledged {acknowledged} event(s); {waiting} still waiting."
-            ));
-        } else if waiting > events.len() {
-            ctx.out.note(&format!("{waiting} waiting in all (see --limit)."));
-        }
+        notes(ctx, acknowledged, seen, waiting, events.len());
     }
     unknown_ids(unknown)
 }
 
-/// The table people see: id, when it happened, when it was read, what.
-fn listing(events: &[&KeptEvent], names: &SessionNames) -> String {
+/// What happened to the waiting events, for people.
+fn notes(ctx: &Ctx, acknowledged: usize, seen: usize, waiting: usize, shown: usize) {
+    if seen > 0 {
+        ctx.out.note(&format!(
+            "{seen} event(s) that ask nothing of you were acknowledged as shown; those marked * stay until --ack."
+        ));
+    }
+    if acknowledged > 0 {
+        ctx.out.note(&format!(
+            "Acknowledged {acknowledged} event(s); {waiting} still waiting."
+        ));
+    } else if waiting > shown.saturating_sub(seen) && waiting > 0 {
+        ctx.out.note(&format!("{waiting} waiting in all (see --limit)."));
+    }
+}
+
+/// The table people see: id (`*` when it asks the agent to act), when it
+/// happened, when it was read, what.
+fn listing(events: &[&KeptEvent], names: &SessionNames, interest: &Interest) -> String {
     let rows: Vec<Vec<String>> = events
         .iter()
         .map(|e| {
+            let mark = if e.needs_action(interest) { "*" } else { "" };
             vec![
-                e.short_id().to_owned(),
+                format!("{}{mark}", e.short_id()),
                 age(e.created_at),
                 age(e.kept_at),
                 describe_event(&e.event(), names),
@@ -171,7 +198,7 @@ async fn from_daemon(args: Args, ctx: &Ctx, daemon: &crate::daemon::Running) -> 
         path.push_str(&format!("&type={}", kind.as_str()));
     }
     let unreachable = || format!("could not ask the daemon on {} for the inbox", daemon.addr);
-    let mut value: Value = ctx
+    let value: Value = ctx
         .out
         .spin("asking the daemon", async {
             daemon
@@ -193,48 +220,65 @@ async fn from_daemon(args: Args, ctx: &Ctx, daemon: &crate::daemon::Running) -> 
                 .collect()
         })
         .unwrap_or_default();
+    let interest = Interest::of(&ctx.settings);
     let shown: Vec<String> = listed.iter().map(|e| e.id.clone()).collect();
+    let informational: Vec<String> = listed
+        .iter()
+        .filter(|e| !e.needs_action(&interest))
+        .map(|e| e.id.clone())
+        .collect();
     let ids: Vec<String> = if args.mark_read { shown } else { args.ack.clone() };
-    let mut acknowledged = 0;
-    let mut unknown = Vec::new();
-    if !ids.is_empty() || args.all {
+    let acknowledge = |body: Value| async move {
         let answer: Value = daemon
             .request(Method::POST, "/inbox/mark-read")
-            .json(&json!({ "ids": ids, "all": args.all }))
+            .json(&body)
             .send()
             .await
             .and_then(reqwest::Response::error_for_status)
             .with_context(unreachable)?
             .json()
             .await?;
-        acknowledged = answer["acknowledged"].as_u64().unwrap_or(0) as usize;
-        unknown = answer["unknown"]
+        let count = answer["acknowledged"].as_u64().unwrap_or(0) as usize;
+        let unknown: Vec<String> = answer["unknown"]
             .as_array()
             .map(|u| u.iter().filter_map(|v| v.as_str().map(str::to_owned)).collect())
             .unwrap_or_default();
-    }
+        anyhow::Ok((count, unknown))
+    };
+    let (acknowledged, unknown) = if !ids.is_empty() || args.all {
+        acknowledge(json!({ "ids": ids, "all": args.all })).await?
+    } else {
+        (0, Vec::new())
+    };
+    let seen = if informational.is_empty() {
+        0
+    } else {
+        acknowledge(json!({ "ids": informational })).await?.0
+    };
+    let waiting = value["waiting"]
+        .as_u64()
+        .unwrap_or(0)
+        .saturating_sub((acknowledged + seen) as u64);
     let names = SessionNames::from_state(&ctx.state().load()?);
+    let document = json!({
+        "events": listed.iter().map(|e| kept_event_json(e, &names, &interest)).collect::<Vec<_>>(),
+        "waiting": waiting,
+        "acknowledged": acknowledged,
+        "seen": seen,
+        "fetched": null,
+        "source": "daemon",
+    });
     if ctx.out.json {
-        value["events"] = json!(listed.iter().map(|e| kept_event_json(e, &names)).collect::<Vec<_>>());
-        value["acknowledged"] = json!(acknowledged);
-        ctx.out.json(&value)?;
+        ctx.out.json(&document)?;
     } else {
         if listed.is_empty() {
             ctx.out.note("Inbox empty (as kept by the daemon).");
         } else {
             let refs: Vec<&KeptEvent> = listed.iter().collect();
-            ctx.out.write(&listing(&refs, &names));
+            ctx.out.write(&listing(&refs, &names, &interest));
         }
-        ctx.out.note(&format!(
-            "{} waiting in all (kept by the daemon on {}){}",
-            value["waiting"],
-            daemon.addr,
-            if acknowledged > 0 {
-                format!("; acknowledged {acknowledged}")
-            } else {
-                String::new()
-            }
-        ));
+        ctx.out.note(&format!("Kept by the daemon on {}.", daemon.addr));
+        notes(ctx, acknowledged, seen, waiting as usize, listed.len());
     }
     unknown_ids(unknown)
 }

@@ -8,7 +8,7 @@ use crate::exit;
 use crate::exit::CliError;
 use crate::outbox::{self, Delivery};
 use crate::output::{clip, table};
-use crate::state::{PendingReport, now};
+use crate::state::{PendingReport, SavedReason, now};
 
 /// `plurum outcome` subcommands.
 #[derive(Debug, clap::Subcommand)]
@@ -130,7 +130,22 @@ async fn report(args: ReportArgs, ctx: &Ctx) -> anyhow::Result<u8> {
             client.experiences().report_outcome(&args.experience, request),
         )
         .await;
-    match Delivery::of(result) {
+    let delivery = Delivery::of(result);
+    if matches!(
+        delivery,
+        Delivery::Delivered(_) | Delivery::AlreadyReported | Delivery::Temporary(_)
+    ) {
+        // Reported on: relied on, so the heartbeat watches its scores.
+        let id = match &delivery {
+            Delivery::Delivered(report) => Some(report.experience_id.to_string()),
+            _ => None,
+        };
+        ctx.state().update(|state| {
+            state.rely_on(&args.experience, None, id.as_deref(), SavedReason::Reported);
+            Ok(())
+        })?;
+    }
+    match delivery {
         Delivery::Delivered(report) => {
             ctx.out.emit(&json!({"queued": false, "report": report}), || {
                 format!(

@@ -67,17 +67,34 @@ sharing.")]
         session: Option<String>,
     },
     /// Your sessions, newest first.
-    #[command(after_help = "Examples:\n  plurum session list --status open\n  plurum session list --json")]
+    #[command(
+        after_help = "Examples:\n  plurum session list --status open\n  plurum session list --mine --status open --json\n\nWith your key the server lists your own sessions; --mine makes sure of it\n(and needs the key)."
+    )]
     List {
         /// open, closed or abandoned.
         #[arg(long, value_parser = crate::cli::api_choice(SessionStatus::KNOWN, SessionStatus::parse_known))]
         status: Option<SessionStatus>,
+        /// Only sessions this agent opened.
+        #[arg(long)]
+        mine: bool,
         /// At most this many (1 to 100).
         #[arg(long, default_value_t = 20)]
         limit: u32,
         /// Skip this many (the next page starts at offset + limit).
         #[arg(long, default_value_t = 0)]
         offset: u32,
+    },
+    /// Make one of your open sessions the current one again.
+    #[command(after_help = "Examples:
+  plurum session list --mine --status open
+  plurum session use 82933993
+
+'session open' makes the new session current; the one before stays open on
+the server. This makes it current again, so that 'session log', 'close' and
+the heartbeat act on it.")]
+    Use {
+        /// The session's UUID or short id.
+        session: String,
     },
     /// One session with its entries.
     #[command(after_help = "Examples:\n  plurum session show\n  plurum session show 82933993 --json")]
@@ -326,16 +343,25 @@ pub(crate) async fn run(command: Command, ctx: &Ctx) -> anyhow::Result<u8> {
                 .await
                 .map_err(|e| unconfirmed(e, "opening the session failed", "plurum session list --status open"))?;
             let session = &opened.session;
-            ctx.state().update(|state| {
-                state.current_session = Some(CurrentSession {
+            let previous = ctx.state().update(|state| {
+                Ok(state.make_current(CurrentSession {
                     id: session.id.to_string(),
                     short_id: session.short_id.clone(),
                     topic: session.topic.clone(),
                     opened_at: Some(now()),
                     last_entry_at: None,
-                });
-                Ok(())
+                }))
             })?;
+            if let Some(previous) = previous {
+                ctx.out.warn(&format!(
+                    "session {} (\"{}\") is still open on the server but no longer current; \
+                     'plurum session use {}' makes it current again, 'plurum session close {}' closes it",
+                    previous.short_id,
+                    clip(&previous.topic, 60),
+                    previous.short_id,
+                    previous.short_id
+                ));
+            }
             ctx.out.emit(&opened, || {
                 let mut lines = vec![format!(
                     "Opened session {} (now the current session): {}",
@@ -452,13 +478,32 @@ pub(crate) async fn run(command: Command, ctx: &Ctx) -> anyhow::Result<u8> {
             ctx.out
                 .emit(&abandoned, || format!("Abandoned session {}.", abandoned.short_id))?;
         }
-        Command::List { status, limit, offset } => {
+        Command::List {
+            status,
+            mine,
+            limit,
+            offset,
+        } => {
             let mut query = ListSessions::new().limit(limit).offset(offset);
             if let Some(status) = status {
                 query = query.status(status);
             }
-            let client = ctx.client()?;
-            let page = ctx.out.spin("listing", client.sessions().list(query)).await?;
+            let page = if mine {
+                let client = ctx.authed()?;
+                let (page, me) = ctx
+                    .out
+                    .spin("listing", async {
+                        let (sessions, agents) = (client.sessions(), client.agents());
+                        tokio::join!(sessions.list(query), agents.me())
+                    })
+                    .await;
+                let (mut page, me) = (page?, me?);
+                page.items.retain(|s| s.agent_id == me.id);
+                page
+            } else {
+                let client = ctx.client()?;
+                ctx.out.spin("listing", client.sessions().list(query)).await?
+            };
             if ctx.out.json {
                 ctx.out.json(&page)?;
             } else {
@@ -467,6 +512,51 @@ pub(crate) async fn run(command: Command, ctx: &Ctx) -> anyhow::Result<u8> {
                     .write(&table(&["ID", "STATUS", "VISIBILITY", "DOMAIN", "AGE", "TOPIC"], &rows));
                 ctx.out.note(&format!("{} of {}", page.items.len(), page.total));
             }
+        }
+        Command::Use { session } => {
+            let client = ctx.authed()?;
+            let identifier = super::target::check_session_id(&session, "session")?;
+            let (found, me) = ctx
+                .out
+                .spin("looking up the session", async {
+                    let (sessions, agents) = (client.sessions(), client.agents());
+                    tokio::join!(sessions.get(&identifier), agents.me())
+                })
+                .await;
+            let (found, me) = (found?, me?);
+            if found.agent_id != me.id {
+                return Err(CliError::new(exit::USAGE, format!("session {} is not yours", found.short_id))
+                    .hint("only your own open sessions can be current; contribute to others' with 'plurum session contribute'")
+                    .into());
+            }
+            if found.status != SessionStatus::Open {
+                return Err(CliError::new(
+                    exit::USAGE,
+                    format!("session {} is {}, not open", found.short_id, found.status),
+                )
+                .hint("'plurum session list --mine --status open' lists the ones you can use")
+                .into());
+            }
+            let previous = ctx.state().update(|state| {
+                Ok(state.make_current(CurrentSession {
+                    id: found.id.to_string(),
+                    short_id: found.short_id.clone(),
+                    topic: found.topic.clone(),
+                    opened_at: Some(found.started_at),
+                    last_entry_at: None,
+                }))
+            })?;
+            let value = json!({
+                "session": found,
+                "previous": previous.as_ref().map(|p| json!({"id": p.id, "short_id": p.short_id, "topic": p.topic})),
+            });
+            ctx.out.emit(&value, || {
+                let mut text = format!("Session {} is the current session: {}", found.short_id, found.topic);
+                if let Some(previous) = &previous {
+                    text.push_str(&format!("\n(session {} stays open on the server)", previous.short_id));
+                }
+                text
+            })?;
         }
         Command::Show { session } => {
             let client = ctx.client()?;

@@ -398,18 +398,17 @@ async fn inbox(
         Ok(state) => state,
         Err(e) => return error(StatusCode::INTERNAL_SERVER_ERROR, "STATE_UNREADABLE", format!("{e:#}")),
     };
-    let listed: Vec<&KeptEvent> = state
-        .inbox_events
-        .iter()
-        .rev()
+    let listed: Vec<&KeptEvent> = crate::kept::newest_first(&state.inbox_events)
+        .into_iter()
         .filter(|e| all || e.is_waiting())
         .filter(|e| kind.as_deref().is_none_or(|k| e.event_type == k))
         .collect();
     let names = crate::render::SessionNames::from_state(&state);
+    let interest = shared.core().interest().clone();
     let events: Vec<Value> = listed
         .iter()
         .take(limit)
-        .map(|e| crate::render::kept_event_json(e, &names))
+        .map(|e| crate::render::kept_event_json(e, &names, &interest))
         .collect();
     ok(json!({
         "events": events,

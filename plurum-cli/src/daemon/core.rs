@@ -135,6 +135,11 @@ impl Core {
     }
 
     /// Re-reads the `[daemon]` table (SIGHUP); runtime changes stay on top.
+    /// The profile's domains and tools of interest.
+    pub(crate) fn interest(&self) -> &Interest {
+        &self.interest
+    }
+
     pub(crate) fn reload(&mut self, table: Option<toml::Value>, interest: Interest) -> anyhow::Result<()> {
         let base = DaemonConfig::load(table.as_ref(), &BTreeMap::new())?;
         let (overrides, dropped) = config::admissible(&base, self.overrides.clone());

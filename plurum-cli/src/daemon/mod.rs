@@ -457,7 +457,7 @@ async fn heartbeat_task(ctx: Arc<Ctx>, shared: Arc<Shared>, mut stop: watch::Rec
         let lock = paths::try_lock(&state_file.dir().join("heartbeat.lock"));
         if let Ok(Some(_running)) = lock {
             let started = std::time::Instant::now();
-            let result = heartbeat::execute(&ctx, &state_file, None).await;
+            let result = heartbeat::execute(&ctx, &state_file, None, crate::state::now()).await;
             let mut core = shared.core();
             let took = result.as_ref().map_or_else(|_| started.elapsed(), |beat| beat.duration);
             core.sensors.last_heartbeat_run = Some(crate::state::now());

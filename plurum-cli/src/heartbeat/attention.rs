@@ -85,7 +85,7 @@ impl Attention {
                 clip(text, 120)
             ),
             Self::ReportsRejected { count } => {
-                format!("the server rejected {count} queued outcome report(s) for good (see 'plurum outcome pending')")
+                format!("the server rejected {count} queued outcome report(s) for good (see 'plurum outcome failed')")
             }
         }
     }
@@ -118,9 +118,14 @@ pub(crate) fn record(
                 to: quality,
             });
         }
-        let before = (previous_total > 0).then(|| 1.0 - saved.success_rate.unwrap_or(0.0));
+        // No report yet is no failure seen yet: the first failure is a rise.
+        let before = if previous_total > 0 {
+            1.0 - saved.success_rate.unwrap_or(0.0)
+        } else {
+            0.0
+        };
         let after = (total_reports > 0).then_some(1.0 - success_rate);
-        if let (Some(before), Some(after)) = (before, after)
+        if let Some(after) = after
             && after > before + 1e-9
         {
             attention.push(Attention::FailureRateRose {
@@ -152,6 +157,8 @@ mod tests {
     fn falling_scores_need_the_human() {
         let mut saved = SavedExperience {
             short_id: "cdf0e8a3".into(),
+            id: None,
+            reason: crate::state::SavedReason::Saved,
             goal: None,
             quality_score: Some(0.69),
             success_rate: Some(0.92),
@@ -173,5 +180,17 @@ mod tests {
             ..saved.clone()
         };
         assert!(record(&mut fresh, "g", 0.1, 0.1, 1).is_empty());
+        // From no report to a first failure: the failure rate rose.
+        let mut untried = SavedExperience {
+            quality_score: Some(0.0),
+            success_rate: Some(0.0),
+            total_reports: Some(0),
+            ..saved.clone()
+        };
+        let first = record(&mut untried, "g", 0.0, 0.0, 1);
+        assert!(
+            matches!(first[..], [Attention::FailureRateRose { total_reports: 1, .. }]),
+            "{first:?}"
+        );
     }
 }

@@ -4,6 +4,7 @@
 use std::time::Duration;
 
 use crate::context::Ctx;
+use crate::secrets::KeySource;
 use crate::state::State;
 
 /// The longest duration a flag takes (a year): far beyond any sensible
@@ -38,10 +39,19 @@ pub(crate) fn format_duration(duration: Duration) -> String {
 /// is treated as wrong, not as "just checked".
 const FUTURE_SKEW: Duration = Duration::from_secs(300);
 
-/// When the next heartbeat is due, if it is not due yet. A last check in
-/// the future (a wrong clock, a hand-edited file) makes it due now, rather
-/// than never.
-pub(crate) fn next_due(state: &State, interval: Duration) -> Option<String> {
+/// How much earlier than `interval` after the last start a heartbeat is
+/// already due: the jitter and the run itself shift when a cron tick's
+/// heartbeat starts, and a tick that comes a little early must not skip a
+/// whole interval. At most half the interval.
+pub(crate) fn tolerance(interval: Duration, jitter: Option<Duration>) -> Duration {
+    (jitter.unwrap_or_default() + interval / 10).min(interval / 2)
+}
+
+/// When the next heartbeat is due, if it is not due yet: `lastPlurumCheck`
+/// (when the last successful run started) plus the interval, less the
+/// [`tolerance`]. A last check in the future (a wrong clock, a hand-edited
+/// file) makes it due now, rather than never.
+pub(crate) fn next_due(state: &State, interval: Duration, jitter: Option<Duration>) -> Option<String> {
     let last = state.last_plurum_check?;
     let now = time::OffsetDateTime::now_utc();
     let skew = time::Duration::try_from(FUTURE_SKEW).ok()?;
@@ -49,14 +59,54 @@ pub(crate) fn next_due(state: &State, interval: Duration) -> Option<String> {
         eprintln!("warning: lastPlurumCheck ({last}) is in the future; running the heartbeat now");
         return None;
     }
-    let next = last.checked_add(time::Duration::try_from(interval).ok()?)?;
+    let wait = interval.saturating_sub(tolerance(interval, jitter));
+    let next = last.checked_add(time::Duration::try_from(wait).ok()?)?;
     (now < next).then(|| {
         next.format(&time::format_description::well_known::Rfc3339)
             .unwrap_or_default()
     })
 }
 
-pub(crate) fn cron_line(ctx: &Ctx, interval: Duration) -> String {
+/// The key advice of the crontab comment, for where the key is now.
+fn key_advice(source: Option<&KeySource>) -> (String, Option<String>) {
+    match source {
+        Some(KeySource::CredentialsFile(path)) => (
+            format!(
+                "# The key is in {} (0600): cron reads it, nothing to do.",
+                path.display()
+            ),
+            None,
+        ),
+        Some(KeySource::KeyFile(path)) => (
+            format!("# The key is read from {} (--api-key-file).", path.display()),
+            Some(format!("--api-key-file {}", shell_quote(&path.display().to_string()))),
+        ),
+        Some(KeySource::Keyring) => (
+            "# The key is in the OS keyring, which cron cannot unlock: save it to a 0600 file\n\
+             # and add --api-key-file PATH to the line (or run 'plurum auth login' with\n\
+             # PLURUM_NO_KEYRING=1 to keep it in credentials.toml)."
+                .to_owned(),
+            None,
+        ),
+        Some(KeySource::Env) => (
+            "# The key comes from PLURUM_API_KEY, which cron does not have: put\n\
+             # PLURUM_API_KEY=... above this line (crontab -e), or save the key to a 0600\n\
+             # file and add --api-key-file PATH."
+                .to_owned(),
+            None,
+        ),
+        None => (
+            "# No key yet for this profile: run 'plurum register' or 'plurum auth login' first.".to_owned(),
+            None,
+        ),
+    }
+}
+
+/// The crontab entry of `--print-cron`: a comment, then the line. stdout is
+/// kept, so cron mails what `-q` prints (the "tell your human" lines; set
+/// MAILTO) unless `--notify` hands them to a command; stderr goes to the
+/// profile's heartbeat.log.
+pub(crate) fn cron_line(ctx: &Ctx, interval: Duration, key_source: Option<&KeySource>, notify: Option<&str>) -> String {
     let minutes = (interval.as_secs() / 60).max(1);
     let schedule = if minutes < 60 && 60 % minutes == 0 {
         format!("*/{minutes} * * * *")
@@ -78,10 +128,23 @@ pub(crate) fn cron_line(ctx: &Ctx, interval: Duration) -> String {
         }
     }
     let log = ctx.state().dir().join("heartbeat.log");
+    let (advice, key_flag) = key_advice(key_source);
+    let key_flag = key_flag.map(|f| format!("{f} ")).unwrap_or_default();
+    let (delivery, notify_flag) = match notify {
+        Some(command) => (
+            "# What needs your human goes to the --notify command on stdin.".to_owned(),
+            format!(" --notify {}", shell_quote(command)),
+        ),
+        None => (
+            "# What needs your human is printed: cron mails it (set MAILTO), or add --notify CMD.".to_owned(),
+            String::new(),
+        ),
+    };
     format!(
-        "# plurum heartbeat for profile '{profile}' every {every}. Cron has no desktop keyring:\n\
-         # put PLURUM_API_KEY=... above this line (crontab -e), or add --api-key-file PATH.\n\
-         {schedule} {env}{exe} --profile {profile} heartbeat --if-due --interval {minutes}m --jitter {jitter}s -q >> {log} 2>&1",
+        "# plurum heartbeat for profile '{profile}' every {every}.\n\
+         {advice}\n\
+         {delivery}\n\
+         {schedule} {env}{exe} --profile {profile} {key_flag}heartbeat --if-due --interval {minutes}m --jitter {jitter}s -q{notify_flag} 2>> {log}",
         profile = ctx.profile,
         every = format_duration(Duration::from_secs(minutes * 60)),
         exe = shell_quote(&exe),
@@ -120,6 +183,21 @@ mod tests {
         assert!(parse_duration("").is_err());
         assert_eq!(parse_duration("1h 30m"), Ok(Duration::from_secs(5400)));
         assert_eq!(format_duration(Duration::from_secs(1800)), "30m");
+    }
+
+    #[test]
+    fn a_tick_a_little_early_is_still_due() {
+        let interval = Duration::from_secs(1800);
+        assert_eq!(
+            tolerance(interval, Some(Duration::from_secs(180))),
+            Duration::from_secs(360)
+        );
+        assert_eq!(tolerance(interval, None), Duration::from_secs(180));
+        // Never more than half the interval, whatever the jitter.
+        assert_eq!(
+            tolerance(interval, Some(Duration::from_secs(3600))),
+            Duration::from_secs(900)
+        );
     }
 
     #[test]

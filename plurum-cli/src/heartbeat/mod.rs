@@ -23,12 +23,12 @@ use plurum_sdk::types::{ExperienceSummary, InboxEvent, PulseSession, SearchExper
 use serde_json::{Value, json};
 
 use self::attention::{Attention, record};
-use self::steps::{inbox_step, refresh_saved, relevant_sessions, summary_line};
+use self::steps::{Summary, inbox_step, refresh_saved, relevant_sessions, summary_line};
 use crate::context::Ctx;
 use crate::exit::{self, CliError};
 use crate::interest::Interest;
 use crate::outbox;
-use crate::state::{SavedExperience, StateFile, now};
+use crate::state::{SavedExperience, SavedReason, StateFile, Ts};
 
 /// What one heartbeat found and did.
 #[derive(Debug)]
@@ -55,24 +55,24 @@ pub(crate) struct Beat {
 
 /// Runs the routine once (steps 1 to 6) without printing anything.
 ///
+/// `started_at` is when this run began (before any jitter): what
+/// `lastPlurumCheck` records, so the next run is due an interval after it.
+///
+/// Every request goes out at once: the key check does not hold the other
+/// steps up (a rejected key is the same 401 for all of them, and changes
+/// nothing: the inbox keeps only what it could read, the outbox keeps what
+/// it could not send), and the flush does not wait for it either.
+///
 /// # Errors
-/// A missing or rejected key (exit 4) and failures before step 2.
-pub(crate) async fn execute(ctx: &Ctx, state_file: &StateFile, query_flag: Option<String>) -> anyhow::Result<Beat> {
+/// A missing or rejected key (exit 4), an unreadable state file.
+pub(crate) async fn execute(
+    ctx: &Ctx,
+    state_file: &StateFile,
+    query_flag: Option<String>,
+    started_at: Ts,
+) -> anyhow::Result<Beat> {
     let started = Instant::now();
     let client = ctx.authed()?;
-    // 1. Verify the key; a rejected key changes nothing.
-    let me = match client.agents().me().await {
-        Ok(me) => me,
-        Err(e) if e.is_unauthorized() => {
-            return Err(CliError::new(
-                exit::NOT_AUTHENTICATED,
-                format!("the heartbeat could not authenticate: {e}"),
-            )
-            .hint("run 'plurum auth login' with a valid key (or 'plurum register'); nothing was changed")
-            .into());
-        }
-        Err(e) => return Err(e.into()),
-    };
     let state = state_file.load_for_change()?;
     let (query, query_source) = match (&query_flag, &state.current_session, &ctx.settings.focus) {
         (Some(q), _, _) => (Some(q.clone()), "flag"),
@@ -90,46 +90,62 @@ pub(crate) async fn execute(ctx: &Ctx, state_file: &StateFile, query_flag: Optio
             None => Ok(None),
         }
     };
-    // 2-5, concurrently.
-    let pulse_api = client.pulse();
-    let (inbox, flushed, found, refreshed, pulse) = tokio::join!(
-        inbox_step(&client, state_file),
+    let interest = Interest::of(&ctx.settings);
+    let (agents, pulse_api) = (client.agents(), client.pulse());
+    let (me, inbox, flushed, found, refreshed, pulse) = tokio::join!(
+        agents.me(),
+        inbox_step(&client, state_file, &interest),
         outbox::flush(state_file, &client),
         search,
         refresh_saved(&client, &state.saved_experiences),
         pulse_api.status(),
     );
-    let mut errors: Vec<String> = Vec::new();
-    let mut unauthorized = false;
-    let mut note_error = |step: &str, error: &anyhow::Error| {
-        if error.chain().any(|c| {
-            c.downcast_ref::<plurum_sdk::Error>()
-                .is_some_and(|e| e.is_unauthorized())
-        }) {
-            unauthorized = true;
-        }
-        errors.push(format!("{step}: {error:#}"));
-    };
-    let inbox = inbox.map_err(|e| note_error("inbox", &e)).ok();
-    let flushed = flushed.map_err(|e| note_error("outcome reports", &e)).ok();
-    let found = found
-        .map_err(|e| note_error("search", &anyhow::Error::from(e)))
-        .ok()
-        .flatten();
-    let pulse = pulse.map_err(|e| note_error("pulse", &anyhow::Error::from(e))).ok();
-    if let Some(f) = &flushed
-        && f.kept > 0
+    if let Err(e) = &me
+        && e.is_unauthorized()
     {
-        errors.push(format!(
-            "outcome reports: {} still queued after a temporary failure",
-            f.kept
-        ));
-        if f.unauthorized {
-            unauthorized = true;
-        }
+        return Err(CliError::new(
+            exit::NOT_AUTHENTICATED,
+            format!("the heartbeat could not authenticate: {e}"),
+        )
+        .hint(format!("{}; nothing was lost", crate::exit::rejected_key_hint()))
+        .into());
     }
 
-    // 6. Update the state: saved experiences, their scores, the check time.
+    let mut steps = Steps::default();
+    let me = steps.outcome("key", me.map_err(anyhow::Error::from));
+    let inbox = steps.outcome("inbox", inbox);
+    let flushed = steps.outcome("outcomes", flushed);
+    let found = steps.outcome("search", found.map_err(anyhow::Error::from)).flatten();
+    let pulse = steps.outcome("pulse", pulse.map_err(anyhow::Error::from));
+    if query.is_none() {
+        steps.skip("search");
+    }
+    if let Some(f) = &flushed {
+        if f.unauthorized {
+            steps.unauthorized = true;
+        }
+        if f.kept > 0 {
+            steps.fail(
+                "outcomes",
+                &format!("{} report(s) still queued after a temporary failure", f.kept),
+            );
+        }
+    }
+    for (given, result) in &refreshed {
+        if let Err(e) = result {
+            steps.note_unauthorized(e);
+            if !e.is_not_found() {
+                steps.fail("saved", &format!("{given}: {e}"));
+            }
+        }
+    }
+    if steps.unauthorized {
+        return Err(CliError::new(exit::NOT_AUTHENTICATED, "the server rejected the key")
+            .hint(format!("{}; nothing was lost", crate::exit::rejected_key_hint()))
+            .into());
+    }
+
+    // What the human should hear about.
     let mut needs_human: Vec<Attention> = inbox.as_ref().map(|i| i.warnings.clone()).unwrap_or_default();
     for item in &mut needs_human {
         if let Attention::WarningContributed {
@@ -138,6 +154,7 @@ pub(crate) async fn execute(ctx: &Ctx, state_file: &StateFile, query_flag: Optio
             session_topic,
             ..
         } = item
+            && (session_short_id.is_none() || session_topic.is_none())
             && let Ok(session) = client.sessions().get(&*session_id).await
         {
             *session_short_id = Some(session.short_id);
@@ -149,71 +166,108 @@ pub(crate) async fn execute(ctx: &Ctx, state_file: &StateFile, query_flag: Optio
     {
         needs_human.push(Attention::ReportsRejected { count: f.failed });
     }
-    let all_ok = errors.is_empty();
+
+    // 6. Update the state: saved experiences, their scores, the check time.
+    let all_ok = steps.failed.is_empty();
     let results: Vec<ExperienceSummary> = found.as_ref().map(|f| f.results.clone()).unwrap_or_default();
-    let (new_finds, score_changes) = state_file.update(|state| {
+    let (new_finds, score_changes, rejected_waiting) = state_file.update(|state| {
         let mut changes = Vec::new();
-        for (id, result) in &refreshed {
+        // Experiences the agent relies on: a fall in their scores is for
+        // the human.
+        for (given, result) in &refreshed {
             if let Ok(e) = result
-                && let Some(saved) = state.saved_experiences.iter_mut().find(|s| &s.short_id == id)
+                && let Some(saved) = state.saved_experiences.iter_mut().find(|s| s.named(given))
             {
-                changes.extend(record(saved, &e.goal, e.quality_score, e.success_rate, e.total_reports));
+                saved.short_id = e.short_id.clone();
+                saved.id = Some(e.id.to_string());
+                let change = record(saved, &e.goal, e.quality_score, e.success_rate, e.total_reports);
+                if saved.reason.relied_on() {
+                    changes.extend(change);
+                }
             }
         }
+        // Search hits: listed, kept as suggestions; their readings are
+        // recorded quietly.
         let mut new_finds = Vec::new();
         for hit in &results {
-            let refreshed_here = refreshed.iter().any(|(id, r)| id == &hit.short_id && r.is_ok());
-            match state.saved_experiences.iter_mut().find(|s| s.short_id == hit.short_id) {
-                Some(saved) if !refreshed_here => changes.extend(record(
-                    saved,
-                    &hit.goal,
-                    hit.quality_score,
-                    hit.success_rate,
-                    hit.total_reports.unwrap_or(0),
-                )),
+            let refreshed_here = refreshed
+                .iter()
+                .any(|(given, r)| given == &hit.short_id || r.as_ref().is_ok_and(|e| e.short_id == hit.short_id));
+            match state.saved_experiences.iter_mut().find(|s| s.named(&hit.short_id)) {
+                Some(saved) if !refreshed_here => {
+                    let change = record(
+                        saved,
+                        &hit.goal,
+                        hit.quality_score,
+                        hit.success_rate,
+                        hit.total_reports.unwrap_or(0),
+                    );
+                    if saved.reason.relied_on() {
+                        changes.extend(change);
+                    }
+                }
                 Some(_) => {}
                 None => {
-                    state.saved_experiences.push(SavedExperience {
-                        short_id: hit.short_id.clone(),
-                        goal: Some(hit.goal.clone()),
-                        quality_score: Some(hit.quality_score),
-                        success_rate: Some(hit.success_rate),
-                        total_reports: Some(hit.total_reports.unwrap_or(0)),
-                        saved_at: Some(now()),
-                        history: Vec::new(),
-                    });
+                    let mut saved = SavedExperience::new(hit.short_id.clone(), SavedReason::Suggested);
+                    saved.id = Some(hit.id.to_string());
+                    saved.goal = Some(hit.goal.clone());
+                    saved.quality_score = Some(hit.quality_score);
+                    saved.success_rate = Some(hit.success_rate);
+                    saved.total_reports = Some(hit.total_reports.unwrap_or(0));
+                    state.saved_experiences.push(saved);
                     new_finds.push(hit.clone());
                 }
             }
         }
+        dedupe_saved(&mut state.saved_experiences);
         if all_ok {
-            state.last_plurum_check = Some(now());
+            state.last_plurum_check = Some(started_at);
         }
-        Ok((new_finds, changes))
+        Ok((new_finds, changes, state.failed_outcome_reports.len()))
     })?;
     needs_human.extend(score_changes);
 
+    let own: Vec<&str> = state.opened_sessions.iter().map(|s| s.id.as_str()).collect();
     let relevant: Vec<&PulseSession> = pulse
         .as_ref()
-        .map(|p| relevant_sessions(&Interest::of(&ctx.settings), me.id.as_str(), p))
+        .map(|p| {
+            relevant_sessions(&interest, me.as_ref().map(|m| m.id.as_str()), p)
+                .into_iter()
+                .filter(|s| !own.contains(&s.id.as_str()))
+                .collect()
+        })
         .unwrap_or_default();
-    let line = summary_line(inbox.as_ref(), flushed.as_ref(), &new_finds, &relevant);
-    let code = if unauthorized {
-        exit::NOT_AUTHENTICATED
-    } else if !needs_human.is_empty() {
+    let line = summary_line(&Summary {
+        inbox: inbox.as_ref(),
+        flushed: flushed.as_ref(),
+        new_finds: &new_finds,
+        relevant: &relevant,
+        rejected_waiting,
+        search_skipped: query.is_none(),
+        failed: &steps.failed,
+    });
+    let code = if !needs_human.is_empty() {
         exit::NEEDS_HUMAN
-    } else if !errors.is_empty() {
+    } else if !steps.failed.is_empty() {
         exit::TEMPORARY
     } else {
         exit::OK
     };
+    let status = steps.status();
+    let errors: Vec<String> = steps
+        .failed
+        .iter()
+        .map(|(step, error)| format!("{step}: {error}"))
+        .collect();
     let summary = json!({
-        "status": match code { exit::OK => "ok", exit::NEEDS_HUMAN => "needs_human", exit::NOT_AUTHENTICATED => "not_authenticated", _ => "incomplete" },
+        "status": status,
         "summary": line,
-        "agent": {"id": me.id, "username": me.username},
+        "steps": steps.states,
+        "agent": me.as_ref().map(|me| json!({"id": me.id, "username": me.username})),
         "profile": ctx.profile,
         "inbox": inbox,
         "outcomes": flushed,
+        "rejected_reports": rejected_waiting,
         "search": {
             "query": query,
             "source": query_source,
@@ -241,4 +295,81 @@ pub(crate) async fn execute(ctx: &Ctx, state_file: &StateFile, query_flag: Optio
         errors,
         duration: started.elapsed(),
     })
+}
+
+/// What each step did: `ok`, `failed` or `skipped`, and why they failed.
+#[derive(Debug, Default)]
+pub(crate) struct Steps {
+    states: std::collections::BTreeMap<&'static str, &'static str>,
+    failed: Vec<(&'static str, String)>,
+    unauthorized: bool,
+}
+
+impl Steps {
+    /// Records how a step ended; its value when it worked.
+    fn outcome<T>(&mut self, step: &'static str, result: anyhow::Result<T>) -> Option<T> {
+        match result {
+            Ok(value) => {
+                self.states.entry(step).or_insert("ok");
+                Some(value)
+            }
+            Err(error) => {
+                if let Some(sdk) = error.chain().find_map(|c| c.downcast_ref::<plurum_sdk::Error>()) {
+                    self.note_unauthorized(sdk);
+                }
+                self.fail(step, &crate::exit::one_line(&error));
+                None
+            }
+        }
+    }
+
+    fn note_unauthorized(&mut self, error: &plurum_sdk::Error) {
+        if error.is_unauthorized() {
+            self.unauthorized = true;
+        }
+    }
+
+    fn fail(&mut self, step: &'static str, why: &str) {
+        self.states.insert(step, "failed");
+        self.failed.push((step, crate::logging::scrub(why)));
+    }
+
+    fn skip(&mut self, step: &'static str) {
+        self.states.insert(step, "skipped");
+    }
+
+    /// `ok` (every step worked or had nothing to do), `failed` (none did)
+    /// or `partial`.
+    fn status(&self) -> &'static str {
+        let failed = self.states.values().filter(|s| **s == "failed").count();
+        let worked = self.states.values().filter(|s| **s == "ok").count();
+        match (failed, worked) {
+            (0, _) => "ok",
+            (_, 0) => "failed",
+            _ => "partial",
+        }
+    }
+}
+
+/// Merges entries that turned out to name the same experience (one saved by
+/// UUID, one by short id), keeping the strongest reason and the earliest
+/// save.
+fn dedupe_saved(saved: &mut Vec<SavedExperience>) {
+    let mut merged: Vec<SavedExperience> = Vec::with_capacity(saved.len());
+    for entry in saved.drain(..) {
+        match merged.iter_mut().find(|m| m.short_id == entry.short_id) {
+            Some(existing) => {
+                existing.rely(entry.reason);
+                existing.saved_at = match (existing.saved_at, entry.saved_at) {
+                    (Some(a), Some(b)) => Some(a.min(b)),
+                    (a, b) => a.or(b),
+                };
+                if existing.id.is_none() {
+                    existing.id = entry.id;
+                }
+            }
+            None => merged.push(entry),
+        }
+    }
+    *saved = merged;
 }

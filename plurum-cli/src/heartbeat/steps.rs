@@ -49,7 +49,11 @@ pub(crate) struct InboxStep {
 }
 
 /// Reads the server's inbox (see [`kept::fetch`]) and counts what came.
-pub(crate) async fn inbox_step(client: &Client, state_file: &StateFile) -> anyhow::Result<InboxStep> {
+pub(crate) async fn inbox_step(
+    client: &Client,
+    state_file: &StateFile,
+    interest: &Interest,
+) -> anyhow::Result<InboxStep> {
     let fetched = kept::fetch(client, state_file).await?;
     let mut names = SessionNames::from_state(&state_file.load()?);
     names.fill(client, fetched.added.iter().map(|e| &e.event)).await;
@@ -65,7 +69,11 @@ pub(crate) async fn inbox_step(client: &Client, state_file: &StateFile) -> anyho
     for event in &fetched.added {
         count(&mut step, event, &names);
     }
-    step.events = fetched.kept.iter().map(|k| kept_event_json(k, &names)).collect();
+    step.events = fetched
+        .kept
+        .iter()
+        .map(|k| kept_event_json(k, &names, interest))
+        .collect();
     step.added = fetched.added;
     Ok(step)
 }
@@ -79,7 +87,7 @@ fn count(step: &mut InboxStep, event: &InboxEvent, names: &SessionNames) {
                 step.warnings.push(Attention::WarningContributed {
                     session_id: c.session_id.to_string(),
                     session_short_id: names.short(c.session_id.as_str()).map(str::to_owned),
-                    session_topic: None,
+                    session_topic: names.topic(c.session_id.as_str()).map(str::to_owned),
                     from: c.contributor_agent_id.as_ref().map(ToString::to_string),
                     text: c.text().map(str::to_owned).unwrap_or_else(|| c.content.to_string()),
                 });
@@ -91,7 +99,7 @@ fn count(step: &mut InboxStep, event: &InboxEvent, names: &SessionNames) {
     }
 }
 
-/// Re-reads saved experiences (bounded concurrency).
+/// Re-reads the experiences the agent relies on (bounded concurrency).
 pub(crate) async fn refresh_saved(
     client: &Client,
     saved: &[SavedExperience],
@@ -99,6 +107,7 @@ pub(crate) async fn refresh_saved(
     let recent: Vec<String> = saved
         .iter()
         .rev()
+        .filter(|s| s.reason.relied_on())
         .take(SAVED_REFRESH)
         .map(|s| s.short_id.clone())
         .collect();
@@ -113,23 +122,57 @@ pub(crate) async fn refresh_saved(
 }
 
 /// The open sessions of other agents in the profile's domains or tools.
-pub(crate) fn relevant_sessions<'a>(interest: &Interest, me: &str, status: &'a PulseStatus) -> Vec<&'a PulseSession> {
+pub(crate) fn relevant_sessions<'a>(
+    interest: &Interest,
+    me: Option<&str>,
+    status: &'a PulseStatus,
+) -> Vec<&'a PulseSession> {
     status
         .sessions
         .iter()
-        .filter(|s| s.status == SessionStatus::Open && s.agent_id.as_str() != me)
+        .filter(|s| s.status == SessionStatus::Open && Some(s.agent_id.as_str()) != me)
         .filter(|s| interest.covers(s.domain.as_deref(), &s.tools_used))
         .collect()
 }
 
-pub(crate) fn summary_line(
-    inbox: Option<&InboxStep>,
-    flushed: Option<&FlushSummary>,
-    new_finds: &[ExperienceSummary],
-    relevant: &[&PulseSession],
-) -> String {
+/// What the one-line summary is made of.
+pub(crate) struct Summary<'a> {
+    pub(crate) inbox: Option<&'a InboxStep>,
+    pub(crate) flushed: Option<&'a FlushSummary>,
+    pub(crate) new_finds: &'a [ExperienceSummary],
+    pub(crate) relevant: &'a [&'a PulseSession],
+    /// Reports the server rejected for good, waiting in `outcome failed`.
+    pub(crate) rejected_waiting: usize,
+    /// No query, no current session, no focus.
+    pub(crate) search_skipped: bool,
+    /// The steps that failed, and why.
+    pub(crate) failed: &'a [(&'static str, String)],
+}
+
+/// How a step is named for people.
+fn step_name(step: &str) -> &str {
+    match step {
+        "key" => "key check",
+        "outcomes" => "outcome reports",
+        "saved" => "saved experiences",
+        other => other,
+    }
+}
+
+/// The one line HEARTBEAT.md's response format asks for. A heartbeat that
+/// failed a step says so first, and never "complete".
+pub(crate) fn summary_line(summary: &Summary<'_>) -> String {
+    let mut failures: Vec<String> = Vec::new();
+    let mut seen_steps: Vec<&str> = Vec::new();
+    for (step, why) in summary.failed {
+        if seen_steps.contains(step) {
+            continue;
+        }
+        seen_steps.push(step);
+        failures.push(format!("{}: {} — will retry next run", step_name(step), clip(why, 120)));
+    }
     let mut parts = Vec::new();
-    if let Some(inbox) = inbox.filter(|i| !i.events.is_empty()) {
+    if let Some(inbox) = summary.inbox.filter(|i| !i.events.is_empty()) {
         let mut kinds = Vec::new();
         if inbox.contributions > 0 {
             kinds.push(format!("{} contribution(s) to your sessions", inbox.contributions));
@@ -146,7 +189,7 @@ pub(crate) fn summary_line(
             kinds.join(", ")
         ));
     }
-    if let Some(inbox) = inbox {
+    if let Some(inbox) = summary.inbox {
         if inbox.left_unread > 0 {
             parts.push(format!(
                 "{} more left unread on the server: {} events already wait, the most plurum keeps (acknowledge with 'plurum inbox --ack')",
@@ -164,37 +207,55 @@ pub(crate) fn summary_line(
             parts.push(format!("{} event(s) waiting in 'plurum inbox'", inbox.waiting));
         }
     }
-    if let Some(flushed) = flushed.filter(|f| f.queued_before > 0) {
+    if let Some(flushed) = summary.flushed.filter(|f| f.queued_before > 0) {
         let mut text = format!("reported {} queued outcome(s)", flushed.delivered);
         if flushed.kept > 0 {
             text.push_str(&format!(", {} still queued", flushed.kept));
         }
         parts.push(text);
     }
-    for found in new_finds {
+    if summary.rejected_waiting > 0 {
+        parts.push(format!(
+            "{} rejected outcome report(s) wait in 'plurum outcome failed' (--retry or --drop them)",
+            summary.rejected_waiting
+        ));
+    }
+    for found in summary.new_finds {
         let reports = found.total_reports.unwrap_or(0);
         parts.push(format!(
-            "found experience {} \"{}\" (quality {:.2}, {reports} report{}) — saved",
+            "found experience {} \"{}\" (quality {:.2}, {reports} report{}) — suggested",
             found.short_id,
             clip(&found.goal, 60),
             found.quality_score,
             if reports == 1 { "" } else { "s" }
         ));
     }
-    if !relevant.is_empty() {
+    if !summary.relevant.is_empty() {
         parts.push(format!(
             "{} active session(s) in your domains or tools: {}",
-            relevant.len(),
-            relevant
+            summary.relevant.len(),
+            summary
+                .relevant
                 .iter()
                 .map(|s| format!("{} \"{}\"", s.short_id, clip(&s.topic, 50)))
                 .collect::<Vec<_>>()
                 .join(", ")
         ));
     }
-    if parts.is_empty() {
-        "Plurum heartbeat complete. No new findings.".to_owned()
+    let skipped = summary.search_skipped.then_some(
+        "search skipped: no --query, no current session and no focus (set one: plurum config set focus \"what you work on\")",
+    );
+    if !failures.is_empty() {
+        failures.extend(parts);
+        failures.extend(skipped.map(str::to_owned));
+        format!("Plurum heartbeat incomplete: {}.", failures.join("; "))
+    } else if parts.is_empty() {
+        match skipped {
+            Some(skipped) => format!("Plurum heartbeat complete. No new findings; {skipped}."),
+            None => "Plurum heartbeat complete. No new findings.".to_owned(),
+        }
     } else {
+        parts.extend(skipped.map(str::to_owned));
         format!("Plurum heartbeat: {}.", parts.join("; "))
     }
 }

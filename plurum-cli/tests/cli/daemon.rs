@@ -145,7 +145,7 @@ fn a_contribution_on_the_socket_wakes_the_agent_once_and_the_limits_survive_a_re
     let stdout = String::from_utf8_lossy(&text.stdout);
     assert!(stdout.contains("Check replication lag"), "{stdout}");
     let stderr = String::from_utf8_lossy(&text.stderr);
-    assert!(stderr.contains("acknowledged 2"), "{stderr}");
+    assert!(stderr.contains("Acknowledged 2"), "{stderr}");
     let after = world.json(&["--profile", "alice", "inbox", "--type", "contribution_received"]);
     assert_eq!(after["events"], json!([]), "{after:#}");
 

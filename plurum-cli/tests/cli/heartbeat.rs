@@ -80,12 +80,29 @@ fn a_quiet_heartbeat_says_no_new_findings_and_records_the_check() {
     world.register("default", "quiet");
     world
         .plurum()
-        .arg("heartbeat")
+        .args(["heartbeat", "--query", "nothing like this exists"])
         .assert()
         .success()
         .stdout("Plurum heartbeat complete. No new findings.\n");
     let state = world.state("default");
     assert!(state["lastPlurumCheck"].is_string(), "{state}");
+    // With nothing to search for, it says so and how to set it.
+    let output = world.plurum().arg("heartbeat").output().unwrap();
+    assert_eq!(output.status.code(), Some(0));
+    let line = String::from_utf8(output.stdout).unwrap();
+    assert!(
+        line.starts_with("Plurum heartbeat complete. No new findings; search skipped")
+            && line.contains("plurum config set focus"),
+        "{line}"
+    );
+    // A 1-character query is a usage error before anything is sent.
+    world
+        .plurum()
+        .env("PLURUM_API_URL", "http://127.0.0.1:9/api/v1")
+        .args(["heartbeat", "--query", "x"])
+        .assert()
+        .code(2)
+        .stderr(predicate::str::contains("--query"));
     // -q prints only what needs attention: nothing.
     world.plurum().args(["-q", "heartbeat"]).assert().success().stdout("");
 }
@@ -190,7 +207,7 @@ fn a_rejected_key_exits_4_and_changes_nothing() {
         .assert()
         .code(4)
         .stderr(predicate::str::contains("the heartbeat could not authenticate"))
-        .stderr(predicate::str::contains("hint: run 'plurum auth login'"))
+        .stderr(predicate::str::contains("hint: the key in PLURUM_API_KEY was rejected"))
         .stderr(predicate::str::contains("SENTINEL").not());
     assert_eq!(
         std::fs::read(world.state_file("default")).unwrap(),
@@ -230,7 +247,10 @@ fn what_the_human_should_know_is_exit_3() {
     ]);
     let (code, summary, _) = heartbeat(&world, "default", &["--query", "replication lag"]);
     assert_eq!(code, 3, "{summary}");
-    assert_eq!(summary["status"], "needs_human");
+    assert_eq!(
+        summary["status"], "ok",
+        "every step worked; what matters is in needs_human"
+    );
     let kinds: Vec<&str> = summary["needs_human"]
         .as_array()
         .unwrap()
@@ -280,6 +300,95 @@ fn reports_the_server_will_never_take_are_kept_visible() {
     assert!(state["pendingOutcomeReports"].as_array().unwrap().is_empty());
     assert_eq!(state["failedOutcomeReports"][0]["identifier"], "0badc0de");
     assert_eq!(state["failedOutcomeReports"][0]["status"], 404);
+    // Every later heartbeat keeps saying so, but the human hears it once.
+    for _ in 0..4 {
+        let (code, summary, _) = heartbeat(&world, "default", &[]);
+        assert_eq!(code, 0, "{summary}");
+        assert_eq!(summary["rejected_reports"], 1);
+        assert!(
+            summary["summary"]
+                .as_str()
+                .unwrap()
+                .contains("1 rejected outcome report(s) wait in 'plurum outcome failed'"),
+            "{}",
+            summary["summary"]
+        );
+    }
+    // Until handled.
+    let failed = world.json(&["outcome", "failed"]);
+    let id = failed["failed"][0]["id"].as_str().unwrap().to_owned();
+    world.json(&["outcome", "failed", "--drop", &id]);
+    let (_, summary, _) = heartbeat(&world, "default", &[]);
+    assert_eq!(summary["rejected_reports"], 0);
+    assert!(!summary["summary"].as_str().unwrap().contains("rejected"));
+}
+
+#[test]
+fn only_experiences_the_agent_relies_on_alarm_the_human() {
+    let world = World::new();
+    world.register("author", "author");
+    world.register("default", "watcher");
+    world.register("critic", "critic");
+    let ids = publish(&world, 4);
+    // Search hits become suggestions: listed, never alarming.
+    let (code, summary, _) = heartbeat(&world, "default", &["--query", "replication lag"]);
+    assert_eq!(code, 0, "{summary}");
+    assert!(!summary["search"]["new"].as_array().unwrap().is_empty());
+    let saved = world.json(&["experience", "saved"]);
+    assert!(
+        saved["items"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .all(|s| s["reason"] == "suggested"),
+        "{saved}"
+    );
+    // The agent relies on three of them: acquired, reported on, saved.
+    world.json(&["experience", "acquire", &ids[0], "--mode", "checklist"]);
+    world.json(&["outcome", "report", &ids[1], "--success"]);
+    world.json(&["experience", "save", &ids[2]]);
+    let saved = world.json(&["experience", "saved"]);
+    let reason = |id: &str| {
+        saved["items"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .find(|s| s["short_id"] == id)
+            .map(|s| s["reason"].as_str().unwrap().to_owned())
+            .unwrap_or_else(|| panic!("{id} not saved: {saved}"))
+    };
+    assert_eq!(reason(&ids[0]), "acquired");
+    assert_eq!(reason(&ids[1]), "reported");
+    assert_eq!(reason(&ids[2]), "saved");
+    let (code, summary, _) = heartbeat(&world, "default", &["--query", "replication lag"]);
+    assert_eq!(code, 0, "nothing changed yet: {summary}");
+
+    // Failures on all four: only the three relied on reach the human.
+    for id in &ids {
+        world.json(&["--profile", "critic", "outcome", "report", id, "--failure"]);
+    }
+    let (code, summary, _) = heartbeat(&world, "default", &["--query", "replication lag"]);
+    assert_eq!(code, 3, "{summary}");
+    let named: std::collections::BTreeSet<&str> = summary["needs_human"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|n| n["experience"].as_str().unwrap())
+        .collect();
+    let relied: std::collections::BTreeSet<&str> = ids[..3].iter().map(String::as_str).collect();
+    assert_eq!(named, relied, "{summary}");
+
+    // Unsave: no longer watched; the next fall is quiet for it.
+    world.json(&["experience", "unsave", &ids[2]]);
+    world.json(&["--profile", "author", "outcome", "report", &ids[2], "--failure"]);
+    let (code, summary, _) = heartbeat(&world, "default", &["--query", "replication lag"]);
+    assert_eq!(code, 0, "{summary}");
+    let output = world
+        .plurum()
+        .args(["experience", "unsave", "deadbeef"])
+        .output()
+        .unwrap();
+    assert_eq!(output.status.code(), Some(1));
 }
 
 #[test]
@@ -293,7 +402,19 @@ fn temporary_failures_keep_reports_and_exit_5() {
     let (code, summary, stderr) = heartbeat(&world, "default", &[]);
     world.faults().clear();
     assert_eq!(code, 5, "{summary}\n{stderr}");
-    assert_eq!(summary["status"], "incomplete");
+    assert_eq!(summary["status"], "partial", "the other steps were done");
+    assert_eq!(summary["steps"]["outcomes"], "failed");
+    assert_eq!(summary["steps"]["inbox"], "ok");
+    assert_eq!(summary["error"]["code"], "incomplete");
+    assert!(
+        summary["summary"]
+            .as_str()
+            .unwrap()
+            .starts_with("Plurum heartbeat incomplete: outcome reports: "),
+        "{}",
+        summary["summary"]
+    );
+    assert!(summary["summary"].as_str().unwrap().contains("will retry next run"));
     assert_eq!(summary["outcomes"]["kept"], 2);
     let state = world.state("default");
     assert_eq!(state["pendingOutcomeReports"].as_array().unwrap().len(), 2);
@@ -555,4 +676,170 @@ fn the_demo_walks_the_whole_loop() {
     let value: Value = serde_json::from_slice(&json.stdout).unwrap();
     assert_eq!(value["ok"], true);
     assert!(value["steps"].as_array().unwrap().len() >= 18);
+}
+
+/// The arguments of a printed crontab line's command (after the schedule,
+/// the environment assignments and the binary, up to the stderr redirect).
+fn cron_args(line: &str) -> Vec<String> {
+    let words = shlex::split(line).expect("a crontab line a shell can read");
+    let after_schedule = &words[5..];
+    let mut rest = after_schedule
+        .iter()
+        .skip_while(|w| w.contains('=') && !w.starts_with('-'));
+    let exe = rest.next().expect("the binary");
+    assert!(exe.ends_with("plurum"), "{exe}");
+    rest.take_while(|w| !w.starts_with("2>>") && *w != "2>>")
+        .cloned()
+        .collect()
+}
+
+/// Moves `lastPlurumCheck` back by `by`, as if that much time had passed.
+fn let_time_pass(world: &World, profile: &str, by: std::time::Duration) {
+    let path = world.state_file(profile);
+    let mut state: Value = serde_json::from_slice(&std::fs::read(&path).unwrap()).unwrap();
+    let Some(last) = state["lastPlurumCheck"].as_str() else {
+        return;
+    };
+    let last = time::OffsetDateTime::parse(last, &time::format_description::well_known::Rfc3339).unwrap();
+    let moved = last - by;
+    state["lastPlurumCheck"] = json!(moved.format(&time::format_description::well_known::Rfc3339).unwrap());
+    std::fs::write(&path, serde_json::to_vec_pretty(&state).unwrap()).unwrap();
+}
+
+#[test]
+fn the_printed_cron_line_runs_at_the_rate_it_promises() {
+    let world = World::new();
+    world.register("default", "ticker");
+    let printed = world.json(&["heartbeat", "--print-cron"]);
+    let crontab = printed["crontab"].as_str().unwrap();
+    let line = printed["line"].as_str().unwrap();
+    assert!(line.starts_with("*/30 * * * * "), "{line}");
+    // stdout is kept for cron's mail; only stderr goes to the log.
+    assert!(
+        line.contains(" 2>> ") && !line.contains(" >> ") && !line.contains("2>&1"),
+        "{line}"
+    );
+    // The key is in credentials.toml: nothing to do, and no PLURUM_API_KEY advice.
+    assert!(crontab.contains("nothing to do"), "{crontab}");
+    assert!(!crontab.contains("PLURUM_API_KEY"), "{crontab}");
+    assert!(crontab.contains("MAILTO"), "{crontab}");
+
+    let mut args = cron_args(line);
+    for flag in ["--if-due", "--interval", "-q", "--jitter"] {
+        assert!(args.iter().any(|a| a == flag), "{flag} missing from {args:?}");
+    }
+    // Keep the jitter real but short: the test lets the rest of the half
+    // hour pass by moving the clock of the state file.
+    let jitter = args.iter().position(|a| a == "--jitter").unwrap() + 1;
+    args[jitter] = "300ms".to_owned();
+
+    let half_hour = std::time::Duration::from_secs(1800);
+    let mut runs = 0;
+    let mut last_seen = None;
+    for tick in 0..8 {
+        let tick_started = std::time::Instant::now();
+        let output = world.plurum().args(&args).output().unwrap();
+        assert_eq!(
+            output.status.code(),
+            Some(0),
+            "tick {tick}: {}",
+            String::from_utf8_lossy(&output.stderr)
+        );
+        assert!(output.stdout.is_empty(), "nothing for the human, nothing mailed");
+        let last = world.state("default")["lastPlurumCheck"].clone();
+        if last != Value::Null && Some(&last) != last_seen.as_ref() {
+            runs += 1;
+        }
+        // The next tick comes half an hour after this one started.
+        let_time_pass(&world, "default", half_hour.saturating_sub(tick_started.elapsed()));
+        last_seen = Some(world.state("default")["lastPlurumCheck"].clone());
+    }
+    assert_eq!(runs, 8, "every tick of a */30 line ran a heartbeat");
+
+    // A tick right after a run does not run it again.
+    assert!(world.plurum().args(&args).output().unwrap().status.success());
+    let ran = world.state("default")["lastPlurumCheck"].clone();
+    let early = world.plurum().args(&args).output().unwrap();
+    assert!(early.status.success());
+    assert_eq!(world.state("default")["lastPlurumCheck"], ran, "not due twice in a row");
+}
+
+#[test]
+fn the_cron_comment_gives_the_key_advice_that_fits() {
+    let world = World::new();
+    world.register("default", "advised");
+    let key = world.stored_key("default");
+    // From the environment: cron does not have it.
+    let env = world
+        .plurum()
+        .env("PLURUM_API_KEY", &key)
+        .args(["--profile", "fresh", "heartbeat", "--print-cron"])
+        .output()
+        .unwrap();
+    let env = String::from_utf8(env.stdout).unwrap();
+    assert!(env.contains("PLURUM_API_KEY, which cron does not have"), "{env}");
+    assert!(!env.contains(&key));
+    // From a file given on the command line: the line passes it on.
+    let file = world.dir.path().join("agent.key");
+    std::fs::write(&file, &key).unwrap();
+    let from_file = world
+        .plurum()
+        .args(["--api-key-file", file.to_str().unwrap(), "heartbeat", "--print-cron"])
+        .output()
+        .unwrap();
+    let from_file = String::from_utf8(from_file.stdout).unwrap();
+    let line = from_file.lines().last().unwrap();
+    assert!(line.contains(&format!("--api-key-file {}", file.display())), "{line}");
+    assert!(!from_file.contains("PLURUM_API_KEY"), "{from_file}");
+    // No key yet: say so.
+    let none = world
+        .plurum()
+        .args(["--profile", "nobody", "heartbeat", "--print-cron"])
+        .output()
+        .unwrap();
+    assert!(String::from_utf8(none.stdout).unwrap().contains("No key yet"));
+    // --notify goes into the line.
+    let notify = world
+        .plurum()
+        .args(["heartbeat", "--print-cron", "--notify", "mail -s plurum me@example.com"])
+        .output()
+        .unwrap();
+    let notify = String::from_utf8(notify.stdout).unwrap();
+    assert!(
+        notify
+            .lines()
+            .last()
+            .unwrap()
+            .contains("--notify 'mail -s plurum me@example.com'"),
+        "{notify}"
+    );
+}
+
+#[test]
+fn notify_hands_what_needs_the_human_to_a_command() {
+    let world = World::new();
+    world.register("default", "notified");
+    queue_reports(&world, "default", &["0badc0de".to_owned()]);
+    let out = world.dir.path().join("notified.txt");
+    let command = format!("cat > {}", out.display());
+    let output = world
+        .plurum()
+        .args(["heartbeat", "-q", "--notify", &command])
+        .output()
+        .unwrap();
+    assert_eq!(output.status.code(), Some(3));
+    let handed = std::fs::read_to_string(&out).unwrap();
+    assert!(
+        handed.starts_with("Tell your human: the server rejected 1 queued outcome report(s)"),
+        "{handed}"
+    );
+    // Nothing to tell: the command is not run.
+    std::fs::remove_file(&out).unwrap();
+    let output = world
+        .plurum()
+        .args(["heartbeat", "-q", "--notify", &command])
+        .output()
+        .unwrap();
+    assert_eq!(output.status.code(), Some(0));
+    assert!(!out.exists());
 }

@@ -15,6 +15,7 @@ mod daemon;
 mod hardening;
 mod heartbeat;
 mod help;
+mod inbox;
 mod json_doc;
 mod pulse;
 mod serve;
