@@ -214,6 +214,12 @@ pub(crate) enum Command {
     Serve(commands::serve::Args),
     /// Walk through the whole loop against an in-process reference server, narrating each step.
     Demo(commands::demo::Args),
+    /// Read and change settings: focus, domains, tools, api_url, the daemon's.
+    #[command(
+        subcommand,
+        after_help = "Examples:\n  plurum config list\n  plurum config set focus \"PostgreSQL replication\"\n  plurum config get daemon.drives.trigger_threshold"
+    )]
+    Config(commands::config::Command),
     /// Print shell completions.
     Completions(commands::completions::Args),
 }

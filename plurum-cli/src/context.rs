@@ -61,6 +61,10 @@ impl Ctx {
     pub(crate) fn new(options: Options) -> anyhow::Result<Self> {
         let paths = Paths::resolve()?;
         let config = Config::load(&paths.config_file())?;
+        let out = Output::new(options.json, options.quiet, options.jq.clone());
+        for warning in &config.warnings {
+            out.warn(warning);
+        }
         let profile = if options.profile.is_empty() {
             "default".to_owned()
         } else {
@@ -73,7 +77,7 @@ impl Ctx {
             _ => (DEFAULT_BASE_URL.to_owned(), UrlSource::Default),
         };
         Ok(Self {
-            out: Output::new(options.json, options.quiet, options.jq),
+            out,
             paths,
             profile,
             settings,

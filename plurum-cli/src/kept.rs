@@ -163,7 +163,7 @@ pub(crate) struct Kept {
 /// first among equals).
 pub(crate) fn newest_first(events: &[KeptEvent]) -> Vec<&KeptEvent> {
     let mut sorted: Vec<&KeptEvent> = events.iter().rev().collect();
-    sorted.sort_by(|a, b| b.created_at.cmp(&a.created_at));
+    sorted.sort_by_key(|e| std::cmp::Reverse(e.created_at));
     sorted
 }
 

@@ -155,6 +155,7 @@ async fn dispatch(cli: Cli, jq: Option<jq::Filter>) -> anyhow::Result<u8> {
     // Commands that need no context.
     let command = match cli.command {
         Command::Completions(args) => return commands::completions::run(args, &options),
+        Command::Config(command) => return commands::config::run(command, &options),
         Command::Serve(args) => return commands::serve::run(args, &options).await.map(|()| exit::OK),
         Command::Demo(args) => return commands::demo::run(args, &options).await,
         other => other,
@@ -181,7 +182,11 @@ async fn dispatch(cli: Cli, jq: Option<jq::Filter>) -> anyhow::Result<u8> {
             Command::Inbox(args) => commands::inbox::run(args, &ctx).await,
             Command::Pulse(command) => commands::pulse::run(command, &ctx).await,
             Command::Heartbeat(args) => commands::heartbeat::run(args, &ctx).await,
-            Command::Serve(_) | Command::Completions(_) | Command::Demo(_) | Command::Daemon(_) => Ok(exit::OK),
+            Command::Serve(_)
+            | Command::Completions(_)
+            | Command::Config(_)
+            | Command::Demo(_)
+            | Command::Daemon(_) => Ok(exit::OK),
         }
     };
     tokio::select! {

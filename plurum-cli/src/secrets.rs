@@ -150,6 +150,43 @@ impl<'a> Secrets<'a> {
         Ok(None)
     }
 
+    /// The key this profile holds itself (keyring, then credentials.toml),
+    /// whatever PLURUM_API_KEY or --api-key-file say.
+    pub(crate) fn stored(&self) -> anyhow::Result<Option<(ApiKey, KeySource)>> {
+        if keyring::usable().is_ok()
+            && let Ok(Some(key)) = keyring::get(self.profile)
+        {
+            crate::logging::remember(&ApiKey::new(key.clone()));
+            return Ok(Some((ApiKey::new(key), KeySource::Keyring)));
+        }
+        let file = self.paths.credentials_file();
+        Ok(self.read_file()?.profiles.remove(self.profile).map(|entry| {
+            let key = ApiKey::new(entry.api_key);
+            crate::logging::remember(&key);
+            (key, KeySource::CredentialsFile(file))
+        }))
+    }
+
+    /// Writes a key that is about to be replaced to
+    /// `key-backups/<profile>-<time>.key` in the config directory (0600,
+    /// the directory 0700); returns the path.
+    pub(crate) fn backup(&self, key: &ApiKey) -> anyhow::Result<PathBuf> {
+        let stamp = time::OffsetDateTime::now_utc()
+            .format(time::macros::format_description!(
+                "[year][month][day]T[hour][minute][second]Z"
+            ))
+            .context("could not format the time")?;
+        let dir = self.paths.config_dir.join("key-backups");
+        let mut path = dir.join(format!("{}-{stamp}.key", self.profile));
+        let mut n = 1;
+        while path.exists() {
+            n += 1;
+            path = dir.join(format!("{}-{stamp}-{n}.key", self.profile));
+        }
+        paths::write_atomic(&path, format!("{}\n", key.expose()).as_bytes())?;
+        Ok(path)
+    }
+
     fn read_file(&self) -> anyhow::Result<CredentialsFile> {
         let path = self.paths.credentials_file();
         match std::fs::read_to_string(&path) {

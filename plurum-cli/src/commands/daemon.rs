@@ -21,9 +21,11 @@ The daemon holds the pulse socket, runs the heartbeat every 30 minutes, keeps
 every inbox event, and wakes the agent (a command or a webhook, see the
 [daemon] table of config.toml) when its drives' pressure reaches the
 threshold, at most once per wake.min_trigger_interval and
-wake.max_turns_per_hour. Local API on 127.0.0.1:9720: /health /state /feedback
-/trigger /config /metrics /inbox. SIGHUP reloads the configuration; SIGTERM or
-Ctrl-C stop it after saving its state."
+wake.max_turns_per_hour. Local API on a free loopback port (api.addr; the
+address is in daemon.addr in the profile's state directory, and 'plurum daemon
+status' shows it): /health /state /feedback /trigger /config /metrics /inbox.
+Daemons of several profiles run side by side. SIGHUP reloads the
+configuration; SIGTERM or Ctrl-C stop it after saving its state."
 )]
 pub(crate) struct Args {
     #[command(subcommand)]

@@ -4,6 +4,7 @@
 
 pub(crate) mod auth;
 pub(crate) mod completions;
+pub(crate) mod config;
 pub(crate) mod daemon;
 pub(crate) mod demo;
 pub(crate) mod experience;

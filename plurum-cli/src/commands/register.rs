@@ -14,7 +14,11 @@ use crate::exit::{self, CliError};
 
 The key is stored before anything is printed: in the OS keyring when it works,
 otherwise in credentials.toml (mode 0600) with a warning. It is printed only
-with --show-key.")]
+with --show-key.
+
+A profile that already holds a working key is not overwritten: use another
+profile (--profile NAME), or --force, which first writes the old key to
+key-backups/<profile>-<time>.key (0600) in the config directory.")]
 pub(crate) struct Args {
     /// Display name (1 to 255 characters).
     #[arg(long)]
@@ -25,12 +29,16 @@ pub(crate) struct Args {
     /// Also print the key (it is stored either way).
     #[arg(long)]
     show_key: bool,
+    /// Replace the profile's working key (the old one goes to a 0600 backup file first).
+    #[arg(long)]
+    force: bool,
 }
 
 pub(crate) async fn run(args: Args, ctx: &Ctx) -> anyhow::Result<u8> {
     let body = Register::new(args.name.trim(), args.username.trim());
     body.validate()?;
     let anonymous = ctx.anonymous()?;
+    let backup = guard_identity(ctx, args.force).await?;
     // Offer the server's suggestions when the name is taken (a server
     // without check-username answers 404: then registration decides).
     match ctx
@@ -114,6 +122,11 @@ pub(crate) async fn run(args: Args, ctx: &Ctx) -> anyhow::Result<u8> {
     if let crate::secrets::Stored::File(path) = &stored {
         value["credentials_file"] = json!(path);
     }
+    if let Some(path) = &backup {
+        value["old_key_backup"] = json!(path);
+        ctx.out
+            .note(&format!("The profile's previous key is saved in {}.", path.display()));
+    }
     if args.show_key {
         value["api_key"] = json!(registration.api_key.expose());
     }
@@ -132,4 +145,37 @@ pub(crate) async fn run(args: Args, ctx: &Ctx) -> anyhow::Result<u8> {
         text
     })?;
     Ok(exit::OK)
+}
+
+/// A profile's identity is never lost: a profile holding a key the server
+/// accepts (or that cannot be checked now) is not overwritten without
+/// `--force`, and with it the old key is backed up first. A key the server
+/// rejects is backed up too, but needs no `--force`.
+async fn guard_identity(ctx: &Ctx, force: bool) -> anyhow::Result<Option<std::path::PathBuf>> {
+    let Some((key, source)) = ctx.secrets().stored()? else {
+        return Ok(None);
+    };
+    if !force {
+        let check = ctx
+            .out
+            .spin("checking the profile's key", ctx.with_key(key.clone())?.agents().me())
+            .await;
+        let who = match check {
+            Ok(me) => format!("agent {}", me.username.as_deref().unwrap_or(me.name.as_str())),
+            Err(e) if e.is_unauthorized() => {
+                return ctx.secrets().backup(&key).map(Some);
+            }
+            Err(_) => "an agent (the server could not confirm which right now)".to_owned(),
+        };
+        return Err(CliError::new(
+            exit::USAGE,
+            format!("profile '{}' already holds the key of {who} (in {source})", ctx.profile),
+        )
+        .code("identity_exists")
+        .hint(
+            "register the new agent under another profile: 'plurum --profile NAME register ...'; or pass --force to replace it (the old key is backed up first)",
+        )
+        .into());
+    }
+    ctx.secrets().backup(&key).map(Some)
 }

@@ -169,7 +169,11 @@ impl Default for WakeConfig {
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 #[serde(default)]
 pub(crate) struct ApiConfig {
-    /// Where to listen: a loopback address only.
+    /// Where to listen: a loopback address only. The default port 0 picks a
+    /// free one, so that the daemons of several profiles run side by side;
+    /// the address is written to `daemon.addr` in the profile's state
+    /// directory, where `plurum inbox`, `daemon status` and the heartbeat
+    /// find it.
     pub(crate) addr: String,
     /// Require `Authorization: Bearer <token>` (on by default; `/health`
     /// stays open); the token is in `daemon.token` (0600) in the profile's
@@ -180,7 +184,7 @@ pub(crate) struct ApiConfig {
 impl Default for ApiConfig {
     fn default() -> Self {
         Self {
-            addr: "127.0.0.1:9720".to_owned(),
+            addr: "127.0.0.1:0".to_owned(),
             auth: true,
         }
     }

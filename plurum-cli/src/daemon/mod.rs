@@ -228,9 +228,19 @@ pub(crate) async fn run(ctx: Ctx, options: Options) -> anyhow::Result<u8> {
         )),
     }
     let token = if core.config.api.auth { Some(token(&dir)?) } else { None };
-    let listener = tokio::net::TcpListener::bind(addr)
-        .await
-        .with_context(|| format!("could not listen on {addr}"))?;
+    let listener = match tokio::net::TcpListener::bind(addr).await {
+        Ok(listener) => listener,
+        Err(e) if e.kind() == std::io::ErrorKind::AddrInUse => {
+            return Err(CliError::new(exit::ERROR, format!("could not listen on {addr}: the port is taken"))
+                .code("port_taken")
+                .hint(format!(
+                    "another program (or another profile's daemon) listens there: set daemon.api.addr to another port, or to 127.0.0.1:0 to pick a free one ('plurum --profile {} config set daemon.api.addr 127.0.0.1:0'), or pass --api-addr",
+                    ctx.profile
+                ))
+                .into());
+        }
+        Err(e) => return Err(e).with_context(|| format!("could not listen on {addr}")),
+    };
     let bound = listener.local_addr()?;
     paths::write_atomic(&dir.join("daemon.addr"), bound.to_string().as_bytes())?;
     let tick = Duration::from_secs_f64(core.config.tick_seconds.clamp(0.05, 3600.0));

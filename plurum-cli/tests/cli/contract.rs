@@ -483,6 +483,14 @@ fn every_command_prints_one_json_document_for_success_and_for_failure() {
             ],
         ),
         (
+            "session use",
+            vec![
+                fails(&["session", "use", "{helper_session}"], 2, "usage"),
+                fails(&["session", "use", "deadbeef"], 1, "not_found"),
+                ok(&["session", "use", "{session}"]),
+            ],
+        ),
+        (
             "session show",
             vec![
                 ok(&["session", "show", "{session}"]),
@@ -621,6 +629,28 @@ fn every_command_prints_one_json_document_for_success_and_for_failure() {
             ],
         ),
         (
+            "experience save",
+            vec![
+                ok(&["experience", "save", "{helper_experience}"]),
+                fails(&["experience", "save", "deadbeef"], 1, "not_found"),
+                fails(&["experience", "save", "no-such-id"], 2, "usage"),
+            ],
+        ),
+        (
+            "experience saved",
+            vec![
+                ok(&["experience", "saved"]),
+                fails(&["--profile", "corrupt", "experience", "saved"], 1, "error"),
+            ],
+        ),
+        (
+            "experience unsave",
+            vec![
+                ok(&["experience", "unsave", "{helper_experience}"]),
+                fails(&["experience", "unsave", "{helper_experience}"], 1, "not_found"),
+            ],
+        ),
+        (
             "experience vote",
             vec![
                 ok(&["experience", "vote", "{helper_experience}", "upvote"]),
@@ -709,6 +739,44 @@ fn every_command_prints_one_json_document_for_success_and_for_failure() {
             vec![
                 ok(&["daemon", "config"]),
                 fails(&["daemon", "config"], 1, "config").env("PLURUM_CONFIG_DIR", broken[0].1.clone()),
+            ],
+        ),
+        (
+            "config path",
+            vec![
+                ok(&["config", "path"]),
+                fails(&["config", "path"], 2, "usage")
+                    .env("PLURUM_CONFIG_DIR", "")
+                    .env("HOME", ""),
+            ],
+        ),
+        (
+            "config set",
+            vec![
+                ok(&["config", "set", "focus", "pgbouncer transaction mode"]),
+                fails(&["config", "set", "focus", "x"], 2, "usage"),
+                fails(&["config", "set", "daemon.drives.trigger_threshold", "-1"], 2, "usage"),
+            ],
+        ),
+        (
+            "config get",
+            vec![
+                ok(&["config", "get", "focus"]),
+                fails(&["config", "get", "focs"], 2, "usage"),
+            ],
+        ),
+        (
+            "config list",
+            vec![
+                ok(&["config", "list"]),
+                fails(&["config", "list"], 1, "config").env("PLURUM_CONFIG_DIR", broken[0].1.clone()),
+            ],
+        ),
+        (
+            "config unset",
+            vec![
+                ok(&["config", "unset", "focus"]),
+                fails(&["config", "unset", "nothing.like.this"], 2, "usage"),
             ],
         ),
         (

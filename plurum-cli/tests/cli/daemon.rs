@@ -974,3 +974,46 @@ fn the_wake_command_does_not_inherit_the_key_and_a_redirect_is_no_success() {
     );
     world.block_on(hook.verify());
 }
+
+#[test]
+fn daemons_of_two_profiles_run_at_once_and_a_taken_port_names_the_setting() {
+    let world = World::new();
+    world.register("one", "first-profile");
+    world.register("two", "second-profile");
+    // The defaults: no address configured anywhere.
+    let first = Daemon::start_args(&world, "one", &[], &[]);
+    let second = Daemon::start_args(&world, "two", &[], &[]);
+    assert_ne!(first.addr, second.addr, "each picked its own port");
+    for (profile, daemon) in [("one", &first), ("two", &second)] {
+        let status = world.json(&["--profile", profile, "daemon", "status"]);
+        assert_eq!(status["running"], true);
+        assert_eq!(status["api"], daemon.addr.as_str());
+        // The heartbeat and the inbox find their own profile's daemon.
+        assert_eq!(
+            world.json(&["--profile", profile, "heartbeat"])["daemon"],
+            daemon.addr.as_str()
+        );
+        assert_eq!(world.json(&["--profile", profile, "inbox"])["source"], "daemon");
+    }
+    // A fixed port that is taken: the error names the setting to change.
+    let taken = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
+    let port = taken.local_addr().unwrap().port();
+    let addr = format!("127.0.0.1:{port}");
+    world.json(&["--profile", "three", "config", "set", "daemon.api.addr", &addr]);
+    world.register("three", "third-profile");
+    let output = world
+        .plurum()
+        .args(["--json", "--profile", "three", "daemon"])
+        .output()
+        .unwrap();
+    assert_eq!(output.status.code(), Some(1));
+    let error: Value = serde_json::from_slice(&output.stdout).unwrap();
+    assert_eq!(error["error"]["code"], "port_taken");
+    assert!(
+        error["error"]["hint"].as_str().unwrap().contains("daemon.api.addr"),
+        "{error}"
+    );
+    drop(taken);
+    first.stop();
+    second.stop();
+}

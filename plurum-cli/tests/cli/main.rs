@@ -10,11 +10,13 @@ mod agent;
 
 mod basics;
 mod commands;
+mod config;
 mod contract;
 mod daemon;
 mod hardening;
 mod heartbeat;
 mod help;
+mod identity;
 mod inbox;
 mod json_doc;
 mod pulse;

@@ -34,8 +34,13 @@ impl Daemon {
     }
 
     pub fn start_with(world: &World, profile: &str, env: &[(&str, &str)]) -> Self {
+        Self::start_args(world, profile, &["--api-addr", "127.0.0.1:0"], env)
+    }
+
+    /// `plurum --profile PROFILE daemon ARGS...` with these variables.
+    pub fn start_args(world: &World, profile: &str, args: &[&str], env: &[(&str, &str)]) -> Self {
         let mut command = world.process();
-        command.args(["--profile", profile, "daemon", "--api-addr", "127.0.0.1:0"]);
+        command.args(["--profile", profile, "daemon"]).args(args);
         for (name, value) in env {
             command.env(name, value);
         }
