@@ -1,18 +1,26 @@
 #!/usr/bin/env bash
-# Heartbeat wall time: `plurum heartbeat` against the HEARTBEAT.md steps done
-# with curl one request after another (as the seed shows them), on the
-# reference server with injected latency, for 0, 20 and 100 queued outcome
-# reports. Prints both times and their ratio.
+# Heartbeat wall time against its physical floor, and against the
+# HEARTBEAT.md steps done with curl one request after another (as the seed
+# shows them), on the reference server with injected latency, for 0, 20
+# and 200 queued outcome reports. Also the heartbeat's peak RSS.
 #
-#   benches/heartbeat.sh                 # 50 ms per request
-#   LATENCY_MS=100 benches/heartbeat.sh
+#   benches/heartbeat.sh                    # 50 ms per request
+#   LATENCY_MS=100 RUNS=5 benches/heartbeat.sh
 #
-# Needs: cargo, curl. Builds the release binary first.
+# The floor: two round trips (read the inbox, then mark what was kept as
+# read: the one step that must wait for another) plus the process start,
+# plus for N queued reports the flush's own ⌈N ÷ 32⌉ round trips beyond
+# the first (32 reports in flight at once: plurum's FLUSH_CONCURRENCY).
+# Each figure is the median of RUNS runs.
+#
+# Needs: cargo, curl, awk; /usr/bin/time for the RSS (GNU time).
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
 LATENCY_MS="${LATENCY_MS:-50}"
-COUNTS="${COUNTS:-0 20 100}"
+COUNTS="${COUNTS:-0 20 200}"
+RUNS="${RUNS:-5}"
+CONCURRENCY=32
 
 cargo build --release --quiet -p plurum-cli
 PLURUM="$PWD/target/release/plurum"
@@ -34,14 +42,26 @@ export PLURUM_API_URL="$(head -n1 "$WORK/url")"
 ROOT="${PLURUM_API_URL%/api/v1}"
 
 now_ms() { echo $(( $(date +%s%N) / 1000000 )); }
+median() { sort -n | awk '{ v[NR] = $1 } END { print v[int((NR + 1) / 2)] }'; }
 
-# Setup, without latency: an author and 100 published experiences.
+# Setup, without latency: an author and 200 published experiences.
 "$PLURUM" --profile author -q register --name Author --username author >/dev/null 2>&1
-for i in $(seq 1 100); do
+for i in $(seq 1 200); do
   "$PLURUM" --profile author -q experience create --publish \
     --goal "Benchmark experience number $i about replication lag" >/dev/null
 done
-IDS=($("$PLURUM" --profile author --json experience list --limit 100 | grep -o '"short_id": *"[0-9a-f]*"' | grep -o '[0-9a-f]\{8\}'))
+IDS=()
+for offset in 0 100; do
+  IDS+=($("$PLURUM" --profile author --json experience list --limit 100 --offset "$offset" \
+    | grep -o '"short_id": *"[0-9a-f]*"' | grep -o '[0-9a-f]\{8\}'))
+done
+
+# The process start: a command that reads the configuration and exits.
+starts=()
+for _ in $(seq 1 "$RUNS"); do
+  t=$(now_ms); "$PLURUM" config path >/dev/null; starts+=($(( $(now_ms) - t )))
+done
+START_MS=$(printf '%s\n' "${starts[@]}" | median)
 
 curl -sf -X POST "$ROOT/__admin/faults" -H 'content-type: application/json' \
   -d "{\"latency_ms\": $LATENCY_MS}" >/dev/null
@@ -52,7 +72,7 @@ queue() { # profile count: writes state.json with `count` pending reports
   for ((i = 0; i < $2; i++)); do
     reports+="${reports:+,}{\"id\": \"$1-$i\", \"identifier\": \"${IDS[$i]}\", \"success\": true, \"execution_time_ms\": 1000}"
   done
-  printf '{"schemaVersion": 1, "pendingOutcomeReports": [%s], "savedExperiences": []}\n' "$reports" >"$dir/state.json"
+  printf '{"schemaVersion": 2, "pendingOutcomeReports": [%s], "savedExperiences": []}\n' "$reports" >"$dir/state.json"
 }
 
 curl_heartbeat() { # key count: HEARTBEAT.md steps 1-5, one curl after another
@@ -70,18 +90,45 @@ curl_heartbeat() { # key count: HEARTBEAT.md steps 1-5, one curl after another
   curl -sf "$PLURUM_API_URL/pulse/status" >/dev/null
 }
 
-printf 'heartbeat wall time, reference server with %s ms latency per request\n' "$LATENCY_MS"
-printf '%16s  %18s  %18s  %7s\n' "queued reports" "plurum heartbeat" "curl one by one" "ratio"
+rss_kb() { # profile: peak RSS of one heartbeat, in kB (GNU time), or "-"
+  if [ -x /usr/bin/time ] && /usr/bin/time -v true >/dev/null 2>&1; then
+    /usr/bin/time -v "$PLURUM" --profile "$1" -q heartbeat --query "replication lag" 2>&1 >/dev/null \
+      | awk -F': ' '/Maximum resident set size/ { print $2 }'
+  else
+    echo "-"
+  fi
+}
+
+printf 'heartbeat wall time, reference server with %s ms per request, median of %s runs\n' "$LATENCY_MS" "$RUNS"
+printf 'process start (plurum config path): %s ms\n\n' "$START_MS"
+printf '%7s  %8s  %8s  %8s  %9s  %9s  %8s\n' "reports" "floor" "plurum" "curl" "vs floor" "vs curl" "peak RSS"
 for n in $COUNTS; do
-  "$PLURUM" --profile "p$n" -q register --name "p$n" --username "p-$n" >/dev/null 2>&1
-  queue "p$n" "$n"
-  start=$(now_ms)
-  code=0
-  "$PLURUM" --profile "p$n" -q heartbeat --query "replication lag" >/dev/null || code=$?
-  plurum_ms=$(( $(now_ms) - start ))
-  if [ "$code" -ne 0 ]; then echo "plurum heartbeat exited with $code" >&2; exit 1; fi
-  left=$( { grep -o '"identifier"' "$PLURUM_STATE_DIR/p$n/state.json" || true; } | wc -l)
-  if [ "$left" -ne 0 ]; then echo "plurum heartbeat left $left reports queued" >&2; exit 1; fi
+  extra=$(( (n + CONCURRENCY - 1) / CONCURRENCY ))
+  [ "$extra" -gt 0 ] && extra=$(( extra - 1 ))
+  floor=$(( START_MS + (2 + extra) * LATENCY_MS ))
+  times=()
+  for run in $(seq 1 "$RUNS"); do
+    profile="p$n-$run"
+    "$PLURUM" --profile "$profile" -q register --name "$profile" --username "p-$n-$run" >/dev/null 2>&1
+    queue "$profile" "$n"
+    # One inbox event, so that the heartbeat reads the inbox and then marks
+    # the event read: the two round trips of the floor.
+    session=$("$PLURUM" --profile "$profile" session open "Benchmark session $n $run" --jq .session.short_id)
+    "$PLURUM" --profile author -q session contribute "$session" "Watch the replication lag" >/dev/null
+    start=$(now_ms)
+    code=0
+    "$PLURUM" --profile "$profile" -q heartbeat --query "replication lag" >/dev/null || code=$?
+    times+=($(( $(now_ms) - start )))
+    if [ "$code" -ne 0 ]; then echo "plurum heartbeat exited with $code" >&2; exit 1; fi
+    left=$( { grep -o '"identifier"' "$PLURUM_STATE_DIR/$profile/state.json" || true; } | wc -l)
+    if [ "$left" -ne 0 ]; then echo "plurum heartbeat left $left reports queued" >&2; exit 1; fi
+  done
+  plurum_ms=$(printf '%s\n' "${times[@]}" | median)
+
+  # Peak memory with the reports queued again (the server answers 409 now:
+  # already on record, which empties the queue just the same).
+  queue "p$n-1" "$n"
+  rss=$(rss_kb "p$n-1")
 
   key=$("$PLURUM" --profile "c$n" --json register --name "c$n" --username "c-$n" --show-key 2>/dev/null \
     | grep -o '"api_key": *"[^"]*"' | sed 's/.*"\(plrm_live_[^"]*\)"/\1/')
@@ -89,6 +136,9 @@ for n in $COUNTS; do
   curl_heartbeat "$key" "$n"
   curl_ms=$(( $(now_ms) - start ))
 
-  ratio=$(awk -v a="$curl_ms" -v b="$plurum_ms" 'BEGIN { printf "%.1fx", a / b }')
-  printf '%16s  %15s ms  %15s ms  %7s\n' "$n" "$plurum_ms" "$curl_ms" "$ratio"
+  vs_floor=$(awk -v a="$plurum_ms" -v b="$floor" 'BEGIN { printf "%.2fx", a / b }')
+  vs_curl=$(awk -v a="$curl_ms" -v b="$plurum_ms" 'BEGIN { printf "%.1fx", a / b }')
+  rss_text="-"
+  [ "$rss" != "-" ] && [ -n "$rss" ] && rss_text="$(awk -v k="$rss" 'BEGIN { printf "%.1f MB", k / 1024 }')"
+  printf '%7s  %5s ms  %5s ms  %5s ms  %9s  %9s  %8s\n' "$n" "$floor" "$plurum_ms" "$curl_ms" "$vs_floor" "$vs_curl" "$rss_text"
 done

@@ -25,9 +25,11 @@ use serde::Serialize;
 use crate::state::{FailedReport, PendingReport, StateFile, now};
 
 /// How many reports a flush sends at once (the heartbeat, `outcome flush`
-/// and the daemon alike): enough to hide the latency of a slow link, polite
-/// to the service (one connection each on HTTP/1.1; multiplexed on HTTP/2).
-pub(crate) const FLUSH_CONCURRENCY: usize = 16;
+/// and the daemon alike): enough to hide the latency of a slow link (200
+/// reports take ⌈200 ÷ 32⌉ = 7 round trips), polite to the service: at most
+/// 32 connections on HTTP/1.1, one multiplexed connection where the server
+/// offers HTTP/2.
+pub(crate) const FLUSH_CONCURRENCY: usize = 32;
 
 /// What happened to one report.
 #[derive(Debug)]
