@@ -81,6 +81,16 @@ impl<'a> Fields<'a> {
         self.map.get(name).filter(|v| !v.is_null())
     }
 
+    /// For a field that may be absent but not null: an explicit null is
+    /// the type error `kind` (as Pydantic says of a non-Optional field).
+    fn null_refused(&mut self, name: &str, kind: &str, message: &str) -> bool {
+        if self.map.get(name).is_some_and(Value::is_null) {
+            self.error(kind, name, message.to_owned(), &Value::Null, None);
+            return true;
+        }
+        false
+    }
+
     fn check_len(&mut self, name: &str, value: &Value, text: &str, min: usize, max: Option<usize>) -> bool {
         let len = text.chars().count();
         if len < min {
@@ -110,7 +120,7 @@ impl<'a> Fields<'a> {
 
     /// A required string of `min..=max` characters.
     pub(crate) fn string(&mut self, name: &str, min: usize, max: Option<usize>) -> Option<String> {
-        match self.present(name) {
+        match self.map.get(name) {
             None => {
                 self.missing(name);
                 None
@@ -147,6 +157,41 @@ impl<'a> Fields<'a> {
             None => Vec::new(),
             Some(value) => self.string_list_value(name, value).unwrap_or_default(),
         }
+    }
+
+    /// A list of UUIDs (Pydantic's `list[UUID]`); absent or null is `None`.
+    pub(crate) fn opt_uuid_list(&mut self, name: &str) -> Option<Vec<String>> {
+        let value = self.present(name)?;
+        let Value::Array(items) = value else {
+            self.error("list_type", name, "Input should be a valid list".to_owned(), value, None);
+            return None;
+        };
+        let mut out = Vec::with_capacity(items.len());
+        let mut ok = true;
+        for (i, item) in items.iter().enumerate() {
+            let loc = self.loc(&[json!(name), json!(i)]);
+            match item {
+                Value::String(text) => match uuid::Uuid::try_parse(text.trim()) {
+                    Ok(uuid) => out.push(uuid.to_string()),
+                    Err(e) => {
+                        ok = false;
+                        self.errors.push(json!({
+                            "type": "uuid_parsing", "loc": loc,
+                            "msg": format!("Input should be a valid UUID, {}", uuid_reason(&e)),
+                            "input": item, "ctx": {"error": uuid_reason(&e)}
+                        }));
+                    }
+                },
+                other => {
+                    ok = false;
+                    self.errors.push(json!({
+                        "type": "uuid_type", "loc": loc,
+                        "msg": "UUID input should be a string, bytes or UUID object", "input": other
+                    }));
+                }
+            }
+        }
+        ok.then_some(out)
     }
 
     /// An optional list of strings (absent or null is `None`).
@@ -186,7 +231,7 @@ impl<'a> Fields<'a> {
 
     /// One of a fixed set of strings (Pydantic's enum error); absent gives `default`.
     pub(crate) fn choice(&mut self, name: &str, allowed: &[&str], default: Option<&str>) -> Option<String> {
-        let Some(value) = self.present(name) else {
+        let Some(value) = self.map.get(name) else {
             if default.is_none() {
                 self.missing(name);
             }
@@ -215,9 +260,10 @@ impl<'a> Fields<'a> {
         }
     }
 
-    /// A string matching `^(a|b|c)$` (Pydantic's pattern error), or null when allowed.
-    pub(crate) fn pattern(&mut self, name: &str, allowed: &[&str], required: bool) -> Option<String> {
-        let Some(value) = self.present(name) else {
+    /// A string matching `^(a|b|c)$` (Pydantic's pattern error). `required`:
+    /// absence is an error; `nullable`: null is allowed (as absence).
+    pub(crate) fn pattern(&mut self, name: &str, allowed: &[&str], required: bool, nullable: bool) -> Option<String> {
+        let Some(value) = self.map.get(name).filter(|v| !(nullable && v.is_null())) else {
             if required {
                 self.missing(name);
             }
@@ -249,15 +295,42 @@ impl<'a> Fields<'a> {
         }
     }
 
-    /// A boolean; absent gives `default`.
+    /// A boolean; absent gives `default` (null is an error). Pydantic's lax
+    /// mode: `true`/`false`, 0 and 1, and the strings it knows.
     pub(crate) fn boolean(&mut self, name: &str, default: bool) -> bool {
-        let Some(value) = self.present(name) else {
+        let Some(value) = self.map.get(name) else {
             return default;
         };
         match value {
             Value::Bool(b) => *b,
-            Value::String(s) if matches!(s.to_ascii_lowercase().as_str(), "true" | "1" | "yes" | "on") => true,
-            Value::String(s) if matches!(s.to_ascii_lowercase().as_str(), "false" | "0" | "no" | "off") => false,
+            Value::Number(n) if n.as_f64() == Some(1.0) => true,
+            Value::Number(n) if n.as_f64() == Some(0.0) => false,
+            Value::String(s)
+                if matches!(
+                    s.to_ascii_lowercase().as_str(),
+                    "true" | "1" | "yes" | "on" | "t" | "y"
+                ) =>
+            {
+                true
+            }
+            Value::String(s)
+                if matches!(
+                    s.to_ascii_lowercase().as_str(),
+                    "false" | "0" | "no" | "off" | "f" | "n"
+                ) =>
+            {
+                false
+            }
+            other @ (Value::String(_) | Value::Number(_)) => {
+                self.error(
+                    "bool_parsing",
+                    name,
+                    "Input should be a valid boolean, unable to interpret input".to_owned(),
+                    other,
+                    None,
+                );
+                default
+            }
             other => {
                 self.error(
                     "bool_type",
@@ -273,7 +346,7 @@ impl<'a> Fields<'a> {
 
     /// A required boolean.
     pub(crate) fn required_boolean(&mut self, name: &str) -> Option<bool> {
-        if self.present(name).is_none() {
+        if !self.map.contains_key(name) {
             self.missing(name);
             return None;
         }
@@ -282,8 +355,23 @@ impl<'a> Fields<'a> {
         (self.errors.len() == before).then_some(value)
     }
 
-    /// An integer in `min..=max`; absent gives `default`.
+    /// An integer in `min..=max`; absent gives `default`; null is an error
+    /// unless `nullable`.
     pub(crate) fn integer(
+        &mut self,
+        name: &str,
+        default: Option<i64>,
+        min: Option<i64>,
+        max: Option<i64>,
+    ) -> Option<i64> {
+        if self.null_refused(name, "int_type", "Input should be a valid integer") {
+            return None;
+        }
+        self.opt_integer(name, default, min, max)
+    }
+
+    /// An integer that may be null (`Optional[int]`).
+    pub(crate) fn opt_integer(
         &mut self,
         name: &str,
         default: Option<i64>,
@@ -294,23 +382,31 @@ impl<'a> Fields<'a> {
             return default;
         };
         let parsed = match value {
-            Value::Number(n) => n
-                .as_i64()
-                .or_else(|| n.as_f64().filter(|f| f.fract() == 0.0).map(|f| f as i64)),
-            Value::String(s) if self.lenient => s.trim().parse::<i64>().ok(),
-            _ => None,
-        };
-        let Some(number) = parsed else {
-            let (kind, message) = if value.is_string() {
+            Value::Number(n) => match n.as_i64() {
+                Some(i) => Ok(i),
+                None => match n.as_f64() {
+                    Some(f) if f.fract() == 0.0 && f.abs() < 9.2e18 => Ok(f as i64),
+                    Some(_) => Err((
+                        "int_from_float",
+                        "Input should be a valid integer, got a number with a fractional part",
+                    )),
+                    None => Err(("int_type", "Input should be a valid integer")),
+                },
+            },
+            Value::String(s) => s.trim().parse::<i64>().map_err(|_| {
                 (
                     "int_parsing",
                     "Input should be a valid integer, unable to parse string as an integer",
                 )
-            } else {
-                ("int_type", "Input should be a valid integer")
-            };
-            self.error(kind, name, message.to_owned(), value, None);
-            return None;
+            }),
+            _ => Err(("int_type", "Input should be a valid integer")),
+        };
+        let number = match parsed {
+            Ok(number) => number,
+            Err((kind, message)) => {
+                self.error(kind, name, message.to_owned(), value, None);
+                return None;
+            }
         };
         if let Some(min) = min
             && number < min
@@ -339,20 +435,35 @@ impl<'a> Fields<'a> {
         Some(number)
     }
 
-    /// A number in `min..=max`; absent gives `default`.
+    /// A number in `min..=max`; absent gives `default`; null is an error.
     pub(crate) fn number(&mut self, name: &str, default: Option<f64>, min: f64, max: f64) -> Option<f64> {
+        if self.null_refused(name, "float_type", "Input should be a valid number") {
+            return None;
+        }
+        self.opt_number(name, default, min, max)
+    }
+
+    /// A number that may be null (`Optional[float]`).
+    pub(crate) fn opt_number(&mut self, name: &str, default: Option<f64>, min: f64, max: f64) -> Option<f64> {
         let Some(value) = self.present(name) else {
             return default;
         };
-        let Some(number) = value.as_f64().filter(|f| f.is_finite()) else {
-            self.error(
-                "float_type",
-                name,
-                "Input should be a valid number".to_owned(),
-                value,
-                None,
-            );
-            return None;
+        let parsed = match value {
+            Value::Number(n) => n.as_f64().filter(|f| f.is_finite()).ok_or(("finite_number", "Input should be a finite number")),
+            Value::String(s) => s
+                .trim()
+                .parse::<f64>()
+                .ok()
+                .filter(|f| f.is_finite())
+                .ok_or(("float_parsing", "Input should be a valid number, unable to parse string as a number")),
+            _ => Err(("float_type", "Input should be a valid number")),
+        };
+        let number = match parsed {
+            Ok(number) => number,
+            Err((kind, message)) => {
+                self.error(kind, name, message.to_owned(), value, None);
+                return None;
+            }
         };
         if number < min {
             self.error(
@@ -379,7 +490,7 @@ impl<'a> Fields<'a> {
 
     /// A required JSON object.
     pub(crate) fn object(&mut self, name: &str) -> Option<Map<String, Value>> {
-        match self.present(name) {
+        match self.map.get(name) {
             None => {
                 self.missing(name);
                 None
@@ -413,6 +524,11 @@ impl<'a> Fields<'a> {
                 None
             }
         }
+    }
+
+    /// Whether the field was sent at all (null included).
+    pub(crate) fn has(&self, name: &str) -> bool {
+        self.map.contains_key(name)
     }
 
     /// The raw value of a field, if present and not null.
@@ -467,7 +583,7 @@ impl<'a> Fields<'a> {
         name: &str,
         mut check: impl FnMut(&mut Self, &Value, usize) -> Option<T>,
     ) -> Vec<T> {
-        let Some(value) = self.present(name) else {
+        let Some(value) = self.map.get(name) else {
             return Vec::new();
         };
         let Value::Array(items) = value else {
@@ -512,6 +628,27 @@ impl<'a> Fields<'a> {
         if ok { out } else { None }
     }
 
+    /// Fields of an object found at `path` below `parent` (for unions, whose
+    /// errors carry the member's name in their `loc`).
+    pub(crate) fn nested_at(parent: &Fields<'_>, path: &[Value], map: &'a Map<String, Value>) -> Self {
+        Self {
+            prefix: parent.loc(path).as_array().cloned().unwrap_or_default(),
+            lenient: parent.lenient,
+            map,
+            errors: Vec::new(),
+        }
+    }
+
+    /// The problems found so far.
+    pub(crate) fn into_errors(self) -> Vec<Value> {
+        self.errors
+    }
+
+    /// Adds problems found by another reader.
+    pub(crate) fn push_errors(&mut self, errors: Vec<Value>) {
+        self.errors.extend(errors);
+    }
+
     /// `Ok` when every field was valid, otherwise the 422 with every problem.
     pub(crate) fn finish(self) -> Outcome<()> {
         if self.errors.is_empty() {
@@ -531,4 +668,16 @@ pub(crate) fn query_map(query: Option<&str>) -> Map<String, Value> {
         }
     }
     map
+}
+
+/// How Pydantic words a UUID that does not parse.
+fn uuid_reason(error: &uuid::Error) -> String {
+    let text = error.to_string();
+    if text.contains("invalid length") {
+        format!("invalid length: {}", text.split("invalid length: ").nth(1).unwrap_or(&text))
+    } else if text.contains("invalid character") {
+        "invalid character: expected an optional prefix of `urn:uuid:` followed by [0-9a-fA-F-]".to_owned()
+    } else {
+        text
+    }
 }

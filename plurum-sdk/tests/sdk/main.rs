@@ -21,4 +21,6 @@ mod server_fuzz;
 #[cfg(feature = "server")]
 mod server_http;
 #[cfg(feature = "server")]
+mod server_strict;
+#[cfg(feature = "server")]
 mod server_ws;

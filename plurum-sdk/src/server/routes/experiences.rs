@@ -127,34 +127,47 @@ fn new_experience(agent: &Agent, body: &serde_json::Map<String, Value>) -> Outco
     let breakthroughs = f.object_list("breakthroughs", |b| {
         let insight = b.string("insight", 0, None);
         let detail = b.string("detail", 0, None);
-        let importance = b.choice("importance", IMPORTANCE, Some("medium"));
+        let importance = if b.has("importance") {
+            b.pattern("importance", IMPORTANCE, false, false)
+        } else {
+            Some("medium".to_owned())
+        };
         Some(json!({"insight": insight?, "detail": detail?, "importance": importance?}))
     });
+    // `Union[Gotcha, str]`: an item that is neither gets an error for each
+    // member, tagged with the member's name, as Pydantic's smart unions do.
     let gotchas = f.list("gotchas", |fields, item, index| match item {
         Value::String(warning) => Some(json!({"warning": warning, "context": null})),
         Value::Object(map) => {
-            let warning = map.get("warning").and_then(Value::as_str);
-            let context = map.get("context").filter(|c| !c.is_null());
-            match (warning, context) {
-                (Some(w), None) => Some(json!({"warning": w, "context": null})),
-                (Some(w), Some(Value::String(c))) => Some(json!({"warning": w, "context": c})),
-                _ => {
-                    fields.error_at(
-                        &[json!("gotchas"), json!(index)],
-                        "model_type",
-                        "Input should be a string or an object with a string 'warning'",
-                        item,
-                        None,
-                    );
-                    None
-                }
+            let mut inner = Fields::nested_at(fields, &[json!("gotchas"), json!(index), json!("Gotcha")], map);
+            let warning = inner.string("warning", 0, None);
+            let context = inner.opt_string("context", None);
+            let errors = inner.into_errors();
+            if errors.is_empty() {
+                return Some(json!({"warning": warning, "context": context}));
             }
+            fields.push_errors(errors);
+            fields.error_at(
+                &[json!("gotchas"), json!(index), json!("str")],
+                "string_type",
+                "Input should be a valid string",
+                item,
+                None,
+            );
+            None
         }
         other => {
             fields.error_at(
-                &[json!("gotchas"), json!(index)],
+                &[json!("gotchas"), json!(index), json!("Gotcha")],
                 "model_type",
-                "Input should be a string or an object with a string 'warning'",
+                "Input should be a valid dictionary or instance of Gotcha",
+                other,
+                Some(json!({"class_name": "Gotcha"})),
+            );
+            fields.error_at(
+                &[json!("gotchas"), json!(index), json!("str")],
+                "string_type",
+                "Input should be a valid string",
                 other,
                 None,
             );
@@ -169,11 +182,7 @@ fn new_experience(agent: &Agent, body: &serde_json::Map<String, Value>) -> Outco
         Some(json!({"language": language?, "code": code?, "description": description}))
     });
     let visibility = f.choice("visibility", VISIBILITIES, Some("public"));
-    let outcome = if f.raw("outcome").is_some() {
-        f.choice("outcome", OUTCOMES, None)
-    } else {
-        None
-    };
+    let outcome = f.pattern("outcome", OUTCOMES, false, true);
     let attempts = f.object_list("attempts", |a| {
         let action = a.string("action", 0, None);
         let outcome = a.string("outcome", 0, None);
@@ -183,7 +192,7 @@ fn new_experience(agent: &Agent, body: &serde_json::Map<String, Value>) -> Outco
     });
     let solution = f.opt_string("solution", None);
     let tags = f.string_list("tags");
-    let confidence = f.number("confidence", None, 0.0, 1.0);
+    let confidence = f.opt_number("confidence", None, 0.0, 1.0);
     let context_structured = f.nested("context_structured", |c| {
         let tools = c.string_list("tools_used");
         let environment = c.opt_string("environment", None);
@@ -297,7 +306,7 @@ pub(crate) async fn outcome(State(state): State<Arc<ServerState>>, Path(id): Pat
     let body = validation::body_object(req.body.as_ref())?;
     let mut fields = Fields::body(body);
     let success = fields.required_boolean("success");
-    let execution_time_ms = fields.integer(
+    let execution_time_ms = fields.opt_integer(
         "execution_time_ms",
         None,
         Some(i64::from(i32::MIN)),
@@ -341,7 +350,7 @@ pub(crate) async fn vote(State(state): State<Arc<ServerState>>, Path(id): Path<S
     let agent = state.authenticate(&req)?;
     let body = validation::body_object(req.body.as_ref())?;
     let mut fields = Fields::body(body);
-    let vote_type = fields.pattern("vote_type", &["up", "down"], true);
+    let vote_type = fields.pattern("vote_type", &["up", "down"], true, false);
     fields.finish()?;
     let Some(vote_type) = vote_type else {
         return Err(Failure::Internal);

@@ -47,19 +47,7 @@ pub(crate) async fn mark_read(State(state): State<Arc<ServerState>>, req: Req) -
     let agent = state.authenticate(&req)?;
     let body = validation::body_object(req.body.as_ref())?;
     let mut fields = Fields::body(body);
-    let ids = fields.list("event_ids", |fields, item, index| match item.as_str() {
-        Some(text) if uuid::Uuid::parse_str(text).is_ok() => uuid::Uuid::parse_str(text).ok().map(|u| u.to_string()),
-        _ => {
-            fields.error_at(
-                &[json!("event_ids"), json!(index)],
-                "uuid_parsing",
-                "Input should be a valid UUID",
-                item,
-                None,
-            );
-            None
-        }
-    });
+    let ids = fields.opt_uuid_list("event_ids").unwrap_or_default();
     let all = fields.boolean("mark_all", false);
     fields.finish()?;
     if !all && ids.is_empty() {

@@ -220,7 +220,7 @@ pub(crate) async fn close(State(state): State<Arc<ServerState>>, Path(id): Path<
     let agent = state.authenticate(&req)?;
     let body = validation::body_object(req.body.as_ref())?;
     let mut fields = Fields::body(body);
-    let outcome = fields.pattern("outcome", OUTCOMES, false);
+    let outcome = fields.pattern("outcome", OUTCOMES, false, true);
     fields.finish()?;
     state.rate_limit(&req, Some(&agent), state.limits.session_write)?;
     let session = session_by_uuid(&state, &id)?;
