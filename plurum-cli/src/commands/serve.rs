@@ -5,7 +5,7 @@ use std::path::PathBuf;
 use std::time::Duration;
 
 use anyhow::Context as _;
-use plurum_sdk::server::{ReferenceServer, ServerConfig};
+use plurum_sdk::server::{Compat, ReferenceServer, ServerConfig};
 
 /// `plurum serve` arguments.
 #[derive(Debug, clap::Args)]
@@ -13,11 +13,20 @@ use plurum_sdk::server::{ReferenceServer, ServerConfig};
   plurum serve                                # in memory, on 127.0.0.1:8787
   plurum serve --addr 127.0.0.1:0 --no-limits # free port, no limits (tests)
   plurum serve --data ./plurum.db             # keep data across restarts
+  plurum serve --compat real                  # the real service's quirks
+  plurum serve --allowed-origin http://localhost:5173
   PLURUM_API_URL=http://127.0.0.1:8787/api/v1 \\
       plurum search \"postgres replication\"
 
 The first line on stdout is the API base URL. Stop with Ctrl-C or SIGTERM:
-open requests finish, sockets are closed, the data file is left consistent.")]
+open requests finish, sockets are closed, the data file is left consistent.
+
+--compat seed (the default) follows the seed documents; --compat real
+behaves as the real service is measured to, where the two differ: 500 for
+session ids that are no ids, outcome reports as upserts, private session
+metadata readable by any agent, session events on the socket whatever the
+visibility, inbox session events built at read time with id null, a
+topic_embedding string, 60 registrations an hour and no Retry-After.")]
 pub(crate) struct Args {
     /// Address to listen on (port 0 picks a free port).
     #[arg(long, default_value = "127.0.0.1:8787", value_name = "HOST:PORT")]
@@ -34,6 +43,12 @@ pub(crate) struct Args {
     /// Delay every HTTP answer by this many milliseconds (a slow network, for benchmarks).
     #[arg(long, value_name = "MS", default_value_t = 0)]
     latency_ms: u64,
+    /// seed (the seed documents' behaviour) or real (the real service's quirks).
+    #[arg(long, default_value = "seed", value_parser = ["seed", "real"])]
+    compat: String,
+    /// A browser origin allowed to open the pulse socket (repeatable; default http://localhost:3000).
+    #[arg(long = "allowed-origin", value_name = "URL")]
+    allowed_origins: Vec<String>,
 }
 
 /// Runs the server until Ctrl-C or SIGTERM.
@@ -50,6 +65,11 @@ pub(crate) async fn run(args: Args, options: &crate::context::Options) -> anyhow
     }
     if args.no_limits {
         config = config.no_limits();
+    }
+    let compat: Compat = args.compat.parse().map_err(anyhow::Error::msg)?;
+    config = config.compat(compat);
+    if !args.allowed_origins.is_empty() {
+        config = config.allowed_origins(args.allowed_origins.clone());
     }
     let server = ReferenceServer::start(config)
         .await
@@ -71,8 +91,12 @@ pub(crate) async fn run(args: Args, options: &crate::context::Options) -> anyhow
     } else {
         "real rate limits"
     };
+    let mode = match compat {
+        Compat::Real => "the real service's quirks",
+        _ => "seed behaviour",
+    };
     eprintln!(
-        "plurum reference server listening on {} ({storage}; {limits}). Ctrl-C to stop.",
+        "plurum reference server listening on {} ({storage}; {limits}; {mode}). Ctrl-C to stop.",
         server.base_url()
     );
     let signal = signals.stop().await;

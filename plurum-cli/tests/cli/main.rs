@@ -10,6 +10,7 @@ mod agent;
 
 mod basics;
 mod commands;
+mod compat;
 mod config;
 mod contract;
 mod daemon;

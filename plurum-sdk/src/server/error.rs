@@ -17,8 +17,12 @@ pub(crate) enum Failure {
     Validation(Vec<Value>),
     /// Shape C: `{"detail": "<msg>"}`.
     Framework { status: StatusCode, message: &'static str },
-    /// Shape D: `{"error": "Rate limit exceeded: …"}` plus `Retry-After`.
-    RateLimited { limit: String, retry_after_secs: u64 },
+    /// Shape D: `{"error": "Rate limit exceeded: …"}`, with `Retry-After`
+    /// unless the real service's quirks are on (it sends none).
+    RateLimited {
+        limit: String,
+        retry_after_secs: Option<u64>,
+    },
     /// Shape E: `{"error": "Internal server error"}`.
     Internal,
     /// An injected fault: any status with a body of the right shape.
@@ -121,7 +125,9 @@ impl IntoResponse for Failure {
                     axum::Json(json!({"error": format!("Rate limit exceeded: {limit}")})),
                 )
                     .into_response();
-                if let Ok(value) = HeaderValue::from_str(&retry_after_secs.to_string()) {
+                if let Some(secs) = retry_after_secs
+                    && let Ok(value) = HeaderValue::from_str(&secs.to_string())
+                {
                     response.headers_mut().insert(header::RETRY_AFTER, value);
                 }
                 response
@@ -137,7 +143,7 @@ fn injected(status: StatusCode) -> Response {
     match status.as_u16() {
         429 => Failure::RateLimited {
             limit: "0 per 1 minute (injected fault)".to_owned(),
-            retry_after_secs: 1,
+            retry_after_secs: Some(1),
         }
         .into_response(),
         500..=599 => (status, axum::Json(json!({"error": format!("{reason} (injected fault)")}))).into_response(),

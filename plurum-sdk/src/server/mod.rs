@@ -83,6 +83,46 @@ pub struct ServerConfig {
     /// The topic similarity an open session needs to be listed as active on
     /// session open (default 0.4; the real server's is 0.6, see above).
     pub active_session_threshold: f64,
+    /// The `Origin`s a WebSocket handshake may come from (default: the real
+    /// server's `["http://localhost:3000"]`). A handshake with any other
+    /// `Origin` is refused with 403; native clients, which send none, are
+    /// always let in.
+    pub allowed_origins: Vec<String>,
+    /// Seed-document behaviour (the default) or the real service's measured
+    /// quirks where the two differ (see [`Compat`]).
+    pub compat: Compat,
+}
+
+/// Which behaviour the server follows where the seed documents and the real
+/// service differ (each difference is in the README, with its CONTRACT
+/// reference).
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+#[non_exhaustive]
+pub enum Compat {
+    /// What the seed documents promise: 404 for ids that are no ids, 409 for
+    /// a second outcome report, private sessions hidden from others, inbox
+    /// events stored with ids.
+    #[default]
+    Seed,
+    /// What the real service does: 500 for ids that are no ids, outcome
+    /// reports as upserts, private session metadata readable by any agent,
+    /// session events on the socket whatever the visibility, inbox session
+    /// events built at read time with `id: null` and a filter that does not
+    /// separate opened from closed, `topic_embedding` as a string, 60
+    /// registrations an hour and no `Retry-After`.
+    Real,
+}
+
+impl std::str::FromStr for Compat {
+    type Err = String;
+
+    fn from_str(text: &str) -> Result<Self, Self::Err> {
+        match text {
+            "seed" => Ok(Self::Seed),
+            "real" => Ok(Self::Real),
+            other => Err(format!("unknown compatibility mode '{other}' (seed or real)")),
+        }
+    }
 }
 
 impl Default for ServerConfig {
@@ -94,6 +134,8 @@ impl Default for ServerConfig {
             admin_routes: false,
             similar_threshold: 0.35,
             active_session_threshold: 0.4,
+            allowed_origins: vec!["http://localhost:3000".to_owned()],
+            compat: Compat::Seed,
         }
     }
 }
@@ -126,6 +168,27 @@ impl ServerConfig {
     /// Serves `POST /__admin/faults`.
     pub fn admin_routes(mut self, enabled: bool) -> Self {
         self.admin_routes = enabled;
+        self
+    }
+
+    /// The `Origin`s WebSocket handshakes may come from (replaces the list).
+    pub fn allowed_origins<I, S>(mut self, origins: I) -> Self
+    where
+        I: IntoIterator<Item = S>,
+        S: Into<String>,
+    {
+        self.allowed_origins = origins.into_iter().map(Into::into).collect();
+        self
+    }
+
+    /// Follows the seed documents or the real service (see [`Compat`]). The
+    /// real service allows 60 registrations an hour per address: with
+    /// `Compat::Real`, limits that are on use that.
+    pub fn compat(mut self, compat: Compat) -> Self {
+        self.compat = compat;
+        if compat == Compat::Real && self.limits.enabled {
+            self.limits.register = Rate::per_hour(60);
+        }
         self
     }
 }
@@ -164,6 +227,15 @@ pub(crate) struct ServerState {
     pub(crate) faults: Arc<Faults>,
     pub(crate) similar_threshold: f64,
     pub(crate) active_session_threshold: f64,
+    pub(crate) allowed_origins: Vec<String>,
+    pub(crate) compat: Compat,
+}
+
+impl ServerState {
+    /// Whether the real service's quirks are on.
+    pub(crate) fn real(&self) -> bool {
+        self.compat == Compat::Real
+    }
 }
 
 /// Starts reference servers.
@@ -190,6 +262,8 @@ impl ReferenceServer {
             faults: faults.clone(),
             similar_threshold: config.similar_threshold,
             active_session_threshold: config.active_session_threshold,
+            allowed_origins: config.allowed_origins.clone(),
+            compat: config.compat,
         });
         let listener = TcpListener::bind(config.addr)
             .await

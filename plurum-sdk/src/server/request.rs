@@ -136,7 +136,7 @@ impl ServerState {
             .check(&key, &req.path, rate)
             .map_err(|retry_after_secs| Failure::RateLimited {
                 limit: rate.describe(),
-                retry_after_secs,
+                retry_after_secs: (!self.real()).then_some(retry_after_secs),
             })
     }
 }

@@ -163,7 +163,13 @@ impl<'a> Fields<'a> {
     pub(crate) fn opt_uuid_list(&mut self, name: &str) -> Option<Vec<String>> {
         let value = self.present(name)?;
         let Value::Array(items) = value else {
-            self.error("list_type", name, "Input should be a valid list".to_owned(), value, None);
+            self.error(
+                "list_type",
+                name,
+                "Input should be a valid list".to_owned(),
+                value,
+                None,
+            );
             return None;
         };
         let mut out = Vec::with_capacity(items.len());
@@ -305,12 +311,7 @@ impl<'a> Fields<'a> {
             Value::Bool(b) => *b,
             Value::Number(n) if n.as_f64() == Some(1.0) => true,
             Value::Number(n) if n.as_f64() == Some(0.0) => false,
-            Value::String(s)
-                if matches!(
-                    s.to_ascii_lowercase().as_str(),
-                    "true" | "1" | "yes" | "on" | "t" | "y"
-                ) =>
-            {
+            Value::String(s) if matches!(s.to_ascii_lowercase().as_str(), "true" | "1" | "yes" | "on" | "t" | "y") => {
                 true
             }
             Value::String(s)
@@ -449,13 +450,14 @@ impl<'a> Fields<'a> {
             return default;
         };
         let parsed = match value {
-            Value::Number(n) => n.as_f64().filter(|f| f.is_finite()).ok_or(("finite_number", "Input should be a finite number")),
-            Value::String(s) => s
-                .trim()
-                .parse::<f64>()
-                .ok()
+            Value::Number(n) => n
+                .as_f64()
                 .filter(|f| f.is_finite())
-                .ok_or(("float_parsing", "Input should be a valid number, unable to parse string as a number")),
+                .ok_or(("finite_number", "Input should be a finite number")),
+            Value::String(s) => s.trim().parse::<f64>().ok().filter(|f| f.is_finite()).ok_or((
+                "float_parsing",
+                "Input should be a valid number, unable to parse string as a number",
+            )),
             _ => Err(("float_type", "Input should be a valid number")),
         };
         let number = match parsed {
@@ -674,7 +676,10 @@ pub(crate) fn query_map(query: Option<&str>) -> Map<String, Value> {
 fn uuid_reason(error: &uuid::Error) -> String {
     let text = error.to_string();
     if text.contains("invalid length") {
-        format!("invalid length: {}", text.split("invalid length: ").nth(1).unwrap_or(&text))
+        format!(
+            "invalid length: {}",
+            text.split("invalid length: ").nth(1).unwrap_or(&text)
+        )
     } else if text.contains("invalid character") {
         "invalid character: expected an optional prefix of `urn:uuid:` followed by [0-9a-fA-F-]".to_owned()
     } else {

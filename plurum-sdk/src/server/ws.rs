@@ -24,8 +24,27 @@ const CONTRIBUTION_TYPES: &[&str] = &["suggestion", "warning", "reference"];
 pub(crate) async fn upgrade(
     State(state): State<Arc<ServerState>>,
     RawQuery(query): RawQuery,
+    headers: axum::http::HeaderMap,
     upgrade: Result<WebSocketUpgrade, axum::extract::ws::rejection::WebSocketUpgradeRejection>,
 ) -> Response {
+    // A browser page may only connect from an allowed origin (CONTRACT
+    // §8.1); native clients send no Origin and are always let in. The real
+    // server closes before accepting, which uvicorn turns into a 403.
+    if let Some(origin) = headers.get(axum::http::header::ORIGIN) {
+        let allowed = origin.to_str().is_ok_and(|origin| {
+            state.allowed_origins.iter().any(|a| {
+                a.trim_end_matches('/')
+                    .eq_ignore_ascii_case(origin.trim_end_matches('/'))
+            })
+        });
+        if !allowed {
+            return Failure::Framework {
+                status: StatusCode::FORBIDDEN,
+                message: "Forbidden",
+            }
+            .into_response();
+        }
+    }
     let Ok(upgrade) = upgrade else {
         return Failure::Framework {
             status: StatusCode::UPGRADE_REQUIRED,

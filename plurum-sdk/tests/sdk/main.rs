@@ -15,6 +15,8 @@ mod common;
 #[cfg(all(feature = "server", feature = "pulse"))]
 mod pulse_socket;
 #[cfg(feature = "server")]
+mod server_compat;
+#[cfg(feature = "server")]
 mod server_flows;
 #[cfg(feature = "server")]
 mod server_fuzz;

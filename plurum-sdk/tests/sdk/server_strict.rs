@@ -108,7 +108,12 @@ impl Resolver {
                     .and_then(Value::as_array)
                     .map(|r| r.iter().filter_map(Value::as_str).collect())
                     .unwrap_or_default();
-                for (name, field) in schema.get("properties").and_then(Value::as_object).into_iter().flatten() {
+                for (name, field) in schema
+                    .get("properties")
+                    .and_then(Value::as_object)
+                    .into_iter()
+                    .flatten()
+                {
                     if required.contains(&name.as_str()) {
                         object.insert(name.clone(), self.minimal(field));
                     }
@@ -136,10 +141,65 @@ struct Case {
 /// A JSON value of a type none of `kinds` accepts (in Pydantic's lax mode).
 fn wrong_type(kinds: &BTreeSet<&str>) -> Option<(Value, Vec<&'static str>)> {
     let candidates: [(Value, &str, Vec<&'static str>); 4] = [
-        (json!(12345), "number-like", vec!["string_type", "list_type", "dict_type", "model_type", "model_attributes_type", "bool_parsing", "enum", "string_pattern_mismatch", "uuid_type"]),
-        (json!("not-a-valid-value"), "string", vec!["int_parsing", "float_parsing", "bool_parsing", "list_type", "dict_type", "model_type", "model_attributes_type", "enum", "string_pattern_mismatch", "uuid_parsing"]),
-        (json!([1, 2]), "array", vec!["string_type", "int_type", "float_type", "bool_type", "dict_type", "model_type", "model_attributes_type", "enum", "string_pattern_mismatch"]),
-        (json!({"a": 1}), "object", vec!["string_type", "int_type", "float_type", "bool_type", "list_type", "enum", "string_pattern_mismatch"]),
+        (
+            json!(12345),
+            "number-like",
+            vec![
+                "string_type",
+                "list_type",
+                "dict_type",
+                "model_type",
+                "model_attributes_type",
+                "bool_parsing",
+                "enum",
+                "string_pattern_mismatch",
+                "uuid_type",
+            ],
+        ),
+        (
+            json!("not-a-valid-value"),
+            "string",
+            vec![
+                "int_parsing",
+                "float_parsing",
+                "bool_parsing",
+                "list_type",
+                "dict_type",
+                "model_type",
+                "model_attributes_type",
+                "enum",
+                "string_pattern_mismatch",
+                "uuid_parsing",
+            ],
+        ),
+        (
+            json!([1, 2]),
+            "array",
+            vec![
+                "string_type",
+                "int_type",
+                "float_type",
+                "bool_type",
+                "dict_type",
+                "model_type",
+                "model_attributes_type",
+                "enum",
+                "string_pattern_mismatch",
+            ],
+        ),
+        (
+            json!({"a": 1}),
+            "object",
+            vec![
+                "string_type",
+                "int_type",
+                "float_type",
+                "bool_type",
+                "list_type",
+                "enum",
+                "string_pattern_mismatch",
+            ],
+        ),
     ];
     for (value, accepted_by, types) in candidates {
         let accepted = match accepted_by {
@@ -157,8 +217,19 @@ fn wrong_type(kinds: &BTreeSet<&str>) -> Option<(Value, Vec<&'static str>)> {
 }
 
 /// Every invalid input of one field (at `path` in the body, `loc` in the 422).
-fn field_cases(resolver: &Resolver, schema: &Value, required: bool, path: Vec<Value>, loc: Vec<Value>, out: &mut Vec<Case>) {
-    let name = path.iter().map(|p| p.to_string().trim_matches('"').to_owned()).collect::<Vec<_>>().join(".");
+fn field_cases(
+    resolver: &Resolver,
+    schema: &Value,
+    required: bool,
+    path: Vec<Value>,
+    loc: Vec<Value>,
+    out: &mut Vec<Case>,
+) {
+    let name = path
+        .iter()
+        .map(|p| p.to_string().trim_matches('"').to_owned())
+        .collect::<Vec<_>>()
+        .join(".");
     let (variants, nullable) = resolver.variants(schema);
     let union = variants.len() > 1;
     let case = |value: Option<Value>, types: Vec<&'static str>, what: String| Case {
@@ -185,7 +256,19 @@ fn field_cases(resolver: &Resolver, schema: &Value, required: bool, path: Vec<Va
     if !nullable {
         out.push(case(
             Some(Value::Null),
-            vec!["string_type", "int_type", "float_type", "bool_type", "list_type", "dict_type", "model_type", "model_attributes_type", "enum", "string_pattern_mismatch", "uuid_type"],
+            vec![
+                "string_type",
+                "int_type",
+                "float_type",
+                "bool_type",
+                "list_type",
+                "dict_type",
+                "model_type",
+                "model_attributes_type",
+                "enum",
+                "string_pattern_mismatch",
+                "uuid_type",
+            ],
             format!("{name}: null where the model does not allow it"),
         ));
     }
@@ -199,7 +282,11 @@ fn field_cases(resolver: &Resolver, schema: &Value, required: bool, path: Vec<Va
     let schema = variants[0];
     if let Some(values) = schema.get("enum").and_then(Value::as_array) {
         assert!(!values.contains(&json!("not-a-valid-value")));
-        out.push(case(Some(json!("not-a-valid-value")), vec!["enum"], format!("{name}: not one of the enum")));
+        out.push(case(
+            Some(json!("not-a-valid-value")),
+            vec!["enum"],
+            format!("{name}: not one of the enum"),
+        ));
     }
     if let Some(min) = schema.get("minLength").and_then(Value::as_u64)
         && min > 0
@@ -226,17 +313,37 @@ fn field_cases(resolver: &Resolver, schema: &Value, required: bool, path: Vec<Va
     }
     let integer = schema.get("type") == Some(&json!("integer"));
     if let Some(min) = schema.get("minimum").and_then(Value::as_f64) {
-        let below = if integer { json!(min as i64 - 1) } else { json!(min - 0.5) };
-        out.push(case(Some(below), vec!["greater_than_equal"], format!("{name}: below {min}")));
+        let below = if integer {
+            json!(min as i64 - 1)
+        } else {
+            json!(min - 0.5)
+        };
+        out.push(case(
+            Some(below),
+            vec!["greater_than_equal"],
+            format!("{name}: below {min}"),
+        ));
     }
     if let Some(max) = schema.get("maximum").and_then(Value::as_f64) {
-        let above = if integer { json!(max as i64 + 1) } else { json!(max + 0.5) };
-        out.push(case(Some(above), vec!["less_than_equal"], format!("{name}: above {max}")));
+        let above = if integer {
+            json!(max as i64 + 1)
+        } else {
+            json!(max + 0.5)
+        };
+        out.push(case(
+            Some(above),
+            vec!["less_than_equal"],
+            format!("{name}: above {max}"),
+        ));
     }
     if schema.get("type") == Some(&json!("integer")) {
         // JSON 1.5 is a float with a fraction; in a query string, text that
         // does not parse as an integer.
-        out.push(case(Some(json!(1.5)), vec!["int_from_float", "int_parsing"], format!("{name}: a fraction")));
+        out.push(case(
+            Some(json!(1.5)),
+            vec!["int_from_float", "int_parsing"],
+            format!("{name}: a fraction"),
+        ));
     }
     // Items of a list: one invalid item at index 0.
     if let Some(items) = schema.get("items") {
@@ -264,7 +371,14 @@ fn field_cases(resolver: &Resolver, schema: &Value, required: bool, path: Vec<Va
             inner_path.push(json!(field));
             let mut inner_loc = loc.clone();
             inner_loc.push(json!(field));
-            field_cases(resolver, inner, required.contains(&field.as_str()), inner_path, inner_loc, out);
+            field_cases(
+                resolver,
+                inner,
+                required.contains(&field.as_str()),
+                inner_path,
+                inner_loc,
+                out,
+            );
         }
     }
 }
@@ -295,7 +409,11 @@ fn apply(resolver: &Resolver, model: &Value, body: &Value, path: &[Value], value
                 let (variants, _) = resolver.variants(&field_schema);
                 let inner = variants[0].clone();
                 if !object.get(key).is_some_and(|v| v.is_array() || v.is_object()) {
-                    let start = if inner.get("items").is_some() { json!([]) } else { resolver.minimal(&inner) };
+                    let start = if inner.get("items").is_some() {
+                        json!([])
+                    } else {
+                        resolver.minimal(&inner)
+                    };
                     object.insert(key.clone(), start);
                 }
                 at = object.get_mut(key).unwrap();
@@ -324,9 +442,9 @@ fn apply(resolver: &Resolver, model: &Value, body: &Value, path: &[Value], value
 /// The 422 item that points at `loc` (or below it, for a union).
 fn item_at<'a>(answer: &'a Value, loc: &[Value], union: bool) -> Option<&'a Value> {
     answer["detail"].as_array()?.iter().find(|item| {
-        item["loc"].as_array().is_some_and(|l| {
-            l.as_slice() == loc || (union && l.len() > loc.len() && l[..loc.len()] == *loc)
-        })
+        item["loc"]
+            .as_array()
+            .is_some_and(|l| l.as_slice() == loc || (union && l.len() > loc.len() && l[..loc.len()] == *loc))
     })
 }
 
@@ -372,7 +490,8 @@ async fn every_constraint_of_every_request_model_is_a_422_naming_the_field() {
             };
 
             // Body fields.
-            if let Some(reference) = operation["requestBody"]["content"]["application/json"]["schema"]["$ref"].as_str() {
+            if let Some(reference) = operation["requestBody"]["content"]["application/json"]["schema"]["$ref"].as_str()
+            {
                 let model_name = reference.rsplit('/').next().unwrap();
                 let model = resolver.schemas[model_name].clone();
                 let base = valid_body(model_name);
@@ -417,23 +536,33 @@ async fn every_constraint_of_every_request_model_is_a_422_naming_the_field() {
                 }
                 let name = param["name"].as_str().unwrap();
                 let mut cases = Vec::new();
-                field_cases(&resolver, &param["schema"], false, vec![json!(name)], vec![json!("query"), json!(name)], &mut cases);
+                field_cases(
+                    &resolver,
+                    &param["schema"],
+                    false,
+                    vec![json!(name)],
+                    vec![json!("query"), json!(name)],
+                    &mut cases,
+                );
                 for case in cases {
                     // A query string carries text: skip what only JSON can say.
-                    let Some(value) = case.value.as_ref().filter(|v| !v.is_null() && !v.is_object() && !v.is_array()) else {
+                    let Some(value) = case
+                        .value
+                        .as_ref()
+                        .filter(|v| !v.is_null() && !v.is_object() && !v.is_array())
+                    else {
                         continue;
                     };
                     let text = value.as_str().map_or_else(|| value.to_string(), str::to_owned);
                     // Text is always a valid string in a query: only
                     // constraints of non-string parameters apply.
                     let kinds = resolver.variants(&param["schema"]).0;
-                    if kinds.iter().all(|k| k.get("type") == Some(&json!("string"))) && case.types.contains(&"string_type") {
+                    if kinds.iter().all(|k| k.get("type") == Some(&json!("string")))
+                        && case.types.contains(&"string_type")
+                    {
                         continue;
                     }
-                    let query = format!(
-                        "?{}",
-                        serde_urlencoded::to_string([(name, text.as_str())]).unwrap()
-                    );
+                    let query = format!("?{}", serde_urlencoded::to_string([(name, text.as_str())]).unwrap());
                     let body = operation.get("requestBody").map(|_| json!({"query": "valid query"}));
                     let answer = send(body.as_ref(), query.clone()).await.unwrap();
                     let status = answer.status().as_u16();
@@ -485,10 +614,12 @@ async fn what_the_models_allow_is_not_refused() {
             }
             let url = format!(
                 "{root}{}",
-                path.replace("{identifier}", unknown_id).replace("{session_id}", unknown_id)
+                path.replace("{identifier}", unknown_id)
+                    .replace("{session_id}", unknown_id)
             );
             let mut attempts: Vec<(Option<Value>, String, Vec<Value>)> = Vec::new();
-            if let Some(reference) = operation["requestBody"]["content"]["application/json"]["schema"]["$ref"].as_str() {
+            if let Some(reference) = operation["requestBody"]["content"]["application/json"]["schema"]["$ref"].as_str()
+            {
                 let model_name = reference.rsplit('/').next().unwrap();
                 let model = &resolver.schemas[model_name];
                 for (field, schema) in model["properties"].as_object().into_iter().flatten() {
@@ -504,7 +635,11 @@ async fn what_the_models_allow_is_not_refused() {
                 let (variants, _) = resolver.variants(&param["schema"]);
                 if param["in"] == "query" && variants.iter().all(|v| v.get("type") == Some(&json!("string"))) {
                     let body = operation.get("requestBody").map(|_| json!({}));
-                    attempts.push((body, format!("?{name}=anything-at-all"), vec![json!("query"), json!(name)]));
+                    attempts.push((
+                        body,
+                        format!("?{name}=anything-at-all"),
+                        vec![json!("query"), json!(name)],
+                    ));
                 }
             }
             for (body, query, loc) in attempts {
@@ -525,5 +660,9 @@ async fn what_the_models_allow_is_not_refused() {
         }
     }
     assert!(tried > 20, "only {tried} tried");
-    assert!(refused.is_empty(), "refused what the model allows:\n{}", refused.join("\n"));
+    assert!(
+        refused.is_empty(),
+        "refused what the model allows:\n{}",
+        refused.join("\n")
+    );
 }

@@ -338,10 +338,15 @@ pub(crate) async fn outcome(State(state): State<Arc<ServerState>>, Path(id): Pat
     if let Some(field) = security::find_key("outcome_report", &scanned) {
         return Err(Failure::credential(field));
     }
-    let row = state
-        .store
-        .insert_outcome(&experience, &agent.id, &report)?
-        .ok_or_else(|| Failure::conflict("You have already reported an outcome for this experience"))?;
+    // Seed: one report per agent, a second is a 409. Real: an upsert.
+    let row = if state.real() {
+        state.store.upsert_outcome(&experience, &agent.id, &report)?
+    } else {
+        state
+            .store
+            .insert_outcome(&experience, &agent.id, &report)?
+            .ok_or_else(|| Failure::conflict("You have already reported an outcome for this experience"))?
+    };
     created(row)
 }
 

@@ -33,8 +33,12 @@ pub(crate) async fn inbox(State(state): State<Arc<ServerState>>, req: Req) -> An
     let limit = fields.integer("limit", Some(20), Some(1), Some(100)).unwrap_or(20);
     let event_type = fields.opt_string("event_type", None);
     fields.finish()?;
-    let (events, unread) = state.store.inbox(&agent, event_type.as_deref(), limit)?;
-    let events: Vec<Value> = events.iter().map(|e| e.json()).collect();
+    let (events, unread) = if state.real() {
+        state.store.inbox_real(&agent, event_type.as_deref(), limit)?
+    } else {
+        let (events, unread) = state.store.inbox(&agent, event_type.as_deref(), limit)?;
+        (events.iter().map(|e| e.json()).collect(), unread)
+    };
     ok(json!({
         "has_activity": !events.is_empty(),
         "events": events,

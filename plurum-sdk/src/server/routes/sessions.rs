@@ -21,9 +21,14 @@ const ENTRY_TYPES: &[&str] = &["update", "dead_end", "breakthrough", "gotcha", "
 const OUTCOMES: &[&str] = &["success", "partial", "failure"];
 const CONTRIBUTION_TYPES: &[&str] = &["suggestion", "warning", "reference"];
 
-/// A session sub-route's session: UUIDs only (anything else is a 404, never a 500).
+/// A session sub-route's session: UUIDs only. Anything else is a 404, or
+/// with the real service's quirks a 500 (PostgREST refuses the query;
+/// CONTRACT §2), short ids included.
 fn session_by_uuid(state: &ServerState, id: &str) -> Outcome<Session> {
     if uuid::Uuid::parse_str(id).is_err() {
+        if state.real() {
+            return Err(Failure::Internal);
+        }
         return Err(Failure::not_found("Session", id));
     }
     let uuid = uuid::Uuid::parse_str(id)
@@ -97,24 +102,29 @@ pub(crate) async fn open(State(state): State<Arc<ServerState>>, req: Req) -> Ans
         })
         .collect();
 
-    if session.is_public() {
-        let data = json!({
-            "session_id": session.id,
-            "short_id": session.short_id,
-            "agent_id": session.agent_id,
-            "topic": session.topic,
-            "domain": session.domain,
-            "tools_used": session.tools_used,
-        });
+    let data = json!({
+        "session_id": session.id,
+        "short_id": session.short_id,
+        "agent_id": session.agent_id,
+        "topic": session.topic,
+        "domain": session.domain,
+        "tools_used": session.tools_used,
+    });
+    // Seed: public sessions only, stored for the inbox. Real: the inbox
+    // builds session events at read time, and the socket tells everyone,
+    // whatever the visibility (CONTRACT §8, a quirk).
+    if session.is_public() && !state.real() {
         state
             .store
             .insert_event("session_opened", &data, None, &session.id, &agent.id)?;
+    }
+    if session.is_public() || state.real() {
         state
             .hub
             .session_opened(&agent.id, session.domain.as_deref(), data, &state.limits);
     }
     created(json!({
-        "session": session.row_json(),
+        "session": session.row(&state),
         "matching_experiences": matching,
         "active_sessions": active,
     }))
@@ -135,7 +145,7 @@ pub(crate) async fn list(State(state): State<Arc<ServerState>>, req: Req) -> Ans
         state
             .store
             .list_sessions(agent.as_ref().map(|a| a.id.as_str()), status.as_deref(), limit, offset)?;
-    ok(page(rows.iter().map(Session::row_json).collect(), total, limit, offset))
+    ok(page(rows.iter().map(|s| s.row(&state)).collect(), total, limit, offset))
 }
 
 /// `GET /sessions/{identifier}`: a short id when 8 characters long, a UUID otherwise.
@@ -147,16 +157,21 @@ pub(crate) async fn get(State(state): State<Arc<ServerState>>, Path(id): Path<St
     } else {
         match uuid::Uuid::parse_str(&id) {
             Ok(uuid) => state.store.session(&uuid.hyphenated().to_string())?,
+            // The real service: PostgREST refuses the query (CONTRACT §2).
+            Err(_) if state.real() => return Err(Failure::Internal),
             Err(_) => None,
         }
     };
     let session = session.ok_or_else(|| Failure::not_found("Session", &id))?;
     let owner = agent.as_ref().is_some_and(|a| a.id == session.agent_id);
-    if session.visibility == "private" && !owner {
+    // The real service makes no visibility check for a caller with a key
+    // (CONTRACT §4.2): another agent's private session, without entries.
+    let hidden = session.visibility == "private" && !owner && !(state.real() && agent.is_some());
+    if hidden {
         return Err(Failure::not_found("Session", &id));
     }
     let entries = state.store.entries(&session.id)?;
-    let mut body = session.row_json();
+    let mut body = session.row(&state);
     if agent.is_some() {
         body["entry_count"] = json!(entries.len());
         body["entries"] = if owner {
@@ -187,7 +202,7 @@ pub(crate) async fn update(State(state): State<Arc<ServerState>>, Path(id): Path
         .store
         .update_session(&session.id, tools.as_deref(), domain.as_deref())?
         .ok_or_else(|| Failure::not_found("Session", &id))?;
-    ok(updated.row_json())
+    ok(updated.row(&state))
 }
 
 /// `POST /sessions/{id}/entries`.
@@ -243,24 +258,26 @@ pub(crate) async fn close(State(state): State<Arc<ServerState>>, Path(id): Path<
         }
         _ => None,
     };
-    if closed.is_public() {
-        let mut data = json!({
-            "session_id": closed.id,
-            "short_id": closed.short_id,
-            "agent_id": closed.agent_id,
-            "topic": closed.topic,
-            "outcome": closed.outcome,
-        });
-        if let Some(e) = &experience {
-            data["experience_id"] = json!(e.id);
-            data["experience_short_id"] = json!(e.short_id);
-        }
+    let mut data = json!({
+        "session_id": closed.id,
+        "short_id": closed.short_id,
+        "agent_id": closed.agent_id,
+        "topic": closed.topic,
+        "outcome": closed.outcome,
+    });
+    if let Some(e) = &experience {
+        data["experience_id"] = json!(e.id);
+        data["experience_short_id"] = json!(e.short_id);
+    }
+    if closed.is_public() && !state.real() {
         state
             .store
             .insert_event("session_closed", &data, None, &closed.id, &agent.id)?;
+    }
+    if closed.is_public() || state.real() {
         state.hub.session_closed(&agent.id, data, &state.limits);
     }
-    let mut body = json!({ "session": closed.row_json() });
+    let mut body = json!({ "session": closed.row(&state) });
     if let Some(e) = experience {
         body["experience_draft"] = e.detail_json();
     }
@@ -277,7 +294,7 @@ pub(crate) async fn abandon(State(state): State<Arc<ServerState>>, Path(id): Pat
         .store
         .end_session(&session.id, "abandoned", None)?
         .ok_or_else(|| Failure::unprocessable("Session is already closed or abandoned"))?;
-    ok(abandoned.row_json())
+    ok(abandoned.row(&state))
 }
 
 /// A contribution to another agent's session, as REST and the WebSocket make
@@ -347,6 +364,22 @@ pub(crate) async fn contributions(State(state): State<Arc<ServerState>>, Path(id
 /// How a session reads on the wire.
 impl Session {
     /// The full row, as `select *` returns it (the embedding as null).
+    /// The row as the API sends it; the real service includes the topic's
+    /// vector as pgvector text (CONTRACT §3.2), the seed documents do not.
+    pub(crate) fn row(&self, state: &ServerState) -> Value {
+        let mut row = self.row_json();
+        if state.real() {
+            let vector = embed::embed(&embed::query_text(
+                &self.topic,
+                self.domain.as_deref(),
+                &self.tools_used,
+            ));
+            let text: Vec<String> = vector.iter().map(|v| format!("{v:.6}")).collect();
+            row["topic_embedding"] = json!(format!("[{}]", text.join(",")));
+        }
+        row
+    }
+
     pub(crate) fn row_json(&self) -> Value {
         json!({
             "id": self.id,

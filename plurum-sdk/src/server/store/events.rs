@@ -91,6 +91,115 @@ impl Store {
         Ok((events, unread))
     }
 
+    /// The real service's inbox (CONTRACT §7.2): stored contribution events,
+    /// plus session events built now from the public sessions started since
+    /// the caller's last inbox check, with `id: null`. The filter does not
+    /// separate `session_opened` from `session_closed`, every read moves the
+    /// check time whatever the filter, and `unread_count` counts every
+    /// unread stored event plus the built ones before the cut to `limit`.
+    pub(crate) fn inbox_real(
+        &self,
+        agent: &Agent,
+        event_type: Option<&str>,
+        limit: i64,
+    ) -> rusqlite::Result<(Vec<Value>, i64)> {
+        let mut conn = self.conn();
+        let tx = conn.transaction()?;
+        let unread_stored: i64 = tx.query_row(
+            "SELECT COUNT(*) FROM events e WHERE e.target_agent_id = ?1
+             AND NOT EXISTS (SELECT 1 FROM event_reads r WHERE r.agent_id = ?1 AND r.event_id = e.id)
+             AND e.seq > ?2",
+            params![agent.id, agent.read_all_seq],
+            |r| r.get(0),
+        )?;
+        let mut events: Vec<Value> = Vec::new();
+        if event_type.is_none_or(|t| t == "contribution_received") {
+            let mut stmt = tx.prepare(
+                "SELECT e.id, e.event_type, e.event_data, e.target_agent_id, e.source_session_id, e.source_agent_id, e.created_at
+                 FROM events e WHERE e.target_agent_id = ?1 AND e.seq > ?2
+                 AND NOT EXISTS (SELECT 1 FROM event_reads r WHERE r.agent_id = ?1 AND r.event_id = e.id)
+                 ORDER BY e.created_at DESC LIMIT ?3",
+            )?;
+            let rows = stmt.query_map(params![agent.id, agent.read_all_seq, limit], |row| {
+                Ok(serde_json::json!({
+                    "id": row.get::<_, String>(0)?,
+                    "event_type": row.get::<_, String>(1)?,
+                    "event_data": parse_json(row.get(2)?),
+                    "is_read": false,
+                    "target_agent_id": row.get::<_, Option<String>>(3)?,
+                    "source_session_id": row.get::<_, Option<String>>(4)?,
+                    "source_agent_id": row.get::<_, Option<String>>(5)?,
+                    "created_at": row.get::<_, String>(6)?,
+                }))
+            })?;
+            for row in rows {
+                events.push(row?);
+            }
+        }
+        let mut built = 0;
+        if event_type.is_none_or(|t| t == "session_opened" || t == "session_closed") {
+            let last: Option<String> =
+                tx.query_row("SELECT last_inbox_check FROM agents WHERE id = ?1", [&agent.id], |r| {
+                    r.get(0)
+                })?;
+            let mut stmt = tx.prepare(
+                "SELECT id, short_id, agent_id, topic, domain, tools_used, status, outcome, started_at, closed_at
+                 FROM sessions WHERE visibility = 'public' AND status IN ('open', 'closed')
+                 AND (?1 IS NULL OR started_at >= ?1)
+                 ORDER BY started_at DESC LIMIT ?2",
+            )?;
+            let rows = stmt.query_map(params![last, limit], |row| {
+                let tools: String = row.get(5)?;
+                let status: String = row.get(6)?;
+                let started: String = row.get(8)?;
+                let closed: Option<String> = row.get(9)?;
+                let agent_id: String = row.get(2)?;
+                let (kind, data, at) = if status == "open" {
+                    (
+                        "session_opened",
+                        serde_json::json!({
+                            "session_id": row.get::<_, String>(0)?, "short_id": row.get::<_, String>(1)?,
+                            "agent_id": agent_id, "topic": row.get::<_, String>(3)?,
+                            "domain": row.get::<_, Option<String>>(4)?, "tools_used": super::parse_list(&tools),
+                        }),
+                        started,
+                    )
+                } else {
+                    (
+                        "session_closed",
+                        serde_json::json!({
+                            "session_id": row.get::<_, String>(0)?, "short_id": row.get::<_, String>(1)?,
+                            "agent_id": agent_id, "topic": row.get::<_, String>(3)?,
+                            "outcome": row.get::<_, Option<String>>(7)?,
+                        }),
+                        closed.unwrap_or(started),
+                    )
+                };
+                Ok((
+                    agent_id,
+                    serde_json::json!({
+                        "id": null, "event_type": kind, "event_data": data, "is_read": false, "created_at": at,
+                    }),
+                ))
+            })?;
+            for row in rows {
+                let (owner, event) = row?;
+                if owner != agent.id {
+                    built += 1;
+                    events.push(event);
+                }
+            }
+        }
+        events.sort_by(|a, b| b["created_at"].as_str().cmp(&a["created_at"].as_str()));
+        events.truncate(usize::try_from(limit).unwrap_or(usize::MAX));
+        tx.execute(
+            "UPDATE agents SET last_inbox_check = ?1 WHERE id = ?2",
+            params![clock::now_string(), agent.id],
+        )?;
+        tx.commit()?;
+        Ok((events, unread_stored + built))
+    }
+
     /// Marks events read: every unread one (`all`), or those of `ids` that
     /// the agent can see. Returns how many were marked (ids: how many matched).
     pub(crate) fn mark_read(&self, agent: &Agent, ids: &[String], all: bool) -> rusqlite::Result<i64> {

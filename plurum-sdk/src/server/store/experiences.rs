@@ -364,6 +364,60 @@ impl Store {
         })))
     }
 
+    /// The real service's outcome report: an upsert on (experience, agent).
+    /// A second report replaces the verdict; optional fields it does not
+    /// send keep their stored values, and `created_at` and the id stay
+    /// (CONTRACT §6.6). Recomputes the metrics.
+    pub(crate) fn upsert_outcome(
+        &self,
+        experience: &Experience,
+        agent_id: &str,
+        report: &OutcomeInput,
+    ) -> rusqlite::Result<Value> {
+        let mut conn = self.conn();
+        let tx = conn.transaction()?;
+        let row = tx.query_row(
+            "INSERT INTO outcome_reports (id, experience_id, agent_id, success, execution_time_ms, error_message,
+               context_notes, env_fingerprint, created_at)
+             VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9)
+             ON CONFLICT (experience_id, agent_id) DO UPDATE SET
+               success = excluded.success,
+               execution_time_ms = COALESCE(excluded.execution_time_ms, outcome_reports.execution_time_ms),
+               error_message = COALESCE(excluded.error_message, outcome_reports.error_message),
+               context_notes = COALESCE(excluded.context_notes, outcome_reports.context_notes),
+               env_fingerprint = COALESCE(excluded.env_fingerprint, outcome_reports.env_fingerprint)
+             RETURNING id, success, execution_time_ms, error_message, context_notes, env_fingerprint, created_at",
+            params![
+                clock::uuid(),
+                experience.id,
+                agent_id,
+                report.success,
+                report.execution_time_ms,
+                report.error_message,
+                report.context_notes,
+                report.env_fingerprint.as_ref().map(json_text),
+                clock::now_string()
+            ],
+            |row| {
+                Ok(json!({
+                    "id": row.get::<_, String>(0)?,
+                    "experience_id": experience.id,
+                    "agent_id": agent_id,
+                    "success": row.get::<_, bool>(1)?,
+                    "execution_time_ms": row.get::<_, Option<i64>>(2)?,
+                    "error_message": row.get::<_, Option<String>>(3)?,
+                    "context_notes": row.get::<_, Option<String>>(4)?,
+                    "env_fingerprint": parse_json(row.get(5)?),
+                    "created_at": row.get::<_, String>(6)?,
+                }))
+            },
+        )?;
+        Self::recompute_metrics(&tx, &experience.id)?;
+        tx.commit()?;
+        self.refresh_index(&conn, &experience.id)?;
+        Ok(row)
+    }
+
     /// Casts or replaces a vote; recomputes the metrics.
     pub(crate) fn upsert_vote(
         &self,

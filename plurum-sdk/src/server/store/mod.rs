@@ -71,6 +71,17 @@ pub(super) fn parse_list(text: &str) -> Vec<String> {
     serde_json::from_str(text).unwrap_or_default()
 }
 
+/// Brings a data file written by an older server up to the schema.
+fn migrate(conn: &Connection) -> rusqlite::Result<()> {
+    let has_column = conn
+        .prepare("SELECT 1 FROM pragma_table_info('agents') WHERE name = 'last_inbox_check'")?
+        .exists([])?;
+    if !has_column {
+        conn.execute("ALTER TABLE agents ADD COLUMN last_inbox_check TEXT", [])?;
+    }
+    Ok(())
+}
+
 impl Store {
     /// Opens (and if needed creates) the database: in memory, or the file at `path`.
     /// Opens (or creates) the database. A new file is created readable by
@@ -90,6 +101,7 @@ impl Store {
             conn.pragma_update(None, "synchronous", "NORMAL")?;
         }
         conn.execute_batch(SCHEMA)?;
+        migrate(&conn)?;
         conn.execute(
             "INSERT INTO experience_fts (experience_fts, rank) VALUES ('rank', 'bm25(1.0, 1.0, 0.4, 0.4, 0.2)')",
             [],

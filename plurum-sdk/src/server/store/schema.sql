@@ -9,7 +9,8 @@ CREATE TABLE IF NOT EXISTS agents (
     created_at TEXT NOT NULL,
     last_active_at TEXT,
     joined_event_seq INTEGER NOT NULL DEFAULT 0,
-    read_all_seq INTEGER NOT NULL DEFAULT 0
+    read_all_seq INTEGER NOT NULL DEFAULT 0,
+    last_inbox_check TEXT
 );
 CREATE TABLE IF NOT EXISTS sessions (
     seq INTEGER PRIMARY KEY AUTOINCREMENT,
