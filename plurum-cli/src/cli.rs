@@ -214,6 +214,8 @@ pub(crate) enum Command {
     Serve(commands::serve::Args),
     /// Walk through the whole loop against an in-process reference server, narrating each step.
     Demo(commands::demo::Args),
+    /// Call any route of the API with your key (as gh api does).
+    Api(commands::api::Args),
     /// Read and change settings: focus, domains, tools, api_url, the daemon's.
     #[command(
         subcommand,

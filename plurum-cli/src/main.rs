@@ -30,7 +30,7 @@ use cli::{Cli, Command};
 use context::Ctx;
 
 fn main() -> ExitCode {
-    let args: Vec<std::ffi::OsString> = std::env::args_os().collect();
+    let args = gh_style_jq(std::env::args_os().collect());
     let cli = match parse(&args) {
         Ok(cli) => cli,
         Err(code) => return ExitCode::from(code),
@@ -58,6 +58,38 @@ fn main() -> ExitCode {
     // Do not wait for detached work (a keyring probe stuck on a prompt).
     runtime.shutdown_background();
     ExitCode::from(code)
+}
+
+/// In `plurum api`, `-q EXPR` is `--jq EXPR`, as in `gh api` (elsewhere,
+/// and as a last argument, `-q` is `--quiet`).
+fn gh_style_jq(mut args: Vec<std::ffi::OsString>) -> Vec<std::ffi::OsString> {
+    let global_with_value = ["--api-url", "--profile", "--api-key-file", "--jq"];
+    let mut position = 1;
+    // Find the subcommand: the first word that is not a global flag or its value.
+    while position < args.len() {
+        let arg = args[position].to_string_lossy();
+        if global_with_value.contains(&arg.as_ref()) {
+            position += 2;
+        } else if arg.starts_with('-') {
+            position += 1;
+        } else {
+            break;
+        }
+    }
+    if args.get(position).is_none_or(|a| a != "api") {
+        return args;
+    }
+    for index in position + 1..args.len().saturating_sub(1) {
+        if args[index] == "--" {
+            break;
+        }
+        let next = args[index + 1].to_string_lossy().to_ascii_uppercase();
+        let method = ["GET", "POST", "PATCH", "PUT", "DELETE", "HEAD"].contains(&next.as_str());
+        if args[index] == "-q" && !next.starts_with('-') && !method {
+            args[index] = "--jq".into();
+        }
+    }
+    args
 }
 
 /// Whether the raw arguments ask for JSON (before clap has parsed them).
@@ -182,6 +214,7 @@ async fn dispatch(cli: Cli, jq: Option<jq::Filter>) -> anyhow::Result<u8> {
             Command::Inbox(args) => commands::inbox::run(args, &ctx).await,
             Command::Pulse(command) => commands::pulse::run(command, &ctx).await,
             Command::Heartbeat(args) => commands::heartbeat::run(args, &ctx).await,
+            Command::Api(args) => commands::api::run(args, &ctx).await,
             Command::Serve(_)
             | Command::Completions(_)
             | Command::Config(_)

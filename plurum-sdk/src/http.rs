@@ -96,6 +96,13 @@ impl Client {
 
     /// Sends a call, retrying per policy, and decodes the answer.
     pub(crate) async fn send<T: DeserializeOwned>(&self, call: Call) -> Result<T> {
+        let (status, _, bytes) = self.send_raw(&call).await?;
+        decode(status, &bytes, self.inner.api_key.as_ref())
+    }
+
+    /// Sends a call, retrying per policy; the status, headers and body of a
+    /// success.
+    pub(crate) async fn send_raw(&self, call: &Call) -> Result<(u16, reqwest::header::HeaderMap, Bytes)> {
         if call.auth == Auth::Required && self.inner.auth_header.is_none() {
             return Err(Error::MissingApiKey);
         }
@@ -103,9 +110,9 @@ impl Client {
         let mut retries = 0;
         loop {
             let started = std::time::Instant::now();
-            let outcome = self.attempt(&call).await;
+            let outcome = self.attempt(call).await;
             let status = match &outcome {
-                Ok((status, _)) => Some(*status),
+                Ok((status, _, _)) => Some(*status),
                 Err(AttemptError::Status { error, .. } | AttemptError::Final(error)) => error.status(),
                 Err(AttemptError::Transport(_)) => None,
             };
@@ -118,7 +125,7 @@ impl Client {
                 "plurum request"
             );
             let (error, failure) = match outcome {
-                Ok((status, bytes)) => return decode(status, &bytes, self.inner.api_key.as_ref()),
+                Ok(answer) => return Ok(answer),
                 Err(AttemptError::Final(error)) => return Err(error),
                 Err(AttemptError::Status { error, failure }) => (error, failure),
                 Err(AttemptError::Transport(source)) => self.transport_error(&shown_url, source),
@@ -143,7 +150,7 @@ impl Client {
         }
     }
 
-    async fn attempt(&self, call: &Call) -> std::result::Result<(u16, Bytes), AttemptError> {
+    async fn attempt(&self, call: &Call) -> std::result::Result<(u16, reqwest::header::HeaderMap, Bytes), AttemptError> {
         let mut request = self.inner.http.request(call.method.clone(), call.url.clone());
         if call.auth != Auth::None
             && let Some(header) = &self.inner.auth_header
@@ -157,6 +164,7 @@ impl Client {
         }
         let response = request.send().await.map_err(AttemptError::Transport)?;
         let status = response.status().as_u16();
+        let headers = response.headers().clone();
         let retry_after = response
             .headers()
             .get(RETRY_AFTER)
@@ -179,7 +187,7 @@ impl Client {
                     limit,
                 }));
             }
-            return Ok((status, bytes));
+            return Ok((status, headers, bytes));
         }
         let mut api = ApiError::from_response(status, retry_after.as_deref(), &bytes, SystemTime::now());
         api.scrub(self.inner.api_key.as_ref());

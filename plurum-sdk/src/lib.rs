@@ -69,6 +69,7 @@ mod http;
 #[cfg(feature = "pulse")]
 #[cfg_attr(docsrs, doc(cfg(feature = "pulse")))]
 pub mod pulse;
+mod raw;
 mod resources;
 mod retry;
 pub mod safety;
@@ -87,6 +88,7 @@ pub use client::{
 #[cfg(feature = "pulse")]
 pub use error::PulseError;
 pub use error::{ApiError, Error, ErrorShape, FieldError, Result};
+pub use raw::{RawRequest, RawResponse};
 pub use resources::{Agents, Experiences, Pulse, Sessions};
 pub use retry::RetryPolicy;
 

@@ -30,6 +30,30 @@ credentials.toml (mode 0600) when the keyring is not available.")]
     /// Remove the stored key of this profile.
     #[command(after_help = "Examples:\n  plurum auth logout\n  plurum --profile ci auth logout")]
     Logout,
+    /// Take over the key a Hermes or OpenClaw plugin saved, after checking it with the server.
+    #[command(after_help = "Examples:
+  plurum auth import --from hermes
+  plurum auth import --from openclaw --fix-permissions
+  plurum --profile work auth import --from hermes --path ./plurum.json
+
+Where the plugins keep their key: hermes in $HERMES_HOME/plurum.json, else
+~/.hermes/plurum.json; openclaw in $OPENCLAW_HOME/.openclaw/plurum.json, else
+~/.openclaw/plurum.json. The key is checked with /agents/me, then stored the
+way plurum stores keys (OS keyring, or credentials.toml with mode 0600). The
+source file is left in place; when others can read it (the Hermes plugin
+writes it 0644) you are warned, and --fix-permissions makes it 0600. A key
+this profile held before is saved to key-backups/ first.")]
+    Import {
+        /// The plugin whose key to import.
+        #[arg(long, value_enum)]
+        from: Plugin,
+        /// Read the key from this file instead of the plugin's usual place.
+        #[arg(long, value_name = "FILE")]
+        path: Option<std::path::PathBuf>,
+        /// Make the plugin's file readable by you only (0600).
+        #[arg(long)]
+        fix_permissions: bool,
+    },
     /// Replace the key: the old key stops working at once; the new one is stored first.
     #[command(after_help = "Examples:\n  plurum auth rotate\n  plurum auth rotate --show-key")]
     Rotate {
@@ -45,7 +69,195 @@ pub(crate) async fn run(command: Command, ctx: &Ctx) -> anyhow::Result<u8> {
         Command::Status => status(ctx).await,
         Command::Logout => logout(ctx),
         Command::Rotate { show_key } => rotate(ctx, show_key).await,
+        Command::Import {
+            from,
+            path,
+            fix_permissions,
+        } => import(ctx, from, path, fix_permissions).await,
     }
+}
+
+/// The plugins whose keys plurum can import.
+#[derive(Debug, Clone, Copy, clap::ValueEnum)]
+pub(crate) enum Plugin {
+    Hermes,
+    Openclaw,
+}
+
+impl Plugin {
+    fn name(self) -> &'static str {
+        match self {
+            Self::Hermes => "hermes",
+            Self::Openclaw => "openclaw",
+        }
+    }
+
+    /// Where the plugin keeps its key, as the plugin resolves it.
+    fn default_path(self) -> anyhow::Result<std::path::PathBuf> {
+        let env = |name: &str| std::env::var_os(name).filter(|v| !v.is_empty()).map(std::path::PathBuf::from);
+        let home = || {
+            env("HOME")
+                .or_else(|| directories::BaseDirs::new().map(|b| b.home_dir().to_owned()))
+                .ok_or_else(|| {
+                    anyhow::Error::new(
+                        CliError::new(exit::USAGE, "no home directory to find the plugin's key in")
+                            .hint("pass --path FILE"),
+                    )
+                })
+        };
+        Ok(match self {
+            Self::Hermes => match env("HERMES_HOME") {
+                Some(dir) => dir.join("plurum.json"),
+                None => home()?.join(".hermes").join("plurum.json"),
+            },
+            Self::Openclaw => match env("OPENCLAW_HOME") {
+                Some(dir) => dir.join(".openclaw").join("plurum.json"),
+                None => home()?.join(".openclaw").join("plurum.json"),
+            },
+        })
+    }
+}
+
+/// The largest key file read (a plugin's is a few hundred bytes).
+const MAX_PLUGIN_FILE: u64 = 64 * 1024;
+
+async fn import(
+    ctx: &Ctx,
+    from: Plugin,
+    path: Option<std::path::PathBuf>,
+    fix_permissions: bool,
+) -> anyhow::Result<u8> {
+    let path = match path {
+        Some(path) => path,
+        None => from.default_path()?,
+    };
+    let metadata = std::fs::metadata(&path).map_err(|e| {
+        anyhow::Error::new(
+            CliError::new(exit::ERROR, format!("no {} key file at {} ({e})", from.name(), path.display()))
+                .code("not_found")
+                .hint("pass --path FILE if the plugin keeps it elsewhere"),
+        )
+    })?;
+    if metadata.len() > MAX_PLUGIN_FILE {
+        return Err(CliError::new(exit::ERROR, format!("{} is too large to be a key file", path.display())).into());
+    }
+    let text = std::fs::read_to_string(&path)
+        .map_err(|e| anyhow::anyhow!("could not read {}: {e}", path.display()))?;
+    let parsed: serde_json::Value = serde_json::from_str(&text).map_err(|_| {
+        anyhow::Error::new(CliError::new(
+            exit::ERROR,
+            format!("{} is not JSON (its content is not shown: it may hold a key)", path.display()),
+        ))
+    })?;
+    let key = parsed
+        .get("api_key")
+        .or_else(|| parsed.get("apiKey"))
+        .and_then(serde_json::Value::as_str)
+        .map(str::trim)
+        .filter(|k| !k.is_empty())
+        .map(ApiKey::new)
+        .ok_or_else(|| {
+            anyhow::Error::new(
+                CliError::new(exit::ERROR, format!("{} holds no api_key", path.display()))
+                    .code("not_found")
+                    .hint(format!("set the plugin up first ({} plurum setup)", from.name())),
+            )
+        })?;
+    crate::logging::remember(&key);
+    // Others can read it: say so, and fix it when asked.
+    let mode = file_mode(&metadata);
+    let shared = mode.is_some_and(|m| m & 0o077 != 0);
+    let mut fixed = false;
+    if shared && fix_permissions {
+        set_private(&path)?;
+        fixed = true;
+    } else if shared {
+        ctx.out.warn(&format!(
+            "{} is readable by others (mode {:o}): anyone on this machine can use the key; --fix-permissions makes it 0600",
+            path.display(),
+            mode.unwrap_or_default()
+        ));
+    }
+    let me = ctx
+        .out
+        .spin("checking the key", ctx.with_key(key.clone())?.agents().me())
+        .await
+        .map_err(|e| {
+            if e.is_unauthorized() {
+                anyhow::Error::new(
+                    CliError::new(exit::NOT_AUTHENTICATED, format!("the key in {} was rejected", path.display()))
+                        .hint("the plugin's key no longer works: register again ('plurum register') or log in with a valid key"),
+                )
+            } else {
+                e.into()
+            }
+        })?;
+    let backup = backup_other_key(ctx, &key)?;
+    let (stored, keyring_problem) = ctx.secrets().store(&key)?;
+    if let Some(problem) = keyring_problem {
+        ctx.out.warn(&format!(
+            "the OS keyring is not available ({problem}); the key is stored in {stored} (readable only by you)"
+        ));
+    }
+    let value = json!({
+        "agent": me,
+        "profile": ctx.profile,
+        "stored_in": stored.kind(),
+        "source": from.name(),
+        "source_file": path,
+        "source_mode": mode.map(|m| format!("{m:o}")),
+        "fixed_permissions": fixed,
+        "old_key_backup": backup,
+    });
+    ctx.out.emit(&value, || {
+        let mut text = format!(
+            "Imported the {} key of {} ({}) into profile '{}'. Key stored in {stored}.",
+            from.name(),
+            me.username.as_deref().unwrap_or("-"),
+            me.name,
+            ctx.profile
+        );
+        if fixed {
+            text.push_str(&format!("\n{} is now readable by you only (0600).", path.display()));
+        }
+        if let Some(backup) = &backup {
+            text.push_str(&format!("\nThe profile's previous key is saved in {}.", backup.display()));
+        }
+        text
+    })?;
+    Ok(exit::OK)
+}
+
+/// Saves the profile's stored key to key-backups/ when it is about to be
+/// replaced by a different one.
+fn backup_other_key(ctx: &Ctx, new: &ApiKey) -> anyhow::Result<Option<std::path::PathBuf>> {
+    match ctx.secrets().stored()? {
+        Some((old, _)) if old.expose() != new.expose() => ctx.secrets().backup(&old).map(Some),
+        _ => Ok(None),
+    }
+}
+
+#[cfg(unix)]
+fn file_mode(metadata: &std::fs::Metadata) -> Option<u32> {
+    use std::os::unix::fs::PermissionsExt;
+    Some(metadata.permissions().mode() & 0o777)
+}
+
+#[cfg(not(unix))]
+fn file_mode(_: &std::fs::Metadata) -> Option<u32> {
+    None
+}
+
+#[cfg(unix)]
+fn set_private(path: &std::path::Path) -> anyhow::Result<()> {
+    use std::os::unix::fs::PermissionsExt;
+    std::fs::set_permissions(path, std::fs::Permissions::from_mode(0o600))
+        .map_err(|e| anyhow::anyhow!("could not make {} private: {e}", path.display()))
+}
+
+#[cfg(not(unix))]
+fn set_private(_: &std::path::Path) -> anyhow::Result<()> {
+    Ok(())
 }
 
 async fn login(ctx: &Ctx) -> anyhow::Result<u8> {
@@ -75,13 +287,18 @@ async fn login(ctx: &Ctx) -> anyhow::Result<u8> {
         .out
         .spin("checking the key", ctx.with_key(key.clone())?.agents().me())
         .await?;
+    let backup = backup_other_key(ctx, &key)?;
     let (stored, keyring_problem) = ctx.secrets().store(&key)?;
     if let Some(problem) = keyring_problem {
         ctx.out.warn(&format!(
             "the OS keyring is not available ({problem}); the key is stored in {stored} (readable only by you)"
         ));
     }
-    let value = json!({"agent": me, "profile": ctx.profile, "stored_in": stored.kind()});
+    if let Some(backup) = &backup {
+        ctx.out
+            .note(&format!("The profile's previous key is saved in {}.", backup.display()));
+    }
+    let value = json!({"agent": me, "profile": ctx.profile, "stored_in": stored.kind(), "old_key_backup": backup});
     ctx.out.emit(&value, || {
         format!(
             "Logged in as {} ({}) on profile '{}'. Key stored in {stored}.",

@@ -2,6 +2,7 @@
 //! content-safety gate (`safety.rs`) and which session a command acts on
 //! (`target.rs`).
 
+pub(crate) mod api;
 pub(crate) mod auth;
 pub(crate) mod completions;
 pub(crate) mod config;

@@ -7,6 +7,7 @@
 mod common;
 
 mod agent;
+mod api;
 
 mod basics;
 mod commands;
