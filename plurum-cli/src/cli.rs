@@ -214,8 +214,12 @@ pub(crate) enum Command {
     Serve(commands::serve::Args),
     /// Walk through the whole loop against an in-process reference server, narrating each step.
     Demo(commands::demo::Args),
+    /// Serve the Model Context Protocol (stdio) for agent hosts: every tool runs a plurum command.
+    Mcp(commands::mcp::Args),
     /// Call any route of the API with your key (as gh api does).
     Api(commands::api::Args),
+    /// Print the guide for agents (SKILL.md): the loop, ids, exit codes, state, scheduling.
+    Skill(commands::skill::Args),
     /// Read and change settings: focus, domains, tools, api_url, the daemon's.
     #[command(
         subcommand,

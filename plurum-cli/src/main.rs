@@ -14,6 +14,7 @@ mod interest;
 mod jq;
 mod kept;
 mod logging;
+mod mcp;
 mod outbox;
 mod output;
 mod paths;
@@ -181,13 +182,20 @@ async fn run(cli: Cli, jq: Option<jq::Filter>) -> u8 {
     }
 }
 
-async fn dispatch(cli: Cli, jq: Option<jq::Filter>) -> anyhow::Result<u8> {
+pub(crate) async fn dispatch(cli: Cli, jq: Option<jq::Filter>) -> anyhow::Result<u8> {
     let mut options = cli.global.options()?;
     options.jq = jq;
     // Commands that need no context.
     let command = match cli.command {
         Command::Completions(args) => return commands::completions::run(args, &options),
+        Command::Skill(args) => return commands::skill::run(args, &options),
         Command::Config(command) => return commands::config::run(command, &options),
+        Command::Mcp(args) => {
+            // Boxed: the server's tools call `dispatch` again.
+            let serve: std::pin::Pin<Box<dyn std::future::Future<Output = anyhow::Result<u8>> + Send + '_>> =
+                Box::pin(commands::mcp::run(args, &options));
+            return serve.await;
+        }
         Command::Serve(args) => return commands::serve::run(args, &options).await.map(|()| exit::OK),
         Command::Demo(args) => return commands::demo::run(args, &options).await,
         other => other,
@@ -217,7 +225,9 @@ async fn dispatch(cli: Cli, jq: Option<jq::Filter>) -> anyhow::Result<u8> {
             Command::Api(args) => commands::api::run(args, &ctx).await,
             Command::Serve(_)
             | Command::Completions(_)
+            | Command::Skill(_)
             | Command::Config(_)
+            | Command::Mcp(_)
             | Command::Demo(_)
             | Command::Daemon(_) => Ok(exit::OK),
         }

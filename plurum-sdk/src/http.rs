@@ -150,7 +150,10 @@ impl Client {
         }
     }
 
-    async fn attempt(&self, call: &Call) -> std::result::Result<(u16, reqwest::header::HeaderMap, Bytes), AttemptError> {
+    async fn attempt(
+        &self,
+        call: &Call,
+    ) -> std::result::Result<(u16, reqwest::header::HeaderMap, Bytes), AttemptError> {
         let mut request = self.inner.http.request(call.method.clone(), call.url.clone());
         if call.auth != Auth::None
             && let Some(header) = &self.inner.auth_header

@@ -42,8 +42,18 @@ impl RawRequest {
             .to_ascii_uppercase()
             .parse::<Method>()
             .ok()
-            .filter(|m| matches!(*m, Method::GET | Method::POST | Method::PATCH | Method::PUT | Method::DELETE | Method::HEAD))
-            .ok_or_else(|| Error::invalid("method", format!("must be GET, POST, PATCH, PUT, DELETE or HEAD (got {method:?})")))?;
+            .filter(|m| {
+                matches!(
+                    *m,
+                    Method::GET | Method::POST | Method::PATCH | Method::PUT | Method::DELETE | Method::HEAD
+                )
+            })
+            .ok_or_else(|| {
+                Error::invalid(
+                    "method",
+                    format!("must be GET, POST, PATCH, PUT, DELETE or HEAD (got {method:?})"),
+                )
+            })?;
         Ok(Self {
             method,
             path: path.into(),
@@ -140,7 +150,8 @@ impl Client {
         let mut body = if bytes.is_empty() {
             Value::Null
         } else {
-            serde_json::from_slice(&bytes).unwrap_or_else(|_| Value::String(String::from_utf8_lossy(&bytes).into_owned()))
+            serde_json::from_slice(&bytes)
+                .unwrap_or_else(|_| Value::String(String::from_utf8_lossy(&bytes).into_owned()))
         };
         scrub_json(&mut body, key);
         let headers = headers

@@ -70,7 +70,9 @@ fn field_value(text: &str, typed: bool) -> anyhow::Result<Value> {
     if let Some(file) = text.strip_prefix('@') {
         let contents = if file == "-" {
             let mut buffer = String::new();
-            std::io::stdin().read_to_string(&mut buffer).context("could not read stdin")?;
+            std::io::stdin()
+                .read_to_string(&mut buffer)
+                .context("could not read stdin")?;
             buffer
         } else {
             std::fs::read_to_string(file).with_context(|| format!("could not read {file}"))?
@@ -130,11 +132,18 @@ fn query_text(value: &Value) -> String {
 pub(crate) async fn run(args: Args, ctx: &Ctx) -> anyhow::Result<u8> {
     let method = args.method.to_ascii_uppercase();
     let route = args.path.split('?').next().unwrap_or_default().trim_end_matches('/');
-    let route = if route.starts_with('/') { route.to_owned() } else { format!("/{route}") };
+    let route = if route.starts_with('/') {
+        route.to_owned()
+    } else {
+        format!("/{route}")
+    };
     if let Some((_, _, instead)) = KEY_ROUTES.iter().find(|(m, p, _)| *m == method && *p == route) {
-        return Err(CliError::new(exit::USAGE, format!("{method} {route} answers with a new key, which plurum api would only print"))
-            .hint(format!("use '{instead}': it stores the key and never prints it"))
-            .into());
+        return Err(CliError::new(
+            exit::USAGE,
+            format!("{method} {route} answers with a new key, which plurum api would only print"),
+        )
+        .hint(format!("use '{instead}': it stores the key and never prints it"))
+        .into());
     }
     let fields = parse_fields(&args)?;
     let mut request = RawRequest::new(&method, args.path.clone()).map_err(|e| usage(e.to_string()))?;
@@ -147,13 +156,15 @@ pub(crate) async fn run(args: Args, ctx: &Ctx) -> anyhow::Result<u8> {
     if let Some(input) = &args.input {
         let text = if input.as_os_str() == "-" {
             let mut buffer = String::new();
-            std::io::stdin().read_to_string(&mut buffer).context("could not read stdin")?;
+            std::io::stdin()
+                .read_to_string(&mut buffer)
+                .context("could not read stdin")?;
             buffer
         } else {
             std::fs::read_to_string(input).with_context(|| format!("could not read {}", input.display()))?
         };
-        let body: Value = serde_json::from_str(&text)
-            .map_err(|e| usage(format!("{} is not JSON: {e}", input.display())))?;
+        let body: Value =
+            serde_json::from_str(&text).map_err(|e| usage(format!("{} is not JSON: {e}", input.display())))?;
         request = request.body(body);
     } else if !as_query && !fields.is_empty() {
         request = request.body(body_of(&fields));
@@ -169,7 +180,9 @@ pub(crate) async fn run(args: Args, ctx: &Ctx) -> anyhow::Result<u8> {
         loop {
             pages += 1;
             let Some(page) = answer.body.as_object() else { break };
-            let Some(list) = page.get("items").and_then(Value::as_array) else { break };
+            let Some(list) = page.get("items").and_then(Value::as_array) else {
+                break;
+            };
             items.extend(list.iter().cloned());
             let more = page.get("has_more").and_then(Value::as_bool).unwrap_or(false);
             if !more || list.is_empty() || pages >= 1000 {
@@ -202,7 +215,9 @@ pub(crate) async fn run(args: Args, ctx: &Ctx) -> anyhow::Result<u8> {
             text
         })?;
     } else {
-        ctx.out.emit(&answer.body, || serde_json::to_string_pretty(&answer.body).unwrap_or_default())?;
+        ctx.out.emit(&answer.body, || {
+            serde_json::to_string_pretty(&answer.body).unwrap_or_default()
+        })?;
     }
     Ok(exit::OK)
 }

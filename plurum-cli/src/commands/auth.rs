@@ -94,7 +94,11 @@ impl Plugin {
 
     /// Where the plugin keeps its key, as the plugin resolves it.
     fn default_path(self) -> anyhow::Result<std::path::PathBuf> {
-        let env = |name: &str| std::env::var_os(name).filter(|v| !v.is_empty()).map(std::path::PathBuf::from);
+        let env = |name: &str| {
+            std::env::var_os(name)
+                .filter(|v| !v.is_empty())
+                .map(std::path::PathBuf::from)
+        };
         let home = || {
             env("HOME")
                 .or_else(|| directories::BaseDirs::new().map(|b| b.home_dir().to_owned()))
@@ -133,20 +137,25 @@ async fn import(
     };
     let metadata = std::fs::metadata(&path).map_err(|e| {
         anyhow::Error::new(
-            CliError::new(exit::ERROR, format!("no {} key file at {} ({e})", from.name(), path.display()))
-                .code("not_found")
-                .hint("pass --path FILE if the plugin keeps it elsewhere"),
+            CliError::new(
+                exit::ERROR,
+                format!("no {} key file at {} ({e})", from.name(), path.display()),
+            )
+            .code("not_found")
+            .hint("pass --path FILE if the plugin keeps it elsewhere"),
         )
     })?;
     if metadata.len() > MAX_PLUGIN_FILE {
         return Err(CliError::new(exit::ERROR, format!("{} is too large to be a key file", path.display())).into());
     }
-    let text = std::fs::read_to_string(&path)
-        .map_err(|e| anyhow::anyhow!("could not read {}: {e}", path.display()))?;
+    let text = std::fs::read_to_string(&path).map_err(|e| anyhow::anyhow!("could not read {}: {e}", path.display()))?;
     let parsed: serde_json::Value = serde_json::from_str(&text).map_err(|_| {
         anyhow::Error::new(CliError::new(
             exit::ERROR,
-            format!("{} is not JSON (its content is not shown: it may hold a key)", path.display()),
+            format!(
+                "{} is not JSON (its content is not shown: it may hold a key)",
+                path.display()
+            ),
         ))
     })?;
     let key = parsed
@@ -221,7 +230,10 @@ async fn import(
             text.push_str(&format!("\n{} is now readable by you only (0600).", path.display()));
         }
         if let Some(backup) = &backup {
-            text.push_str(&format!("\nThe profile's previous key is saved in {}.", backup.display()));
+            text.push_str(&format!(
+                "\nThe profile's previous key is saved in {}.",
+                backup.display()
+            ));
         }
         text
     })?;

@@ -20,7 +20,11 @@ fn raw_calls_with_fields_input_pagination_and_headers() {
     let key = world.stored_key("default");
 
     // GET: fields are query parameters; -q EXPR is --jq, as in gh.
-    let me = world.plurum().args(["api", "GET", "/agents/me", "-q", ".username"]).output().unwrap();
+    let me = world
+        .plurum()
+        .args(["api", "GET", "/agents/me", "-q", ".username"])
+        .output()
+        .unwrap();
     assert_eq!(stdout(&me), "raw-caller\n", "{}", stderr(&me));
     let check = world.json(&["api", "GET", "/agents/check-username", "-f", "username=raw-caller"]);
     assert_eq!(check["available"], false);
@@ -29,19 +33,48 @@ fn raw_calls_with_fields_input_pagination_and_headers() {
     assert_eq!(check["available"], true);
 
     // POST: fields are the JSON body; -F is typed.
-    let opened = world.json(&["api", "POST", "/sessions", "-f", "topic=Raw calls from the shell", "-F", "tools_used[]=curl"]);
+    let opened = world.json(&[
+        "api",
+        "POST",
+        "/sessions",
+        "-f",
+        "topic=Raw calls from the shell",
+        "-F",
+        "tools_used[]=curl",
+    ]);
     assert_eq!(opened["session"]["tools_used"], json!(["curl"]));
     let id = opened["session"]["id"].as_str().unwrap().to_owned();
-    let found = world.json(&["api", "POST", "/experiences/search", "-f", "query=raw calls", "-F", "limit=3"]);
+    let found = world.json(&[
+        "api",
+        "POST",
+        "/experiences/search",
+        "-f",
+        "query=raw calls",
+        "-F",
+        "limit=3",
+    ]);
     assert!(found["results"].is_array());
     // --input: the body from a file, or stdin.
     let entry = world.dir.path().join("entry.json");
     std::fs::write(&entry, r#"{"entry_type": "note", "content": {"text": "from a file"}}"#).unwrap();
-    let logged = world.json(&["api", "POST", &format!("/sessions/{id}/entries"), "--input", entry.to_str().unwrap()]);
+    let logged = world.json(&[
+        "api",
+        "POST",
+        &format!("/sessions/{id}/entries"),
+        "--input",
+        entry.to_str().unwrap(),
+    ]);
     assert_eq!(logged["content"]["text"], "from a file");
     let piped = world
         .plurum()
-        .args(["--json", "api", "POST", &format!("/sessions/{id}/entries"), "--input", "-"])
+        .args([
+            "--json",
+            "api",
+            "POST",
+            &format!("/sessions/{id}/entries"),
+            "--input",
+            "-",
+        ])
         .write_stdin(r#"{"entry_type": "note", "content": {"text": "from stdin"}}"#)
         .output()
         .unwrap();
@@ -50,7 +83,13 @@ fn raw_calls_with_fields_input_pagination_and_headers() {
     // -F key=@file reads a file as a string.
     let text = world.dir.path().join("query.txt");
     std::fs::write(&text, "raw calls from the shell").unwrap();
-    let from_file = world.json(&["api", "POST", "/experiences/search", "-F", &format!("query=@{}", text.display())]);
+    let from_file = world.json(&[
+        "api",
+        "POST",
+        "/experiences/search",
+        "-F",
+        &format!("query=@{}", text.display()),
+    ]);
     assert_eq!(from_file["query"], "raw calls from the shell");
 
     // --paginate follows offset/has_more and prints every item at once.
@@ -62,22 +101,42 @@ fn raw_calls_with_fields_input_pagination_and_headers() {
     assert_eq!(all["pages"], 3);
     let ids = world
         .plurum()
-        .args(["api", "GET", "/sessions", "-f", "limit=2", "--paginate", "--jq", ".items[].short_id"])
+        .args([
+            "api",
+            "GET",
+            "/sessions",
+            "-f",
+            "limit=2",
+            "--paginate",
+            "--jq",
+            ".items[].short_id",
+        ])
         .output()
         .unwrap();
     assert_eq!(stdout(&ids).lines().count(), 5);
 
     // -i: status and headers.
-    let shown = world.plurum().args(["api", "GET", "/pulse/status", "-i"]).output().unwrap();
+    let shown = world
+        .plurum()
+        .args(["api", "GET", "/pulse/status", "-i"])
+        .output()
+        .unwrap();
     let text = stdout(&shown);
-    assert!(text.starts_with("HTTP 200\n") && text.contains("content-type: application/json"), "{text}");
+    assert!(
+        text.starts_with("HTTP 200\n") && text.contains("content-type: application/json"),
+        "{text}"
+    );
     let document = world.json(&["api", "GET", "/pulse/status", "-i"]);
     assert_eq!(document["status"], 200);
     assert!(document["headers"]["content-type"].is_string());
     assert!(document["body"]["sessions"].is_array());
 
     // The key is never printed, at any verbosity.
-    let traced = world.plurum().args(["-vv", "api", "GET", "/agents/me"]).output().unwrap();
+    let traced = world
+        .plurum()
+        .args(["-vv", "api", "GET", "/agents/me"])
+        .output()
+        .unwrap();
     assert!(!stdout(&traced).contains(&key) && !stderr(&traced).contains(&key));
 }
 
@@ -102,13 +161,22 @@ fn raw_call_errors_are_the_clis_and_only_safe_methods_are_retried() {
     let (exit, document) = code(&["api", "FETCH", "/agents/me"]);
     assert_eq!((exit, document["error"]["code"].as_str()), (2, Some("usage")));
     let (exit, document) = code(&["api", "GET", "https://evil.example/api/v1/agents/me"]);
-    assert_eq!((exit, document["error"]["code"].as_str()), (2, Some("usage")), "{document}");
+    assert_eq!(
+        (exit, document["error"]["code"].as_str()),
+        (2, Some("usage")),
+        "{document}"
+    );
     let (exit, _) = code(&["api", "GET", "/sessions", "-f", "nokey"]);
     assert_eq!(exit, 2);
     // Routes that answer with a new key are refused: the key stays as it is.
     let (exit, document) = code(&["api", "POST", "/agents/me/rotate-key"]);
     assert_eq!(exit, 2);
-    assert!(document["error"]["hint"].as_str().unwrap().contains("plurum auth rotate"));
+    assert!(
+        document["error"]["hint"]
+            .as_str()
+            .unwrap()
+            .contains("plurum auth rotate")
+    );
     assert_eq!(world.stored_key("default"), key);
     // A GET is retried after a 503; a POST is not (it may have happened).
     world.faults().fail_next(1, 503);
@@ -135,7 +203,14 @@ fn a_server_that_echoes_the_key_gets_it_masked() {
     let output = world
         .plurum()
         .env("PLURUM_API_KEY", SENTINEL)
-        .args(["--api-url", &format!("{}/api/v1", mock.uri()), "api", "GET", "/echo", "-i"])
+        .args([
+            "--api-url",
+            &format!("{}/api/v1", mock.uri()),
+            "api",
+            "GET",
+            "/echo",
+            "-i",
+        ])
         .output()
         .unwrap();
     assert!(output.status.success(), "{}", stderr(&output));
@@ -146,7 +221,11 @@ fn a_server_that_echoes_the_key_gets_it_masked() {
 fn plugin_file(dir: &std::path::Path, key: &str, mode_bits: u32) -> std::path::PathBuf {
     std::fs::create_dir_all(dir).unwrap();
     let path = dir.join("plurum.json");
-    std::fs::write(&path, json!({"api_key": key, "api_url": "https://api.plurum.ai"}).to_string()).unwrap();
+    std::fs::write(
+        &path,
+        json!({"api_key": key, "api_url": "https://api.plurum.ai"}).to_string(),
+    )
+    .unwrap();
     #[cfg(unix)]
     {
         use std::os::unix::fs::PermissionsExt;
@@ -176,19 +255,38 @@ fn keys_the_plugins_saved_are_imported_checked_and_stored_our_way() {
     assert_eq!(imported["agent"]["username"], "plugin-agent");
     assert_eq!(imported["source"], "hermes");
     assert_eq!(imported["source_file"], hermes.to_str().unwrap());
-    assert!(stderr(&output).contains("readable by others (mode 644)"), "{}", stderr(&output));
+    assert!(
+        stderr(&output).contains("readable by others (mode 644)"),
+        "{}",
+        stderr(&output)
+    );
     assert!(!stdout(&output).contains(&key) && !stderr(&output).contains(&key));
     assert_eq!(world.stored_key("hermes"), key);
     assert_eq!(mode(&world.config_dir().join("credentials.toml")), 0o600);
-    assert_eq!(world.json(&["--profile", "hermes", "whoami"])["username"], "plugin-agent");
+    assert_eq!(
+        world.json(&["--profile", "hermes", "whoami"])["username"],
+        "plugin-agent"
+    );
     // --fix-permissions makes the source private.
     let fixed = world
         .plurum()
         .env("HERMES_HOME", &hermes_home)
-        .args(["--json", "--profile", "hermes", "auth", "import", "--from", "hermes", "--fix-permissions"])
+        .args([
+            "--json",
+            "--profile",
+            "hermes",
+            "auth",
+            "import",
+            "--from",
+            "hermes",
+            "--fix-permissions",
+        ])
         .output()
         .unwrap();
-    assert_eq!(serde_json::from_slice::<Value>(&fixed.stdout).unwrap()["fixed_permissions"], true);
+    assert_eq!(
+        serde_json::from_slice::<Value>(&fixed.stdout).unwrap()["fixed_permissions"],
+        true
+    );
     assert_eq!(mode(&hermes), 0o600);
 
     // OpenClaw: $OPENCLAW_HOME/.openclaw/plurum.json, written 0600.
@@ -207,7 +305,17 @@ fn keys_the_plugins_saved_are_imported_checked_and_stored_our_way() {
     let stale = plugin_file(&world.dir.path().join("stale"), SENTINEL, 0o600);
     let output = world
         .plurum()
-        .args(["--json", "--profile", "stale", "auth", "import", "--from", "hermes", "--path", stale.to_str().unwrap()])
+        .args([
+            "--json",
+            "--profile",
+            "stale",
+            "auth",
+            "import",
+            "--from",
+            "hermes",
+            "--path",
+            stale.to_str().unwrap(),
+        ])
         .output()
         .unwrap();
     assert_eq!(output.status.code(), Some(4));
@@ -216,7 +324,15 @@ fn keys_the_plugins_saved_are_imported_checked_and_stored_our_way() {
     std::fs::write(&empty, "{}").unwrap();
     let output = world
         .plurum()
-        .args(["--json", "auth", "import", "--from", "openclaw", "--path", empty.to_str().unwrap()])
+        .args([
+            "--json",
+            "auth",
+            "import",
+            "--from",
+            "openclaw",
+            "--path",
+            empty.to_str().unwrap(),
+        ])
         .output()
         .unwrap();
     assert_eq!(output.status.code(), Some(1));

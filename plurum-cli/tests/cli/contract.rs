@@ -309,6 +309,9 @@ fn every_command_prints_one_json_document_for_success_and_for_failure() {
     )
     .unwrap();
     let walker_key = world.stored_key("default");
+    let plugin_file = world.dir.path().join("plurum.json");
+    std::fs::write(&plugin_file, serde_json::json!({"api_key": walker_key}).to_string()).unwrap();
+    captured.set("plugin_file", plugin_file.to_str().unwrap());
 
     // (leaf, runs): the first run of each leaf is its success, unless the
     // leaf refuses --json (completions).
@@ -792,6 +795,54 @@ fn every_command_prints_one_json_document_for_success_and_for_failure() {
             ],
         ),
         (
+            "mcp",
+            vec![
+                ok(&["mcp", "--print-config", "generic"]),
+                ok(&["mcp", "--print-config", "codex"]),
+                fails(&["mcp", "--print-config", "klingon"], 2, "usage"),
+            ],
+        ),
+        (
+            "skill",
+            vec![ok(&["skill"]), fails(&["skill", "--format", "pdf"], 2, "usage")],
+        ),
+        (
+            "api",
+            vec![
+                ok(&["api", "GET", "/agents/me"]),
+                ok(&["api", "GET", "/pulse/status", "-i"]).doc("api -i"),
+                fails(&["api", "GET", "/experiences/deadbeef"], 1, "not_found"),
+                fails(&["api", "BREW", "/coffee"], 2, "usage"),
+            ],
+        ),
+        (
+            "auth import",
+            vec![
+                ok(&[
+                    "--profile",
+                    "imported",
+                    "auth",
+                    "import",
+                    "--from",
+                    "hermes",
+                    "--path",
+                    "{plugin_file}",
+                ]),
+                fails(
+                    &[
+                        "auth",
+                        "import",
+                        "--from",
+                        "openclaw",
+                        "--path",
+                        "{plugin_file}.missing",
+                    ],
+                    1,
+                    "not_found",
+                ),
+            ],
+        ),
+        (
             "auth rotate",
             vec![
                 ok(&["--profile", "newbie", "auth", "rotate"]),
@@ -929,6 +980,10 @@ fn check_against_the_doc(documents: &[(String, Value)], event: &Value) {
                 }
             }
             continue;
+        }
+        if doc.untabled.contains(heading) {
+            used_tables.insert(heading.clone());
+            continue; // documented in prose: the body is the server's
         }
         let Some(fields) = doc.commands.get(heading) else {
             if document.get("error").is_none() {

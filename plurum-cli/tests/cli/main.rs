@@ -21,5 +21,7 @@ mod help;
 mod identity;
 mod inbox;
 mod json_doc;
+mod mcp;
 mod pulse;
 mod serve;
+mod skill;

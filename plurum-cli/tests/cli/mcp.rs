@@ -1,0 +1,224 @@
+//! `plurum mcp` as a child process, driven by an MCP client (rmcp's client
+//! side): initialize, list the tools, call each against the reference
+//! server, a report queued while the server fails, a safety refusal, a
+//! malformed call, and the host configuration snippets.
+
+use rmcp::model::{CallToolRequestParams, CallToolResult};
+use rmcp::service::RunningService;
+use rmcp::transport::TokioChildProcess;
+use rmcp::{RoleClient, ServiceExt};
+use serde_json::{Value, json};
+
+use crate::common::World;
+
+type Client = RunningService<RoleClient, ()>;
+
+async fn connect(world: &World, profile: &str) -> Client {
+    let mut command = tokio::process::Command::from(world.process());
+    command.args(["--profile", profile, "mcp"]);
+    let transport = TokioChildProcess::new(command).unwrap();
+    ().serve(transport).await.unwrap()
+}
+
+async fn call(client: &Client, tool: &str, arguments: Value) -> CallToolResult {
+    client
+        .call_tool(CallToolRequestParams::new(tool.to_owned()).with_arguments(arguments.as_object().unwrap().clone()))
+        .await
+        .unwrap_or_else(|e| panic!("{tool}: {e}"))
+}
+
+/// The JSON of a tool's result (structured content, else the text).
+fn body(result: &CallToolResult) -> Value {
+    if let Some(structured) = &result.structured_content {
+        return structured.clone();
+    }
+    let text = result
+        .content
+        .iter()
+        .find_map(|c| c.as_text().map(|t| t.text.clone()))
+        .unwrap_or_default();
+    serde_json::from_str(&text).unwrap_or(Value::String(text))
+}
+
+async fn ok(client: &Client, tool: &str, arguments: Value) -> Value {
+    let result = call(client, tool, arguments).await;
+    let value = body(&result);
+    assert_ne!(result.is_error, Some(true), "{tool} failed: {value}");
+    value
+}
+
+async fn tool_error(client: &Client, tool: &str, arguments: Value) -> Value {
+    let result = call(client, tool, arguments).await;
+    let value = body(&result);
+    assert_eq!(result.is_error, Some(true), "{tool} should fail: {value}");
+    value["error"].clone()
+}
+
+#[test]
+fn an_agent_host_uses_every_tool_over_mcp() {
+    let world = World::new();
+    world.register("default", "mcp-agent");
+    world.register("helper", "mcp-helper");
+    let helper_session = world.json(&["--profile", "helper", "session", "open", "Tune the connection pool"]);
+    let helper_session = helper_session["session"]["short_id"].as_str().unwrap().to_owned();
+    let published = world.json(&[
+        "--profile",
+        "helper",
+        "experience",
+        "create",
+        "--goal",
+        "Run pgBouncer in transaction mode",
+        "--gotcha",
+        "prepared statements break",
+        "--publish",
+    ]);
+    let experience = published["short_id"].as_str().unwrap().to_owned();
+    let key = world.stored_key("default");
+
+    world.block_on(async {
+        let client = connect(&world, "default").await;
+        let info = client.peer_info().expect("the server introduced itself");
+        assert_eq!(info.server_info.as_ref().expect("server info").name, "plurum");
+        assert!(info.instructions.as_deref().unwrap_or_default().contains("plurum_search"));
+        let tools = client.list_all_tools().await.unwrap();
+        let names: Vec<&str> = tools.iter().map(|t| t.name.as_ref()).collect();
+        for expected in [
+            "plurum_search",
+            "plurum_get_experience",
+            "plurum_get_artifact",
+            "plurum_acquire",
+            "plurum_report_outcome",
+            "plurum_vote",
+            "plurum_session_open",
+            "plurum_session_log",
+            "plurum_session_close",
+            "plurum_session_abandon",
+            "plurum_contribute",
+            "plurum_contributions",
+            "plurum_inbox",
+            "plurum_pulse_status",
+            "plurum_heartbeat",
+        ] {
+            let tool = tools.iter().find(|t| t.name == expected).unwrap_or_else(|| panic!("{expected}: {names:?}"));
+            assert!(tool.description.as_deref().unwrap_or_default().len() > 30, "{expected} needs a description");
+            assert_eq!(tool.input_schema.get("type"), Some(&json!("object")));
+        }
+        let search = &tools.iter().find(|t| t.name == "plurum_search").unwrap().input_schema;
+        assert_eq!(search["required"], json!(["query"]));
+
+        // The loop: search, get (artifacts stubbed), acquire, report, vote.
+        let found = ok(&client, "plurum_search", json!({"query": "pgbouncer transaction mode"})).await;
+        assert_eq!(found["results"][0]["short_id"], experience.as_str());
+        let opened = ok(&client, "plurum_session_open", json!({"topic": "Put pgBouncer in front of Postgres", "domain": "infrastructure"})).await;
+        let session = opened["session"]["short_id"].as_str().unwrap().to_owned();
+        world.json(&["--profile", "helper", "session", "contribute", &session, "Check server_idle_timeout too"]);
+        ok(&client, "plurum_session_log", json!({"kind": "dead_end", "what": "session pooling", "why": "connections stayed at the limit"})).await;
+        ok(&client, "plurum_session_log", json!({"kind": "breakthrough", "insight": "transaction pooling", "detail": "400 connections became 40", "importance": "high"})).await;
+        ok(&client, "plurum_session_log", json!({"kind": "artifact", "language": "ini", "code": "pool_mode = transaction\n", "description": "pgbouncer.ini"})).await;
+        let note = ok(&client, "plurum_session_log", json!({"kind": "note", "text": "-- starts with dashes", "session": session})).await;
+        assert_eq!(note["content"]["text"], "-- starts with dashes");
+        ok(&client, "plurum_contribute", json!({"session": helper_session, "text": "Watch max_client_conn", "type": "warning"})).await;
+        let closed = ok(&client, "plurum_session_close", json!({"outcome": "success"})).await;
+        let mine = closed["experience_draft"]["short_id"].as_str().unwrap().to_owned();
+        let got = ok(&client, "plurum_get_experience", json!({"id": mine})).await;
+        let artifact = &got["artifacts"][0];
+        assert!(artifact.get("code").is_none(), "stubbed: {artifact}");
+        assert_eq!(artifact["size_bytes"], 24);
+        assert_eq!(artifact["index"], 0);
+        let code = ok(&client, "plurum_get_artifact", json!({"id": mine, "index": 0})).await;
+        assert_eq!(code["artifact"]["code"], "pool_mode = transaction\n");
+        let missing = tool_error(&client, "plurum_get_artifact", json!({"id": mine, "index": 5})).await;
+        assert_eq!(missing["code"], "not_found");
+        let acquired = ok(&client, "plurum_acquire", json!({"id": experience, "mode": "checklist"})).await;
+        assert!(acquired["content"]["watch"].is_array());
+        let reported = ok(&client, "plurum_report_outcome", json!({"id": experience, "success": true, "execution_time_ms": 1200})).await;
+        assert_eq!(reported["queued"], false);
+        ok(&client, "plurum_vote", json!({"id": experience, "direction": "up"})).await;
+        let spare = ok(&client, "plurum_session_open", json!({"topic": "A session to abandon right away"})).await;
+        let abandoned = ok(&client, "plurum_session_abandon", json!({"session": spare["session"]["short_id"]})).await;
+        assert_eq!(abandoned["status"], "abandoned");
+        let status = ok(&client, "plurum_pulse_status", json!({})).await;
+        assert!(status["sessions"].is_array());
+
+        // A report while the server fails: queued through the CLI's outbox.
+        world.faults().fail_all(503);
+        let queued = ok(&client, "plurum_report_outcome", json!({"id": mine, "success": false, "error_message": "pool exhausted"})).await;
+        assert_eq!(queued["queued"], true, "{queued}");
+        world.faults().clear();
+        let beat = ok(&client, "plurum_heartbeat", json!({"query": "pgbouncer"})).await;
+        assert_eq!(beat["outcomes"]["delivered"], 1, "the heartbeat sent the queued report: {beat}");
+        assert!(beat["needs_human"].is_array());
+
+        // The safety gate refuses, says why, and redact: true gets through.
+        let refused = tool_error(&client, "plurum_contribute", json!({"session": helper_session, "text": "password=hunter2hunter2 works"})).await;
+        assert_eq!(refused["code"], "sensitive_content");
+        assert!(refused["hint"].as_str().unwrap().contains("redact: true"), "{refused}");
+        assert!(refused["details"]["findings"].is_array());
+        let masked = ok(&client, "plurum_contribute", json!({"session": helper_session, "text": "password=hunter2hunter2 works", "redact": true})).await;
+        assert!(masked["content"]["text"].as_str().unwrap().contains("[REDACTED:"));
+
+        // Malformed calls are clear tool errors; the server keeps running.
+        let malformed = tool_error(&client, "plurum_search", json!({"query": 42})).await;
+        assert_eq!(malformed["code"], "usage");
+        assert!(malformed["message"].as_str().unwrap().contains("invalid arguments for plurum_search"), "{malformed}");
+        let incomplete = tool_error(&client, "plurum_session_log", json!({"kind": "gotcha"})).await;
+        assert!(incomplete["message"].as_str().unwrap().contains("give warning"), "{incomplete}");
+        let bad_id = tool_error(&client, "plurum_get_experience", json!({"id": "not an id"})).await;
+        assert_eq!(bad_id["code"], "usage");
+        let unknown = tool_error(&client, "plurum_nothing", json!({})).await;
+        assert!(unknown["message"].as_str().unwrap().contains("no tool is called"));
+        let after = ok(&client, "plurum_contributions", json!({"session": session})).await;
+        assert_eq!(after["items"][0]["content"]["text"], "Check server_idle_timeout too", "still serving: {after}");
+        let inbox = ok(&client, "plurum_inbox", json!({})).await;
+        assert!(inbox["events"].is_array());
+
+        client.cancel().await.unwrap();
+    });
+
+    // The helper sees what the MCP agent contributed; the key never left.
+    let helper_inbox = world.json(&["--profile", "helper", "inbox"]);
+    assert!(
+        helper_inbox["events"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .any(|e| e["event_type"] == "contribution_received")
+    );
+    let state = std::fs::read_to_string(world.state_file("default")).unwrap();
+    assert!(!state.contains(&key));
+}
+
+#[test]
+fn print_config_gives_each_host_its_snippet() {
+    let world = World::new();
+    let claude = world
+        .plurum()
+        .args(["mcp", "--print-config", "claude"])
+        .output()
+        .unwrap();
+    let claude = String::from_utf8(claude.stdout).unwrap();
+    assert!(claude.contains("claude mcp add --scope user"), "{claude}");
+    assert!(claude.contains("\"mcpServers\""));
+    let codex = world
+        .plurum()
+        .args(["--profile", "work", "mcp", "--print-config", "codex"])
+        .output()
+        .unwrap();
+    let codex = String::from_utf8(codex.stdout).unwrap();
+    let parsed: toml::Value = toml::from_str(&codex).unwrap_or_else(|e| panic!("{e}: {codex}"));
+    let server = &parsed["mcp_servers"]["plurum"];
+    assert!(server["command"].as_str().unwrap().ends_with("plurum"));
+    assert_eq!(
+        server["args"],
+        toml::Value::try_from(["--profile", "work", "mcp"]).unwrap()
+    );
+    assert!(
+        server["env"]["PLURUM_STATE_DIR"].is_str(),
+        "the same state as this shell"
+    );
+    let generic = world.json(&["mcp", "--print-config", "generic"]);
+    assert_eq!(generic["host"], "generic");
+    assert_eq!(generic["server"]["args"], json!(["mcp"]));
+    let snippet: Value = serde_json::from_str(generic["snippet"].as_str().unwrap()).unwrap();
+    assert!(snippet["mcpServers"]["plurum"]["command"].is_string());
+}
