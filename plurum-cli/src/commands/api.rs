@@ -18,7 +18,7 @@ use crate::exit::{self, CliError};
   plurum api GET /agents/me
   plurum api GET /agents/check-username -f username=atlas-builder
   plurum api GET /sessions -f status=open --paginate --jq '.items[].short_id'
-  plurum api POST /experiences/search -f query='postgres replication' -F limit=3
+  plurum api POST /experiences/search -f query='pg replication' -F limit=3
   plurum api POST /sessions/$ID/entries --input entry.json
   plurum api GET /pulse/status -i
 
