@@ -1,11 +1,16 @@
-//! Pulse delivery: latency from a REST open-session to 100 connected
-//! watchers receiving `session_opened` (p50/p99), and events per second
-//! through one socket.
+//! Pulse delivery: latency from a REST open-session to every connected
+//! watcher receiving `session_opened` (p50/p99), with 100 and then 1,000
+//! watchers, and events per second through one socket.
 //!
 //! ```text
 //! cargo bench -p plurum-sdk --features server --bench pulse
-//! PLURUM_BENCH_WATCHERS=20 PLURUM_BENCH_ROUNDS=20 cargo bench -p plurum-sdk --features server --bench pulse
+//! PLURUM_BENCH_WATCHERS=20,200 PLURUM_BENCH_ROUNDS=20 cargo bench -p plurum-sdk --features server --bench pulse
 //! ```
+//!
+//! The watchers are SDK pulse connections in this process, on the same
+//! 2-core machine as the server: the figures include their side (TLS-free
+//! loopback WebSocket reads, JSON decoding, the channel to the measuring
+//! task).
 
 use std::time::{Duration, Instant};
 
@@ -38,7 +43,11 @@ fn main() {
         .build()
         .expect("runtime");
     runtime.block_on(async {
-        let watchers = env("PLURUM_BENCH_WATCHERS", 100);
+        let sizes: Vec<usize> = std::env::var("PLURUM_BENCH_WATCHERS")
+            .unwrap_or_else(|_| "100,1000".to_owned())
+            .split(',')
+            .filter_map(|s| s.trim().parse().ok())
+            .collect();
         let rounds = env("PLURUM_BENCH_ROUNDS", 50);
         let burst = env("PLURUM_BENCH_EVENTS", 2_000);
         let server = ReferenceServer::start(ServerConfig::default().no_limits()).await.expect("server");
@@ -52,42 +61,47 @@ fn main() {
         // Fan-out latency to many watchers: each reports when it saw which session.
         let (seen_tx, mut seen_rx) = mpsc::unbounded_channel::<(String, Instant)>();
         let mut sockets = Vec::new();
-        for i in 0..watchers {
-            let client = agent(&anonymous, &format!("watcher-{i}")).await;
-            let mut pulse = client.pulse().connect().await.expect("connect");
-            let seen_tx = seen_tx.clone();
-            sockets.push(tokio::spawn(async move {
-                while let Some(item) = pulse.next().await {
-                    if let Ok(PulseEvent::SessionOpened(opened)) = item {
-                        let _ = seen_tx.send((opened.session_id.into_string(), Instant::now()));
+        for watchers in sizes {
+            while sockets.len() < watchers {
+                let client = agent(&anonymous, &format!("watcher-{}", sockets.len())).await;
+                let mut pulse = client.pulse().connect().await.expect("connect");
+                let seen_tx = seen_tx.clone();
+                sockets.push(tokio::spawn(async move {
+                    while let Some(item) = pulse.next().await {
+                        if let Ok(PulseEvent::SessionOpened(opened)) = item {
+                            let _ = seen_tx.send((opened.session_id.into_string(), Instant::now()));
+                        }
+                    }
+                }));
+            }
+            let mut latencies = Vec::with_capacity(watchers * rounds);
+            // Round 0 warms up (the new sockets' first pushes) and is not counted.
+            for round in 0..=rounds {
+                let started = Instant::now();
+                let opened = opener
+                    .sessions()
+                    .open(OpenSession::new(format!("Fan-out round {round} to {watchers}")))
+                    .await
+                    .expect("open");
+                let mut arrived = 0;
+                while arrived < watchers {
+                    let (session_id, at) = seen_rx.recv().await.expect("an event");
+                    if session_id == opened.session.id.as_str() {
+                        if round > 0 {
+                            latencies.push(at.duration_since(started));
+                        }
+                        arrived += 1;
                     }
                 }
-            }));
-        }
-        let mut latencies = Vec::with_capacity(watchers * rounds);
-        for round in 0..rounds {
-            let started = Instant::now();
-            let opened = opener
-                .sessions()
-                .open(OpenSession::new(format!("Fan-out round {round}")))
-                .await
-                .expect("open");
-            let mut arrived = 0;
-            while arrived < watchers {
-                let (session_id, at) = seen_rx.recv().await.expect("an event");
-                if session_id == opened.session.id.as_str() {
-                    latencies.push(at.duration_since(started));
-                    arrived += 1;
-                }
             }
+            latencies.sort();
+            println!(
+                "fan-out  {watchers:>5} watchers x {rounds} sessions: REST open -> session_opened  p50 {:.2} ms  p99 {:.2} ms  max {:.2} ms",
+                percentile(&latencies, 0.5).as_secs_f64() * 1e3,
+                percentile(&latencies, 0.99).as_secs_f64() * 1e3,
+                latencies[latencies.len() - 1].as_secs_f64() * 1e3,
+            );
         }
-        latencies.sort();
-        println!(
-            "fan-out  {watchers} watchers x {rounds} sessions: REST open -> session_opened  p50 {:.2} ms  p99 {:.2} ms  max {:.2} ms",
-            percentile(&latencies, 0.5).as_secs_f64() * 1e3,
-            percentile(&latencies, 0.99).as_secs_f64() * 1e3,
-            latencies[latencies.len() - 1].as_secs_f64() * 1e3,
-        );
         for socket in sockets {
             socket.abort();
         }

@@ -1,14 +1,19 @@
 //! Reference-server throughput: requests per second and p50/p99 latency of
-//! search and get with 10,000 experiences loaded.
+//! search and get with 10,000 and then 100,000 experiences loaded, with one
+//! client and with eight in flight.
 //!
 //! ```text
 //! cargo bench -p plurum-sdk --features server --bench server
-//! PLURUM_BENCH_EXPERIENCES=2000 PLURUM_BENCH_REQUESTS=500 cargo bench -p plurum-sdk --features server --bench server
+//! PLURUM_BENCH_SIZES=2000 PLURUM_BENCH_REQUESTS=500 cargo bench -p plurum-sdk --features server --bench server
 //! ```
 //!
 //! Server and client share the machine (and its cores), over loopback HTTP.
-//! Each operation runs once one request at a time (latency without
-//! queueing) and once with `PLURUM_BENCH_CONCURRENCY` (default 8) in flight.
+//! The experiences are loaded through the API (create and publish); each
+//! size in `PLURUM_BENCH_SIZES` (default `10000,100000`) is measured once
+//! the server holds that many, one request at a time (latency without
+//! queueing) and with `PLURUM_BENCH_CONCURRENCY` (default 8) in flight. The
+//! last line compares the two: how much more the server does with 8
+//! clients than with one.
 
 use std::time::{Duration, Instant};
 
@@ -55,7 +60,9 @@ fn percentile(sorted: &[Duration], p: f64) -> Duration {
     sorted[index.min(sorted.len() - 1)]
 }
 
-async fn measure<F, Fut>(name: &str, requests: usize, concurrency: usize, call: F)
+/// Runs `requests` calls, `concurrency` at a time; prints and returns the
+/// throughput.
+async fn measure<F, Fut>(name: &str, requests: usize, concurrency: usize, call: F) -> f64
 where
     F: Fn(usize) -> Fut,
     Fut: std::future::Future<Output = ()>,
@@ -75,12 +82,52 @@ where
         .await;
     let elapsed = started.elapsed();
     latencies.sort();
+    let rate = requests as f64 / elapsed.as_secs_f64();
     println!(
-        "{name:<8} {requests:>6} requests  {:>8.0} req/s  p50 {:>7.2} ms  p99 {:>7.2} ms  (concurrency {concurrency})",
-        requests as f64 / elapsed.as_secs_f64(),
+        "{name:<8} {requests:>6} requests  {rate:>8.0} req/s  p50 {:>7.2} ms  p99 {:>7.2} ms  (concurrency {concurrency})",
         percentile(&latencies, 0.50).as_secs_f64() * 1e3,
         percentile(&latencies, 0.99).as_secs_f64() * 1e3,
     );
+    rate
+}
+
+/// Creates and publishes experiences `from..to` (16 topics × 8 details, so
+/// a search matches hundreds of them at 100k), `concurrency` at a time.
+async fn load(client: &Client, from: usize, to: usize, concurrency: usize) -> Vec<String> {
+    futures_util::stream::iter(from..to)
+        .map(|i| {
+            let client = client.clone();
+            async move {
+                let topic = TOPICS[i % TOPICS.len()];
+                let detail = DETAILS[(i / TOPICS.len()) % DETAILS.len()];
+                let body = CreateExperience::new(format!("{topic} {detail} (case {i})"))
+                    .domain(if i % 2 == 0 { "infrastructure" } else { "development" })
+                    .dead_end(
+                        format!("Tried the default settings for {topic}"),
+                        "It fell over at peak load",
+                    )
+                    .breakthrough(Breakthrough::new(
+                        format!("Tune {topic} explicitly"),
+                        format!("Measured {detail}"),
+                        Importance::Medium,
+                    ))
+                    .tags([topic.split_whitespace().next().unwrap_or("misc").to_lowercase()]);
+                let created = client.experiences().create(body).await.expect("create");
+                client.experiences().publish(&created.short_id).await.expect("publish");
+                created.short_id
+            }
+        })
+        .buffer_unordered(concurrency)
+        .collect()
+        .await
+}
+
+/// The process's peak resident memory (Linux), in MB.
+fn peak_rss_mb() -> Option<f64> {
+    let status = std::fs::read_to_string("/proc/self/status").ok()?;
+    let line = status.lines().find(|l| l.starts_with("VmHWM:"))?;
+    let kb: f64 = line.split_whitespace().nth(1)?.parse().ok()?;
+    Some(kb / 1024.0)
 }
 
 fn main() {
@@ -89,7 +136,11 @@ fn main() {
         .build()
         .expect("runtime");
     runtime.block_on(async {
-        let experiences = env("PLURUM_BENCH_EXPERIENCES", 10_000);
+        let sizes: Vec<usize> = std::env::var("PLURUM_BENCH_SIZES")
+            .unwrap_or_else(|_| "10000,100000".to_owned())
+            .split(',')
+            .filter_map(|s| s.trim().parse().ok())
+            .collect();
         let requests = env("PLURUM_BENCH_REQUESTS", 2_000);
         let concurrency = env("PLURUM_BENCH_CONCURRENCY", 8);
         let server = ReferenceServer::start(ServerConfig::default().no_limits())
@@ -107,62 +158,51 @@ fn main() {
             .expect("register");
         let client = anonymous.with_api_key(registration.api_key).expect("key");
 
-        let started = Instant::now();
-        let short_ids: Vec<String> = futures_util::stream::iter(0..experiences)
-            .map(|i| {
-                let client = client.clone();
-                async move {
-                    let topic = TOPICS[i % TOPICS.len()];
-                    let detail = DETAILS[(i / TOPICS.len()) % DETAILS.len()];
-                    let body = CreateExperience::new(format!("{topic} {detail} (case {i})"))
-                        .domain(if i % 2 == 0 { "infrastructure" } else { "development" })
-                        .dead_end(
-                            format!("Tried the default settings for {topic}"),
-                            "It fell over at peak load",
-                        )
-                        .breakthrough(Breakthrough::new(
-                            format!("Tune {topic} explicitly"),
-                            format!("Measured {detail}"),
-                            Importance::Medium,
-                        ))
-                        .tags([topic.split_whitespace().next().unwrap_or("misc").to_lowercase()]);
-                    let created = client.experiences().create(body).await.expect("create");
-                    client.experiences().publish(&created.short_id).await.expect("publish");
-                    created.short_id
-                }
-            })
-            .buffer_unordered(concurrency)
-            .collect()
-            .await;
-        println!(
-            "loaded {} experiences in {:.1} s ({:.0} create+publish per second)",
-            short_ids.len(),
-            started.elapsed().as_secs_f64(),
-            short_ids.len() as f64 / started.elapsed().as_secs_f64()
-        );
-
-        for c in [1, concurrency] {
-            measure("search", requests, c, |i| {
-                let client = client.clone();
-                async move {
-                    let query = format!("{} {}", TOPICS[i % TOPICS.len()], DETAILS[i % DETAILS.len()]);
-                    let found = client
-                        .experiences()
-                        .search(SearchExperiences::new(query).limit(10))
-                        .await
-                        .expect("search");
-                    assert!(!found.results.is_empty());
-                }
-            })
-            .await;
-            measure("get", requests, c, |i| {
-                let client = client.clone();
-                let id = short_ids[(i * 7919) % short_ids.len()].clone();
-                async move {
-                    client.experiences().get(&id).await.expect("get");
-                }
-            })
-            .await;
+        let mut short_ids: Vec<String> = Vec::new();
+        for size in sizes {
+            let started = Instant::now();
+            let loaded = short_ids.len();
+            short_ids.extend(load(&client, loaded, size.max(loaded), concurrency).await);
+            println!(
+                "\n{} experiences (loaded {} in {:.1} s, {:.0} create+publish per second)",
+                short_ids.len(),
+                short_ids.len() - loaded,
+                started.elapsed().as_secs_f64(),
+                (short_ids.len() - loaded) as f64 / started.elapsed().as_secs_f64()
+            );
+            if let Some(peak) = peak_rss_mb() {
+                println!("peak RSS of this process (server and clients): {peak:.0} MB");
+            }
+            let mut search_rates = Vec::new();
+            for c in [1, concurrency] {
+                let rate = measure("search", requests, c, |i| {
+                    let client = client.clone();
+                    async move {
+                        let query = format!("{} {}", TOPICS[i % TOPICS.len()], DETAILS[i % DETAILS.len()]);
+                        let found = client
+                            .experiences()
+                            .search(SearchExperiences::new(query).limit(10))
+                            .await
+                            .expect("search");
+                        assert!(!found.results.is_empty());
+                    }
+                })
+                .await;
+                search_rates.push(rate);
+                let ids = &short_ids;
+                measure("get", requests, c, |i| {
+                    let client = client.clone();
+                    let id = ids[(i * 7919) % ids.len()].clone();
+                    async move {
+                        client.experiences().get(&id).await.expect("get");
+                    }
+                })
+                .await;
+            }
+            println!(
+                "search with {concurrency} clients: {:.2}x the throughput of one",
+                search_rates[1] / search_rates[0]
+            );
         }
         server.shutdown().await;
     });

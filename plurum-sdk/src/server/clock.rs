@@ -27,7 +27,6 @@ pub(crate) fn now_string() -> String {
 }
 
 /// Parses a stored timestamp.
-#[cfg(test)]
 pub(crate) fn parse(text: &str) -> Option<OffsetDateTime> {
     OffsetDateTime::parse(text, &time::format_description::well_known::Rfc3339).ok()
 }

@@ -246,11 +246,21 @@ pub(crate) fn query_text(query: &str, domain: Option<&str>, tools: &[String]) ->
     text
 }
 
+/// A search query for the keyword arm.
+#[derive(Debug, Clone, PartialEq)]
+pub(crate) struct KeywordQuery {
+    /// The FTS5 expression that decides what matches.
+    pub(crate) expression: String,
+    /// The phrases that rank the matches (each as its words): every
+    /// phrase that is not excluded, alternatives of an `or` included.
+    pub(crate) phrases: Vec<Vec<String>>,
+}
+
 /// Converts a search query into an FTS5 expression the way PostgreSQL's
 /// `websearch_to_tsquery` reads it: words are ANDed, `"quoted phrases"` stay
 /// together, `or` between words means OR, and a leading `-` excludes a word.
 /// `None` when nothing searchable is left.
-pub(crate) fn fts_query(query: &str) -> Option<String> {
+pub(crate) fn fts_query(query: &str) -> Option<KeywordQuery> {
     #[derive(Debug)]
     enum Token {
         Term(String, bool),
@@ -290,11 +300,13 @@ pub(crate) fn fts_query(query: &str) -> Option<String> {
     let mut positive: Vec<String> = Vec::new();
     let mut negative: Vec<String> = Vec::new();
     let mut pending_or = false;
+    let mut phrases: Vec<Vec<String>> = Vec::new();
     for token in tokens {
         match token {
             Token::Or => pending_or = !positive.is_empty(),
             Token::Term(text, true) => negative.push(format!("\"{}\"", text.replace('"', ""))),
             Token::Term(text, false) => {
+                phrases.push(text.split(' ').map(str::to_owned).collect());
                 let quoted = format!("\"{}\"", text.replace('"', ""));
                 match positive.last_mut() {
                     Some(last) if pending_or => *last = format!("({last} OR {quoted})"),
@@ -311,7 +323,7 @@ pub(crate) fn fts_query(query: &str) -> Option<String> {
     for term in negative {
         expression = format!("({expression}) NOT {term}");
     }
-    Some(expression)
+    Some(KeywordQuery { expression, phrases })
 }
 
 #[cfg(test)]
@@ -349,16 +361,23 @@ mod tests {
 
     #[test]
     fn queries_read_like_websearch() {
+        let expression = |q: &str| fts_query(q).unwrap().expression;
         assert_eq!(
-            fts_query("set up PostgreSQL replication").unwrap(),
+            expression("set up PostgreSQL replication"),
             r#""set" AND "postgresql" AND "replication""#
         );
         assert_eq!(
-            fts_query(r#""read replicas" docker"#).unwrap(),
+            expression(r#""read replicas" docker"#),
             r#""read replicas" AND "docker""#
         );
-        assert_eq!(fts_query("redis or memcached").unwrap(), r#"("redis" OR "memcached")"#);
-        assert_eq!(fts_query("postgres -mysql").unwrap(), r#"("postgres") NOT "mysql""#);
+        assert_eq!(expression("redis or memcached"), r#"("redis" OR "memcached")"#);
+        assert_eq!(expression("postgres -mysql"), r#"("postgres") NOT "mysql""#);
+        let phrases = |q: &str| fts_query(q).unwrap().phrases;
+        assert_eq!(
+            phrases(r#""read replicas" docker -mysql"#),
+            [vec!["read", "replicas"], vec!["docker"]]
+        );
+        assert_eq!(phrases("redis or memcached"), [vec!["redis"], vec!["memcached"]]);
         assert_eq!(fts_query("the of and"), None);
         assert_eq!(fts_query("-only"), None);
         assert_eq!(fts_query("AND OR NOT ( ) * ^ :"), None);

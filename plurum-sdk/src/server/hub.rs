@@ -232,6 +232,33 @@ mod tests {
         assert_eq!(fast.queued_bytes.load(Ordering::Relaxed), 0);
     }
 
+    /// A broadcast is serialized once: every socket's queue holds the same
+    /// bytes, and handing them out never waits on a socket (none of these
+    /// queues is read while 1,000 sockets are offered the event).
+    #[tokio::test]
+    async fn a_broadcast_is_serialized_once_and_waits_on_no_socket() {
+        let hub = Hub::default();
+        let limits = Limits {
+            ws_queue_messages: 8,
+            ws_queue_bytes: 1 << 20,
+            ..Limits::none()
+        };
+        let mut inboxes: Vec<Inbox> = (0..1000)
+            .map(|n| hub.register(&format!("watcher-{n}"), &limits).1)
+            .collect();
+        hub.session_opened("owner", None, json!({"topic": "shared"}), &limits);
+        let mut first: Option<Utf8Bytes> = None;
+        for inbox in &mut inboxes {
+            let text = inbox.pushes.try_recv().expect("queued for every socket");
+            match &first {
+                None => first = Some(text),
+                Some(first) => assert_eq!(text.as_str().as_ptr(), first.as_str().as_ptr(), "one buffer"),
+            }
+        }
+        assert!(first.unwrap().as_str().contains("\"session_opened\""));
+        assert_eq!(hub.connected().len(), 1000);
+    }
+
     #[tokio::test]
     async fn the_queue_is_bounded_by_bytes_too() {
         let hub = Hub::default();

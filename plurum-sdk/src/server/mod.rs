@@ -31,6 +31,7 @@ mod embed;
 mod error;
 mod faults;
 mod hub;
+mod keywords;
 mod limits;
 mod quality;
 mod rank;
@@ -68,7 +69,10 @@ pub struct ServerConfig {
     /// Where to listen (default `127.0.0.1:0`: a free port on loopback).
     pub addr: SocketAddr,
     /// A SQLite file that keeps everything across restarts; `None` keeps
-    /// everything in memory.
+    /// nothing: the database is then a private temporary file (0600, in the
+    /// system's temporary directory, written without syncing), so that its
+    /// read connections can work in parallel, removed when the server
+    /// stops.
     pub data: Option<PathBuf>,
     /// Rate limits and pulse guardrails.
     pub limits: Limits,

@@ -47,12 +47,9 @@ pub(crate) async fn search(State(state): State<Arc<ServerState>>, req: Req) -> A
     state.rate_limit(&req, agent.as_ref(), state.limits.search)?;
     let vector = embed::embed(&embed::query_text(&query, domain.as_deref(), &tools));
     let eligibility = Eligibility { min_quality, domain };
-    let results = state.store.search(
-        &vector,
-        embed::fts_query(&query).as_deref(),
-        &eligibility,
-        limit as usize,
-    )?;
+    let results = state
+        .store
+        .search(&vector, embed::fts_query(&query).as_ref(), &eligibility, limit as usize)?;
     let results: Vec<Value> = results
         .iter()
         .map(|(e, similarity, keyword, combined)| e.search_json(*similarity, *keyword, *combined))

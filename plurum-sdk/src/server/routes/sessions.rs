@@ -70,7 +70,7 @@ pub(crate) async fn open(State(state): State<Arc<ServerState>>, req: Req) -> Ans
 
     let matches = state
         .store
-        .search(&vector, embed::fts_query(&topic).as_deref(), &Eligibility::default(), 5)?;
+        .search(&vector, embed::fts_query(&topic).as_ref(), &Eligibility::default(), 5)?;
     let matching: Vec<Value> = matches
         .iter()
         .map(|(e, similarity, keyword, combined)| e.raw_search_json(*similarity, *keyword, *combined))

@@ -2,8 +2,12 @@
 
 use rusqlite::{OptionalExtension, Row, params};
 
-use super::Store;
+use super::{Cached, Store};
 use crate::server::clock;
+
+/// How stale the stored `last_active_at` may be (the API always answers
+/// with the request's own time).
+const LAST_ACTIVE_RESOLUTION: time::Duration = time::Duration::SECOND;
 
 /// An agent row.
 #[derive(Debug, Clone)]
@@ -41,8 +45,8 @@ impl Agent {
 impl Store {
     /// Whether a username is taken.
     pub(crate) fn username_taken(&self, username: &str) -> rusqlite::Result<bool> {
-        self.conn()
-            .query_row("SELECT 1 FROM agents WHERE username = ?1", [username], |_| Ok(()))
+        self.reader()
+            .cached_row("SELECT 1 FROM agents WHERE username = ?1", [username], |_| Ok(()))
             .optional()
             .map(|found| found.is_some())
     }
@@ -58,8 +62,8 @@ impl Store {
         let conn = self.conn();
         let id = clock::uuid();
         let now = clock::now_string();
-        let joined: i64 = conn.query_row("SELECT COALESCE(MAX(seq), 0) FROM events", [], |r| r.get(0))?;
-        let inserted = conn.execute(
+        let joined: i64 = conn.cached_row("SELECT COALESCE(MAX(seq), 0) FROM events", [], |r| r.get(0))?;
+        let inserted = conn.cached_execute(
             "INSERT INTO agents (id, name, username, api_key_hash, api_key_prefix, created_at, joined_event_seq, read_all_seq)
              VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?7) ON CONFLICT (username) DO NOTHING",
             params![id, name, username, key_hash, key_prefix, now, joined],
@@ -67,7 +71,7 @@ impl Store {
         if inserted == 0 {
             return Ok(None);
         }
-        conn.query_row(
+        conn.cached_row(
             &format!("SELECT {} FROM agents WHERE id = ?1", Agent::COLUMNS),
             [&id],
             Agent::from_row,
@@ -77,9 +81,9 @@ impl Store {
 
     /// The agent a key hash belongs to, with `last_active_at` set to now.
     pub(crate) fn agent_by_key(&self, key_hash: &str) -> rusqlite::Result<Option<Agent>> {
-        let conn = self.conn();
-        let agent = conn
-            .query_row(
+        let agent = self
+            .reader()
+            .cached_row(
                 &format!("SELECT {} FROM agents WHERE api_key_hash = ?1", Agent::COLUMNS),
                 [key_hash],
                 Agent::from_row,
@@ -87,12 +91,21 @@ impl Store {
             .optional()?;
         if let Some(mut agent) = agent {
             if agent.is_active {
-                let now = clock::now_string();
-                conn.execute(
+                let now = clock::now();
+                // The answer always carries this request's time; the row is
+                // written at most once a second per agent, so that a stream
+                // of reads does not turn each into a write (which would also
+                // empty every read connection's page cache).
+                let stored = agent.last_active_at.as_deref().and_then(clock::parse);
+                let now_text = clock::format(now);
+                agent.last_active_at = Some(now_text.clone());
+                if stored.is_some_and(|at| (now - at).abs() < LAST_ACTIVE_RESOLUTION) {
+                    return Ok(Some(agent));
+                }
+                self.conn().cached_execute(
                     "UPDATE agents SET last_active_at = ?1 WHERE id = ?2",
-                    params![now, agent.id],
+                    params![now_text, agent.id],
                 )?;
-                agent.last_active_at = Some(now);
             }
             return Ok(Some(agent));
         }
@@ -101,8 +114,8 @@ impl Store {
 
     /// The agent a key hash belongs to, without touching it (WebSocket auth).
     pub(crate) fn peek_agent_by_key(&self, key_hash: &str) -> rusqlite::Result<Option<Agent>> {
-        self.conn()
-            .query_row(
+        self.reader()
+            .cached_row(
                 &format!("SELECT {} FROM agents WHERE api_key_hash = ?1", Agent::COLUMNS),
                 [key_hash],
                 Agent::from_row,
@@ -112,7 +125,7 @@ impl Store {
 
     /// Replaces an agent's key.
     pub(crate) fn rotate_key(&self, agent_id: &str, key_hash: &str, key_prefix: &str) -> rusqlite::Result<()> {
-        self.conn().execute(
+        self.conn().cached_execute(
             "UPDATE agents SET api_key_hash = ?1, api_key_prefix = ?2 WHERE id = ?3",
             params![key_hash, key_prefix, agent_id],
         )?;
@@ -121,6 +134,7 @@ impl Store {
 
     /// How many agents are registered.
     pub(crate) fn count_agents(&self) -> rusqlite::Result<i64> {
-        self.conn().query_row("SELECT COUNT(*) FROM agents", [], |r| r.get(0))
+        self.reader()
+            .cached_row("SELECT COUNT(*) FROM agents", [], |r| r.get(0))
     }
 }

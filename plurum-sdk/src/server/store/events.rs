@@ -3,7 +3,7 @@
 use rusqlite::{OptionalExtension, params};
 use serde_json::Value;
 
-use super::{Agent, Store, json_text, parse_json};
+use super::{Agent, Cached, Store, json_text, parse_json};
 use crate::server::clock;
 
 /// One stored inbox event.
@@ -37,7 +37,7 @@ impl Store {
             source_agent_id: Some(source_agent.to_owned()),
             created_at: clock::now_string(),
         };
-        self.conn().execute(
+        self.conn().cached_execute(
             "INSERT INTO events (id, event_type, event_data, target_agent_id, source_session_id, source_agent_id, created_at)
              VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7)",
             params![
@@ -60,15 +60,15 @@ impl Store {
         event_type: Option<&str>,
         limit: i64,
     ) -> rusqlite::Result<(Vec<Event>, i64)> {
-        let conn = self.conn();
+        let conn = self.reader();
         let visible = "e.seq > ?2 AND (e.target_agent_id = ?1 OR (e.target_agent_id IS NULL AND e.source_agent_id != ?1 AND e.seq > ?3))
             AND NOT EXISTS (SELECT 1 FROM event_reads r WHERE r.agent_id = ?1 AND r.event_id = e.id)";
-        let unread: i64 = conn.query_row(
+        let unread: i64 = conn.cached_row(
             &format!("SELECT COUNT(*) FROM events e WHERE {visible}"),
             params![agent.id, agent.read_all_seq, agent.joined_event_seq],
             |r| r.get(0),
         )?;
-        let mut stmt = conn.prepare(&format!(
+        let mut stmt = conn.prepare_cached(&format!(
             "SELECT e.id, e.event_type, e.event_data, e.target_agent_id, e.source_session_id, e.source_agent_id, e.created_at
              FROM events e WHERE {visible} AND (?4 IS NULL OR e.event_type = ?4) ORDER BY e.seq DESC LIMIT ?5"
         ))?;
@@ -105,7 +105,7 @@ impl Store {
     ) -> rusqlite::Result<(Vec<Value>, i64)> {
         let mut conn = self.conn();
         let tx = conn.transaction()?;
-        let unread_stored: i64 = tx.query_row(
+        let unread_stored: i64 = tx.cached_row(
             "SELECT COUNT(*) FROM events e WHERE e.target_agent_id = ?1
              AND NOT EXISTS (SELECT 1 FROM event_reads r WHERE r.agent_id = ?1 AND r.event_id = e.id)
              AND e.seq > ?2",
@@ -114,7 +114,7 @@ impl Store {
         )?;
         let mut events: Vec<Value> = Vec::new();
         if event_type.is_none_or(|t| t == "contribution_received") {
-            let mut stmt = tx.prepare(
+            let mut stmt = tx.prepare_cached(
                 "SELECT e.id, e.event_type, e.event_data, e.target_agent_id, e.source_session_id, e.source_agent_id, e.created_at
                  FROM events e WHERE e.target_agent_id = ?1 AND e.seq > ?2
                  AND NOT EXISTS (SELECT 1 FROM event_reads r WHERE r.agent_id = ?1 AND r.event_id = e.id)
@@ -139,10 +139,10 @@ impl Store {
         let mut built = 0;
         if event_type.is_none_or(|t| t == "session_opened" || t == "session_closed") {
             let last: Option<String> =
-                tx.query_row("SELECT last_inbox_check FROM agents WHERE id = ?1", [&agent.id], |r| {
+                tx.cached_row("SELECT last_inbox_check FROM agents WHERE id = ?1", [&agent.id], |r| {
                     r.get(0)
                 })?;
-            let mut stmt = tx.prepare(
+            let mut stmt = tx.prepare_cached(
                 "SELECT id, short_id, agent_id, topic, domain, tools_used, status, outcome, started_at, closed_at
                  FROM sessions WHERE visibility = 'public' AND status IN ('open', 'closed')
                  AND (?1 IS NULL OR started_at >= ?1)
@@ -192,7 +192,7 @@ impl Store {
         }
         events.sort_by(|a, b| b["created_at"].as_str().cmp(&a["created_at"].as_str()));
         events.truncate(usize::try_from(limit).unwrap_or(usize::MAX));
-        tx.execute(
+        tx.cached_execute(
             "UPDATE agents SET last_inbox_check = ?1 WHERE id = ?2",
             params![clock::now_string(), agent.id],
         )?;
@@ -207,7 +207,7 @@ impl Store {
         let tx = conn.transaction()?;
         let visible = "e.seq > ?2 AND (e.target_agent_id = ?1 OR (e.target_agent_id IS NULL AND e.source_agent_id != ?1 AND e.seq > ?3))";
         let marked = if all {
-            let count: i64 = tx.query_row(
+            let count: i64 = tx.cached_row(
                 &format!(
                     "SELECT COUNT(*) FROM events e WHERE {visible}
                      AND NOT EXISTS (SELECT 1 FROM event_reads r WHERE r.agent_id = ?1 AND r.event_id = e.id)"
@@ -215,25 +215,25 @@ impl Store {
                 params![agent.id, agent.read_all_seq, agent.joined_event_seq],
                 |r| r.get(0),
             )?;
-            let top: i64 = tx.query_row("SELECT COALESCE(MAX(seq), 0) FROM events", [], |r| r.get(0))?;
-            tx.execute(
+            let top: i64 = tx.cached_row("SELECT COALESCE(MAX(seq), 0) FROM events", [], |r| r.get(0))?;
+            tx.cached_execute(
                 "UPDATE agents SET read_all_seq = ?1 WHERE id = ?2",
                 params![top, agent.id],
             )?;
-            tx.execute("DELETE FROM event_reads WHERE agent_id = ?1", [&agent.id])?;
+            tx.cached_execute("DELETE FROM event_reads WHERE agent_id = ?1", [&agent.id])?;
             count
         } else {
             let mut count = 0;
             for id in ids {
                 let found = tx
-                    .query_row(
+                    .cached_row(
                         &format!("SELECT 1 FROM events e WHERE e.id = ?4 AND {visible}"),
                         params![agent.id, agent.read_all_seq, agent.joined_event_seq, id],
                         |_| Ok(()),
                     )
                     .optional()?;
                 if found.is_some() {
-                    tx.execute(
+                    tx.cached_execute(
                         "INSERT INTO event_reads (agent_id, event_id) VALUES (?1, ?2) ON CONFLICT DO NOTHING",
                         params![agent.id, id],
                     )?;

@@ -6,7 +6,7 @@ use std::collections::HashMap;
 use rusqlite::{Connection, OptionalExtension, Row, params};
 use serde_json::{Value, json};
 
-use super::{Store, json_text, parse_json, parse_list};
+use super::{Cached, Store, json_text, parse_json, parse_list};
 use crate::server::{clock, embed, quality};
 
 /// An experience row.
@@ -189,7 +189,7 @@ impl Store {
         let mut seq = None;
         for _ in 0..16 {
             let short_id = clock::short_id();
-            let inserted = tx.execute(
+            let inserted = tx.cached_execute(
                 "INSERT INTO experiences (id, short_id, session_id, agent_id, goal, domain, tools_used, status, visibility,
                    outcome, created_at, updated_at, tags, confidence, dead_ends, breakthroughs, gotchas, context, artifacts,
                    attempts_json, solution, context_structured, embedding)
@@ -226,11 +226,11 @@ impl Store {
             }
         }
         let seq = seq.ok_or(rusqlite::Error::QueryReturnedNoRows)?;
-        tx.execute(
+        tx.cached_execute(
             "INSERT INTO experience_fts (rowid, goal, tags, domain, solution, context) VALUES (?1, ?2, ?3, ?4, ?5, ?6)",
             params![seq, new.goal, new.tags.join(" "), new.domain, new.solution, new.context],
         )?;
-        let experience = tx.query_row(
+        let experience = tx.cached_row(
             &format!("SELECT {} FROM experiences WHERE seq = ?1", Experience::COLUMNS),
             [seq],
             Experience::from_row,
@@ -243,12 +243,12 @@ impl Store {
 
     /// An experience by UUID (any spelling) or short id.
     pub(crate) fn experience(&self, identifier: &str) -> rusqlite::Result<Option<Experience>> {
-        let conn = self.conn();
+        let conn = self.reader();
         let (clause, value) = match uuid::Uuid::parse_str(identifier) {
             Ok(uuid) => ("id = ?1", uuid.hyphenated().to_string()),
             Err(_) => ("short_id = ?1", identifier.to_owned()),
         };
-        conn.query_row(
+        conn.cached_row(
             &format!("SELECT {} FROM experiences WHERE {clause}", Experience::COLUMNS),
             [value],
             Experience::from_row,
@@ -259,9 +259,9 @@ impl Store {
     /// Sets an experience's status.
     pub(crate) fn set_experience_status(&self, id: &str, status: &str) -> rusqlite::Result<Option<Experience>> {
         let conn = self.conn();
-        conn.execute("UPDATE experiences SET status = ?1 WHERE id = ?2", params![status, id])?;
+        conn.cached_execute("UPDATE experiences SET status = ?1 WHERE id = ?2", params![status, id])?;
         self.refresh_index(&conn, id)?;
-        conn.query_row(
+        conn.cached_row(
             &format!("SELECT {} FROM experiences WHERE id = ?1", Experience::COLUMNS),
             [id],
             Experience::from_row,
@@ -279,15 +279,15 @@ impl Store {
         limit: i64,
         offset: i64,
     ) -> rusqlite::Result<(Vec<Experience>, i64)> {
-        let conn = self.conn();
+        let conn = self.reader();
         let filter = "(visibility = 'public' AND status IN ('published', 'verified') OR agent_id = ?1)
             AND (?2 IS NULL OR status = ?2) AND (?3 IS NULL OR domain = ?3) AND (?4 OR status != 'archived')";
-        let total: i64 = conn.query_row(
+        let total: i64 = conn.cached_row(
             &format!("SELECT COUNT(*) FROM experiences WHERE {filter}"),
             params![viewer, status, domain, include_archived],
             |r| r.get(0),
         )?;
-        let mut stmt = conn.prepare(&format!(
+        let mut stmt = conn.prepare_cached(&format!(
             "SELECT {} FROM experiences WHERE {filter} ORDER BY seq DESC LIMIT ?5 OFFSET ?6",
             Experience::COLUMNS
         ))?;
@@ -305,12 +305,13 @@ impl Store {
         if seqs.is_empty() {
             return Ok(out);
         }
-        let list = seqs.iter().map(i64::to_string).collect::<Vec<_>>().join(",");
-        let mut stmt = conn.prepare(&format!(
-            "SELECT {} FROM experiences WHERE seq IN ({list})",
+        // One statement for any number of rows (the list as a JSON array).
+        let list = format!("[{}]", seqs.iter().map(i64::to_string).collect::<Vec<_>>().join(","));
+        let mut stmt = conn.prepare_cached(&format!(
+            "SELECT {} FROM experiences WHERE seq IN (SELECT value FROM json_each(?1))",
             Experience::COLUMNS
         ))?;
-        for row in stmt.query_map([], Experience::from_row)? {
+        for row in stmt.query_map([list], Experience::from_row)? {
             let row = row?;
             out.insert(row.seq, row);
         }
@@ -329,7 +330,7 @@ impl Store {
         let tx = conn.transaction()?;
         let id = clock::uuid();
         let now = clock::now_string();
-        let inserted = tx.execute(
+        let inserted = tx.cached_execute(
             "INSERT INTO outcome_reports (id, experience_id, agent_id, success, execution_time_ms, error_message,
                context_notes, env_fingerprint, created_at)
              VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9) ON CONFLICT (experience_id, agent_id) DO NOTHING",
@@ -376,7 +377,7 @@ impl Store {
     ) -> rusqlite::Result<Value> {
         let mut conn = self.conn();
         let tx = conn.transaction()?;
-        let row = tx.query_row(
+        let row = tx.cached_row(
             "INSERT INTO outcome_reports (id, experience_id, agent_id, success, execution_time_ms, error_message,
                context_notes, env_fingerprint, created_at)
              VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9)
@@ -428,13 +429,13 @@ impl Store {
         let mut conn = self.conn();
         let tx = conn.transaction()?;
         let now = clock::now_string();
-        tx.execute(
+        tx.cached_execute(
             "INSERT INTO votes (id, experience_id, agent_id, vote_type, created_at, updated_at)
              VALUES (?1, ?2, ?3, ?4, ?5, ?5)
              ON CONFLICT (experience_id, agent_id) DO UPDATE SET vote_type = excluded.vote_type, updated_at = excluded.updated_at",
             params![clock::uuid(), experience.id, agent_id, vote_type, now],
         )?;
-        let vote = tx.query_row(
+        let vote = tx.cached_row(
             "SELECT id, experience_id, agent_id, vote_type, created_at, updated_at FROM votes
              WHERE experience_id = ?1 AND agent_id = ?2",
             params![experience.id, agent_id],
@@ -456,12 +457,12 @@ impl Store {
     }
 
     fn recompute_metrics(conn: &Connection, experience_id: &str) -> rusqlite::Result<()> {
-        let (successes, reports): (i64, i64) = conn.query_row(
+        let (successes, reports): (i64, i64) = conn.cached_row(
             "SELECT COALESCE(SUM(success), 0), COUNT(*) FROM outcome_reports WHERE experience_id = ?1",
             [experience_id],
             |r| Ok((r.get(0)?, r.get(1)?)),
         )?;
-        let (up, down): (i64, i64) = conn.query_row(
+        let (up, down): (i64, i64) = conn.cached_row(
             "SELECT COALESCE(SUM(vote_type = 'up'), 0), COALESCE(SUM(vote_type = 'down'), 0) FROM votes WHERE experience_id = ?1",
             [experience_id],
             |r| Ok((r.get(0)?, r.get(1)?)),
@@ -472,7 +473,7 @@ impl Store {
             0.0
         };
         let quality = quality::quality_score(successes as u64, reports as u64, up as u64, down as u64);
-        conn.execute(
+        conn.cached_execute(
             "UPDATE experiences SET success_count = ?1, failure_count = ?2, total_reports = ?3, success_rate = ?4,
                upvotes = ?5, downvotes = ?6, quality_score = ?7 WHERE id = ?8",
             params![

@@ -1,9 +1,14 @@
-//! Storage: one SQLite database (in memory, or a file that survives
-//! restarts), every write in a transaction, plus an in-memory copy of the
-//! experience vectors for fast similarity. The schema is `schema.sql`; the
-//! queries live with their resource (`agents.rs`, `sessions.rs`,
-//! `experiences.rs`, `events.rs`) and search in `search.rs`. How rows look
-//! on the wire is the routes' business (`routes/`).
+//! Storage: one SQLite database in WAL mode (a file that survives
+//! restarts, or for the in-memory default a private temporary file removed
+//! when the server stops), one writer connection and a pool of read-only
+//! connections, so that searches, gets and lists run in parallel with each
+//! other and with writes. Every write is a transaction on the writer. Next
+//! to it, in memory, what search ranks with: the experience vectors
+//! ([`VectorIndex`]) and the keyword statistics ([`KeywordIndex`]). The
+//! schema is `schema.sql`; the queries live with their resource
+//! (`agents.rs`, `sessions.rs`, `experiences.rs`, `events.rs`) and search
+//! in `search.rs`. How rows look on the wire is the routes' business
+//! (`routes/`).
 
 mod agents;
 mod events;
@@ -11,10 +16,11 @@ mod experiences;
 mod search;
 mod sessions;
 
-use std::path::Path;
-use std::sync::{Mutex, MutexGuard, RwLock};
+use std::path::{Path, PathBuf};
+use std::sync::atomic::{AtomicUsize, Ordering};
+use std::sync::{Mutex, MutexGuard, RwLock, TryLockError};
 
-use rusqlite::{Connection, OptionalExtension, Row};
+use rusqlite::{Connection, OpenFlags, OptionalExtension, Row};
 use serde_json::Value;
 
 pub(crate) use agents::Agent;
@@ -24,6 +30,7 @@ pub(crate) use search::Eligibility;
 pub(crate) use sessions::{Contribution, Entry, Session};
 
 use super::embed;
+use super::keywords::KeywordIndex;
 use super::vectors::{Meta, VectorIndex};
 
 /// The schema, created if absent.
@@ -32,31 +39,141 @@ const SCHEMA: &str = include_str!("schema.sql");
 /// The database.
 #[derive(Debug)]
 pub(crate) struct Store {
-    conn: Mutex<Connection>,
-    index: RwLock<VectorIndex>,
+    writer: Mutex<Connection>,
+    readers: Vec<Mutex<Connection>>,
+    next_reader: AtomicUsize,
+    index: RwLock<Indexes>,
+    /// The temporary file of an in-memory store (last: removed after the
+    /// connections are closed).
+    _scratch: Option<Scratch>,
 }
 
-/// Reads what search needs of an experience: `(seq, metadata, vector)`.
-const INDEX_COLUMNS: &str = "seq, embedding, status, visibility, domain, quality_score, failure_count, success_count";
+/// What search ranks with, in memory.
+#[derive(Debug, Default)]
+pub(crate) struct Indexes {
+    pub(crate) vectors: VectorIndex,
+    pub(crate) keywords: KeywordIndex,
+}
 
-pub(super) fn index_row(row: &Row<'_>) -> rusqlite::Result<(i64, Meta, Vec<f32>)> {
+/// Reads what search needs of an experience: `(seq, metadata, vector)`
+/// and the keyword columns.
+const INDEX_COLUMNS: &str = "seq, embedding, status, visibility, domain, quality_score, failure_count, success_count, \
+    goal, tags, solution, context";
+
+/// One row of [`INDEX_COLUMNS`].
+pub(super) struct IndexRow {
+    seq: i64,
+    meta: Meta,
+    vector: Vec<f32>,
+    /// goal, tags, domain, solution, context: the keyword table's columns.
+    columns: [String; 5],
+}
+
+pub(super) fn index_row(row: &Row<'_>) -> rusqlite::Result<IndexRow> {
     let blob: Vec<u8> = row.get(1)?;
     let status: String = row.get(2)?;
     let visibility: String = row.get(3)?;
+    let domain: Option<String> = row.get(4)?;
     let failures: i64 = row.get(6)?;
     let successes: i64 = row.get(7)?;
-    Ok((
-        row.get(0)?,
-        Meta {
+    let tags: String = row.get(9)?;
+    Ok(IndexRow {
+        seq: row.get(0)?,
+        meta: Meta {
             searchable: visibility == "public"
                 && matches!(status.as_str(), "published" | "verified")
                 && !(failures >= 3 && successes == 0),
             quality: row.get(5)?,
-            domain: row.get(4)?,
+            domain: domain.clone(),
         },
-        embed::from_blob(&blob),
-    ))
+        vector: embed::from_blob(&blob),
+        columns: [
+            row.get(8)?,
+            parse_list(&tags).join(" "),
+            domain.unwrap_or_default(),
+            row.get::<_, Option<String>>(10)?.unwrap_or_default(),
+            row.get::<_, Option<String>>(11)?.unwrap_or_default(),
+        ],
+    })
 }
+
+impl Indexes {
+    /// Adds an experience to both indexes (same slot in each), or updates
+    /// its metadata.
+    fn add(&mut self, row: &IndexRow) {
+        if self.vectors.upsert(row.seq, row.meta.clone(), &row.vector) {
+            let [goal, tags, domain, solution, context] = &row.columns;
+            self.keywords.push([goal, tags, domain, solution, context]);
+            debug_assert_eq!(self.keywords.len(), self.vectors.len());
+        }
+    }
+}
+
+/// The private temporary database of an in-memory store: SQLite's
+/// `:memory:` databases cannot be shared by several connections without
+/// serializing them (shared cache), so the in-memory default is a file in
+/// the temporary directory, written without syncing, removed on drop
+/// (with its `-wal` and `-shm` files).
+#[derive(Debug)]
+struct Scratch {
+    path: PathBuf,
+}
+
+impl Scratch {
+    fn new() -> Self {
+        static NEXT: AtomicUsize = AtomicUsize::new(0);
+        let nanos = std::time::SystemTime::now()
+            .duration_since(std::time::UNIX_EPOCH)
+            .map_or(0, |d| d.subsec_nanos());
+        let name = format!(
+            "plurum-server-{}-{}-{nanos:08x}.sqlite",
+            std::process::id(),
+            NEXT.fetch_add(1, Ordering::Relaxed)
+        );
+        Self {
+            path: std::env::temp_dir().join(name),
+        }
+    }
+}
+
+impl Drop for Scratch {
+    fn drop(&mut self) {
+        for suffix in ["", "-wal", "-shm", "-journal"] {
+            let mut path = self.path.clone().into_os_string();
+            path.push(suffix);
+            let _ = std::fs::remove_file(path);
+        }
+    }
+}
+
+/// Statements prepared once per connection and kept (by their SQL text):
+/// a request runs the same few statements over and over.
+pub(super) trait Cached {
+    /// `query_row` through the statement cache.
+    fn cached_row<T, P, F>(&self, sql: &str, params: P, f: F) -> rusqlite::Result<T>
+    where
+        P: rusqlite::Params,
+        F: FnOnce(&Row<'_>) -> rusqlite::Result<T>;
+    /// `execute` through the statement cache.
+    fn cached_execute<P: rusqlite::Params>(&self, sql: &str, params: P) -> rusqlite::Result<usize>;
+}
+
+impl Cached for Connection {
+    fn cached_row<T, P, F>(&self, sql: &str, params: P, f: F) -> rusqlite::Result<T>
+    where
+        P: rusqlite::Params,
+        F: FnOnce(&Row<'_>) -> rusqlite::Result<T>,
+    {
+        self.prepare_cached(sql)?.query_row(params, f)
+    }
+
+    fn cached_execute<P: rusqlite::Params>(&self, sql: &str, params: P) -> rusqlite::Result<usize> {
+        self.prepare_cached(sql)?.execute(params)
+    }
+}
+
+/// Statements each connection keeps prepared.
+const STATEMENT_CACHE: usize = 64;
 
 /// JSON text of a value (for JSON columns).
 pub(super) fn json_text(value: &Value) -> String {
@@ -83,63 +200,94 @@ fn migrate(conn: &Connection) -> rusqlite::Result<()> {
 }
 
 impl Store {
-    /// Opens (and if needed creates) the database: in memory, or the file at `path`.
-    /// Opens (or creates) the database. A new file is created readable by
-    /// its owner only (0600): it holds private sessions and key hashes.
-    /// SQLite gives its `-wal` and `-shm` files the same mode.
+    /// Opens (or creates) the database: the file at `path`, or a private
+    /// temporary one for the in-memory default. A new file is created
+    /// readable by its owner only (0600): it holds private sessions and key
+    /// hashes. SQLite gives its `-wal` and `-shm` files the same mode.
     pub(crate) fn open(path: Option<&Path>) -> rusqlite::Result<Self> {
-        let conn = match path {
-            Some(path) => {
-                create_private(path);
-                Connection::open(path)?
-            }
-            None => Connection::open_in_memory()?,
-        };
-        conn.busy_timeout(std::time::Duration::from_secs(5))?;
-        if path.is_some() {
-            conn.pragma_update(None, "journal_mode", "WAL")?;
-            conn.pragma_update(None, "synchronous", "NORMAL")?;
-        }
-        conn.execute_batch(SCHEMA)?;
-        migrate(&conn)?;
-        conn.execute(
+        let scratch = path.is_none().then(Scratch::new);
+        let file = path.map_or_else(
+            || scratch.as_ref().map(|s| s.path.clone()).unwrap_or_default(),
+            Path::to_path_buf,
+        );
+        create_private(&file);
+        let writer = Connection::open(&file)?;
+        writer.busy_timeout(std::time::Duration::from_secs(5))?;
+        writer.set_prepared_statement_cache_capacity(STATEMENT_CACHE);
+        writer.pragma_update(None, "journal_mode", "WAL")?;
+        // A temporary database is not worth an fsync.
+        writer.pragma_update(None, "synchronous", if scratch.is_some() { "OFF" } else { "NORMAL" })?;
+        writer.execute_batch(SCHEMA)?;
+        migrate(&writer)?;
+        writer.execute(
             "INSERT INTO experience_fts (experience_fts, rank) VALUES ('rank', 'bm25(1.0, 1.0, 0.4, 0.4, 0.2)')",
             [],
         )?;
-        let mut index = VectorIndex::default();
+        let mut index = Indexes::default();
         {
-            let mut stmt = conn.prepare(&format!(
+            let mut stmt = writer.prepare(&format!(
                 "SELECT {INDEX_COLUMNS} FROM experiences WHERE embedding IS NOT NULL ORDER BY seq"
             ))?;
             for row in stmt.query_map([], index_row)? {
-                let (seq, meta, vector) = row?;
-                index.upsert(seq, meta, &vector);
+                index.add(&row?);
             }
         }
+        let readers = std::thread::available_parallelism().map_or(2, |n| n.get()).clamp(2, 8);
+        let readers = (0..readers)
+            .map(|_| {
+                let reader = Connection::open_with_flags(
+                    &file,
+                    OpenFlags::SQLITE_OPEN_READ_ONLY | OpenFlags::SQLITE_OPEN_NO_MUTEX,
+                )?;
+                reader.busy_timeout(std::time::Duration::from_secs(5))?;
+                reader.set_prepared_statement_cache_capacity(STATEMENT_CACHE);
+                Ok(Mutex::new(reader))
+            })
+            .collect::<rusqlite::Result<Vec<_>>>()?;
         Ok(Self {
-            conn: Mutex::new(conn),
+            writer: Mutex::new(writer),
+            readers,
+            next_reader: AtomicUsize::new(0),
             index: RwLock::new(index),
+            _scratch: scratch,
         })
     }
 
+    /// The writer: every write, and reads that must see a write in progress.
     fn conn(&self) -> MutexGuard<'_, Connection> {
-        self.conn.lock().unwrap_or_else(|e| e.into_inner())
+        self.writer.lock().unwrap_or_else(|e| e.into_inner())
+    }
+
+    /// A read-only connection: the first free one, else the next in turn.
+    fn reader(&self) -> MutexGuard<'_, Connection> {
+        let start = self.next_reader.fetch_add(1, Ordering::Relaxed);
+        for offset in 0..self.readers.len() {
+            match self.readers[(start + offset) % self.readers.len()].try_lock() {
+                Ok(guard) => return guard,
+                Err(TryLockError::Poisoned(poisoned)) => return poisoned.into_inner(),
+                Err(TryLockError::WouldBlock) => {}
+            }
+        }
+        self.readers[start % self.readers.len()]
+            .lock()
+            .unwrap_or_else(|e| e.into_inner())
+    }
+
+    fn indexes(&self) -> std::sync::RwLockReadGuard<'_, Indexes> {
+        self.index.read().unwrap_or_else(|e| e.into_inner())
     }
 
     /// Re-reads what search needs of one experience (after a status or metrics change).
     fn refresh_index(&self, conn: &Connection, id: &str) -> rusqlite::Result<()> {
         let row = conn
-            .query_row(
+            .cached_row(
                 &format!("SELECT {INDEX_COLUMNS} FROM experiences WHERE id = ?1 AND embedding IS NOT NULL"),
                 [id],
                 index_row,
             )
             .optional()?;
-        if let Some((seq, meta, vector)) = row {
-            self.index
-                .write()
-                .unwrap_or_else(|e| e.into_inner())
-                .upsert(seq, meta, &vector);
+        if let Some(row) = row {
+            self.index.write().unwrap_or_else(|e| e.into_inner()).add(&row);
         }
         Ok(())
     }
@@ -157,4 +305,133 @@ fn create_private(path: &Path) {
         options.mode(0o600);
     }
     let _ = options.open(path);
+}
+
+#[cfg(test)]
+mod tests {
+    use std::sync::Arc;
+    use std::sync::mpsc;
+    use std::time::Duration;
+
+    use serde_json::json;
+
+    use super::*;
+
+    fn experience(goal: &str) -> NewExperience {
+        NewExperience {
+            session_id: None,
+            agent_id: "agent".to_owned(),
+            goal: goal.to_owned(),
+            domain: Some("infrastructure".to_owned()),
+            tools_used: Vec::new(),
+            status: "published".to_owned(),
+            visibility: "public".to_owned(),
+            outcome: None,
+            tags: vec!["postgres".to_owned()],
+            confidence: None,
+            dead_ends: json!([]),
+            breakthroughs: json!([]),
+            gotchas: json!([]),
+            context: None,
+            artifacts: json!([]),
+            attempts_json: json!([]),
+            solution: None,
+            context_structured: Value::Null,
+        }
+    }
+
+    /// Runs `read` on another thread; its answer, or None if it did not
+    /// come (it waited on a lock that is held).
+    fn answers<T: Send + 'static>(read: impl FnOnce() -> T + Send + 'static) -> Option<T> {
+        let (tx, rx) = mpsc::channel();
+        std::thread::spawn(move || {
+            let _ = tx.send(read());
+        });
+        rx.recv_timeout(Duration::from_secs(10)).ok()
+    }
+
+    #[test]
+    fn reads_go_on_while_the_writer_and_a_reader_are_busy() {
+        let store = Arc::new(Store::open(None).unwrap());
+        let stored = store
+            .insert_experience(&experience("Set up PostgreSQL streaming replication"))
+            .unwrap();
+        assert!(store.readers.len() >= 2);
+        // The writer is held (a write in progress) and one reader is busy.
+        let writing = store.conn();
+        let busy = store.readers[0].lock().unwrap();
+        let reader = store.clone();
+        let id = stored.id.clone();
+        let found = answers(move || reader.experience(&id).unwrap().map(|e| e.goal));
+        assert_eq!(found, Some(Some("Set up PostgreSQL streaming replication".to_owned())));
+        let reader = store.clone();
+        let searched = answers(move || {
+            let query = embed::embed("postgresql replication");
+            let keywords = embed::fts_query("postgresql replication");
+            reader
+                .search(&query, keywords.as_ref(), &Eligibility::default(), 5)
+                .unwrap()
+                .len()
+        });
+        assert_eq!(searched, Some(1));
+        drop((writing, busy));
+    }
+
+    #[test]
+    fn a_write_is_seen_by_every_reader_at_once() {
+        let store = Store::open(None).unwrap();
+        for n in 0..store.readers.len() * 3 {
+            let stored = store
+                .insert_experience(&experience(&format!("Experience number {n} about caching")))
+                .unwrap();
+            // Whichever reader answers, it sees the write that just returned.
+            assert!(store.experience(&stored.short_id).unwrap().is_some(), "{n}");
+            let (_, total) = store.list_experiences(None, None, None, false, 1, 0).unwrap();
+            assert_eq!(total, n as i64 + 1);
+        }
+    }
+
+    #[test]
+    fn the_in_memory_store_is_a_private_file_gone_with_the_store() {
+        let store = Store::open(None).unwrap();
+        store.insert_experience(&experience("Something to write down")).unwrap();
+        let path = store._scratch.as_ref().unwrap().path.clone();
+        assert!(path.starts_with(std::env::temp_dir()));
+        #[cfg(unix)]
+        {
+            use std::os::unix::fs::PermissionsExt;
+            let mode = std::fs::metadata(&path).unwrap().permissions().mode() & 0o777;
+            assert_eq!(mode, 0o600);
+        }
+        let other = Store::open(None).unwrap();
+        assert_ne!(other._scratch.as_ref().unwrap().path, path, "each store its own");
+        assert_eq!(other.list_experiences(None, None, None, true, 1, 0).unwrap().1, 0);
+        drop(store);
+        for suffix in ["", "-wal", "-shm"] {
+            let mut file = path.clone().into_os_string();
+            file.push(suffix);
+            assert!(!Path::new(&file).exists(), "{file:?} is left behind");
+        }
+    }
+
+    #[test]
+    fn a_data_file_keeps_what_was_written_and_its_search_index() {
+        let scratch = Scratch::new();
+        let path = scratch.path.clone();
+        {
+            let store = Store::open(Some(&path)).unwrap();
+            assert!(store._scratch.is_none());
+            store
+                .insert_experience(&experience("Rotate PostgreSQL certificates without downtime"))
+                .unwrap();
+        }
+        let store = Store::open(Some(&path)).unwrap();
+        let query = embed::embed("postgresql certificates");
+        let keywords = embed::fts_query("postgresql certificates");
+        let found = store
+            .search(&query, keywords.as_ref(), &Eligibility::default(), 5)
+            .unwrap();
+        assert_eq!(found.len(), 1);
+        assert!(found[0].2 > 0.0, "the keyword arm ranks it after a restart");
+    }
 }

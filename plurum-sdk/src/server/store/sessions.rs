@@ -3,7 +3,7 @@
 use rusqlite::{Connection, OptionalExtension, Row, params};
 use serde_json::{Value, json};
 
-use super::{Store, json_text, parse_json, parse_list};
+use super::{Cached, Store, json_text, parse_json, parse_list};
 use crate::server::{clock, embed};
 
 /// A session row.
@@ -95,7 +95,7 @@ impl Store {
         let tools = json_text(&json!(tools));
         for _ in 0..16 {
             let short_id = clock::short_id();
-            let inserted = conn.execute(
+            let inserted = conn.cached_execute(
                 "INSERT INTO sessions (id, short_id, agent_id, topic, domain, tools_used, status, visibility, outcome,
                    topic_embedding, started_at, closed_at, created_at, updated_at)
                  VALUES (?1, ?2, ?3, ?4, ?5, ?6, 'open', ?7, NULL, ?8, ?9, NULL, ?9, ?9)
@@ -110,7 +110,7 @@ impl Store {
     }
 
     fn session_where(conn: &Connection, clause: &str, value: &str) -> rusqlite::Result<Option<Session>> {
-        conn.query_row(
+        conn.cached_row(
             &format!("SELECT {} FROM sessions WHERE {clause}", Session::COLUMNS),
             [value],
             Session::from_row,
@@ -120,12 +120,12 @@ impl Store {
 
     /// A session by UUID.
     pub(crate) fn session(&self, id: &str) -> rusqlite::Result<Option<Session>> {
-        Self::session_where(&self.conn(), "id = ?1", id)
+        Self::session_where(&self.reader(), "id = ?1", id)
     }
 
     /// A session by short id.
     pub(crate) fn session_by_short_id(&self, short_id: &str) -> rusqlite::Result<Option<Session>> {
-        Self::session_where(&self.conn(), "short_id = ?1", short_id)
+        Self::session_where(&self.reader(), "short_id = ?1", short_id)
     }
 
     /// A page of sessions: the owner's (any visibility) or, for `None`,
@@ -137,15 +137,15 @@ impl Store {
         limit: i64,
         offset: i64,
     ) -> rusqlite::Result<(Vec<Session>, i64)> {
-        let conn = self.conn();
+        let conn = self.reader();
         let filter =
             "(?1 IS NULL AND visibility IN ('public', 'team') OR agent_id = ?1) AND (?2 IS NULL OR status = ?2)";
-        let total: i64 = conn.query_row(
+        let total: i64 = conn.cached_row(
             &format!("SELECT COUNT(*) FROM sessions WHERE {filter}"),
             params![owner, status],
             |r| r.get(0),
         )?;
-        let mut stmt = conn.prepare(&format!(
+        let mut stmt = conn.prepare_cached(&format!(
             "SELECT {} FROM sessions WHERE {filter} ORDER BY seq DESC LIMIT ?3 OFFSET ?4",
             Session::COLUMNS
         ))?;
@@ -157,8 +157,8 @@ impl Store {
 
     /// The entries of a session, in order.
     pub(crate) fn entries(&self, session_id: &str) -> rusqlite::Result<Vec<Entry>> {
-        let conn = self.conn();
-        let mut stmt = conn.prepare(
+        let conn = self.reader();
+        let mut stmt = conn.prepare_cached(
             "SELECT id, session_id, entry_type, content, ordinal, created_at FROM entries
              WHERE session_id = ?1 ORDER BY ordinal",
         )?;
@@ -179,7 +179,7 @@ impl Store {
     pub(crate) fn insert_entry(&self, session_id: &str, entry_type: &str, content: &Value) -> rusqlite::Result<Entry> {
         let mut conn = self.conn();
         let tx = conn.transaction()?;
-        let ordinal: i64 = tx.query_row(
+        let ordinal: i64 = tx.cached_row(
             "SELECT COALESCE(MAX(ordinal), 0) + 1 FROM entries WHERE session_id = ?1",
             [session_id],
             |r| r.get(0),
@@ -192,11 +192,11 @@ impl Store {
             ordinal,
             created_at: clock::now_string(),
         };
-        tx.execute(
+        tx.cached_execute(
             "INSERT INTO entries (id, session_id, entry_type, content, ordinal, created_at) VALUES (?1, ?2, ?3, ?4, ?5, ?6)",
             params![entry.id, session_id, entry_type, json_text(content), ordinal, entry.created_at],
         )?;
-        tx.execute(
+        tx.cached_execute(
             "UPDATE sessions SET updated_at = ?1 WHERE id = ?2",
             params![entry.created_at, session_id],
         )?;
@@ -214,7 +214,7 @@ impl Store {
         let conn = self.conn();
         if tools.is_some() || domain.is_some() {
             let now = clock::now_string();
-            conn.execute(
+            conn.cached_execute(
                 "UPDATE sessions SET tools_used = COALESCE(?1, tools_used), domain = COALESCE(?2, domain), updated_at = ?3 WHERE id = ?4",
                 params![tools.map(|t| json_text(&json!(t))), domain, now, id],
             )?;
@@ -231,7 +231,7 @@ impl Store {
     ) -> rusqlite::Result<Option<Session>> {
         let conn = self.conn();
         let now = clock::now_string();
-        let changed = conn.execute(
+        let changed = conn.cached_execute(
             "UPDATE sessions SET status = ?1, outcome = COALESCE(?2, outcome), closed_at = ?3, updated_at = ?3
              WHERE id = ?4 AND status = 'open'",
             params![status, outcome, now, id],
@@ -244,8 +244,8 @@ impl Store {
 
     /// Open public sessions of agents other than `agent_id`.
     pub(crate) fn open_public_sessions_except(&self, agent_id: &str) -> rusqlite::Result<Vec<Session>> {
-        let conn = self.conn();
-        let mut stmt = conn.prepare(&format!(
+        let conn = self.reader();
+        let mut stmt = conn.prepare_cached(&format!(
             "SELECT {} FROM sessions WHERE status = 'open' AND visibility = 'public' AND agent_id != ?1 ORDER BY seq DESC LIMIT 500",
             Session::COLUMNS
         ))?;
@@ -254,8 +254,8 @@ impl Store {
 
     /// The newest 50 public sessions that are open or closed.
     pub(crate) fn pulse_sessions(&self) -> rusqlite::Result<Vec<Session>> {
-        let conn = self.conn();
-        let mut stmt = conn.prepare(&format!(
+        let conn = self.reader();
+        let mut stmt = conn.prepare_cached(&format!(
             "SELECT {} FROM sessions WHERE visibility = 'public' AND status IN ('open', 'closed') ORDER BY seq DESC LIMIT 50",
             Session::COLUMNS
         ))?;
@@ -278,7 +278,7 @@ impl Store {
             contribution_type: contribution_type.to_owned(),
             created_at: clock::now_string(),
         };
-        self.conn().execute(
+        self.conn().cached_execute(
             "INSERT INTO contributions (id, session_id, contributor_agent_id, content, contribution_type, created_at)
              VALUES (?1, ?2, ?3, ?4, ?5, ?6)",
             params![
@@ -295,8 +295,8 @@ impl Store {
 
     /// The contributions to a session, oldest first.
     pub(crate) fn contributions(&self, session_id: &str) -> rusqlite::Result<Vec<Contribution>> {
-        let conn = self.conn();
-        let mut stmt = conn.prepare(
+        let conn = self.reader();
+        let mut stmt = conn.prepare_cached(
             "SELECT id, session_id, contributor_agent_id, content, contribution_type, created_at
              FROM contributions WHERE session_id = ?1 ORDER BY seq",
         )?;
