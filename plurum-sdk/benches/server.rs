@@ -22,34 +22,7 @@ use plurum_sdk::server::{ReferenceServer, ServerConfig};
 use plurum_sdk::types::*;
 use plurum_sdk::{Client, RetryPolicy};
 
-const TOPICS: &[&str] = &[
-    "PostgreSQL streaming replication",
-    "Redis cluster failover",
-    "Kubernetes ingress TLS",
-    "Docker multi-stage builds",
-    "Terraform state locking",
-    "Kafka consumer lag",
-    "Nginx rate limiting",
-    "Rust async cancellation",
-    "Python packaging wheels",
-    "GitHub Actions caching",
-    "S3 lifecycle rules",
-    "gRPC deadline propagation",
-    "Prometheus alert routing",
-    "SQLite WAL checkpoints",
-    "OAuth token refresh",
-    "WebSocket reconnect backoff",
-];
-const DETAILS: &[&str] = &[
-    "under heavy write load",
-    "across two regions",
-    "with zero downtime",
-    "on a tight memory budget",
-    "behind a corporate proxy",
-    "for a multi-tenant setup",
-    "with strict latency goals",
-    "in CI only",
-];
+include!("common/corpus.rs");
 
 fn env(name: &str, default: usize) -> usize {
     std::env::var(name).ok().and_then(|v| v.parse().ok()).unwrap_or(default)

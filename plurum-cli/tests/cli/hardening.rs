@@ -515,7 +515,14 @@ fn a_flush_stops_sending_after_the_first_401() {
         .unwrap();
     assert_eq!(flush.status.code(), Some(4), "{}", text(&flush.stderr));
     let sent = world.block_on(server.received_requests()).unwrap().len();
-    assert!(sent <= 16, "{sent} reports were sent after the key was rejected");
+    // At most the first wave (32 reports in flight at once, FLUSH_CONCURRENCY)
+    // leaves before the first 401 comes back; none is sent after it. How many
+    // of the first wave leave first is up to the scheduler (this assertion
+    // said 16 and failed once with 32 on a loaded machine).
+    assert!(
+        (1..=32).contains(&sent),
+        "{sent} of 60 reports were sent: a 401 must stop the flush"
+    );
     assert_eq!(
         world.state("default")["pendingOutcomeReports"]
             .as_array()

@@ -328,39 +328,14 @@ mod tests {
         }
     }
 
+    // TOPICS and DETAILS: the benchmark's corpus.
+    include!("../../benches/common/corpus.rs");
+
     /// The benchmark's corpus (16 topics × 8 details, `benches/server.rs`),
     /// 10,000 experiences: the quantized scan's top 30 is the exact scan's
     /// for every query (recall 1.0; the issue asked for at least 0.95).
     #[test]
     fn recall_on_the_benchmark_corpus() {
-        const TOPICS: &[&str] = &[
-            "PostgreSQL streaming replication",
-            "Redis cluster failover",
-            "Kubernetes ingress TLS",
-            "Docker multi-stage builds",
-            "Terraform state locking",
-            "Kafka consumer lag",
-            "Nginx rate limiting",
-            "Rust async cancellation",
-            "Python packaging wheels",
-            "GitHub Actions caching",
-            "S3 lifecycle rules",
-            "gRPC deadline propagation",
-            "Prometheus alert routing",
-            "SQLite WAL checkpoints",
-            "OAuth token refresh",
-            "WebSocket reconnect backoff",
-        ];
-        const DETAILS: &[&str] = &[
-            "under heavy write load",
-            "across two regions",
-            "with zero downtime",
-            "on a tight memory budget",
-            "behind a corporate proxy",
-            "for a multi-tenant setup",
-            "with strict latency goals",
-            "in CI only",
-        ];
         let mut index = VectorIndex::default();
         for i in 0..10_000 {
             let topic = TOPICS[i % TOPICS.len()];
