@@ -72,7 +72,8 @@ pub struct ServerConfig {
     /// nothing: the database is then a private temporary file (0600, in the
     /// system's temporary directory, written without syncing), so that its
     /// read connections can work in parallel, removed when the server
-    /// stops.
+    /// stops (where none can be made, a `:memory:` database on one
+    /// connection).
     pub data: Option<PathBuf>,
     /// Rate limits and pulse guardrails.
     pub limits: Limits,

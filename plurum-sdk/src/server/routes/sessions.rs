@@ -13,7 +13,7 @@ use crate::server::embed;
 use crate::server::error::{Failure, Outcome};
 use crate::server::request::Req;
 use crate::server::security;
-use crate::server::store::{Agent, Contribution, Eligibility, Entry, Session};
+use crate::server::store::{Agent, Contribution, Eligibility, Entry, NewEvent, Session};
 use crate::server::validation::{self, Fields};
 
 const VISIBILITIES: &[&str] = &["public", "team", "private"];
@@ -320,14 +320,13 @@ pub(crate) fn contribute_to(
     }
     let contribution = state
         .store
-        .insert_contribution(&session.id, &agent.id, &content, contribution_type)?;
-    state.store.insert_event(
-        "contribution_received",
-        &contribution.json(),
-        Some(&session.agent_id),
-        &session.id,
-        &agent.id,
-    )?;
+        .insert_contribution(&session.id, &agent.id, &content, contribution_type, |c| NewEvent {
+            event_type: "contribution_received",
+            data: c.json(),
+            target: Some(session.agent_id.clone()),
+            source_session: session.id.clone(),
+            source_agent: agent.id.clone(),
+        })?;
     state
         .hub
         .contribution_received(&session.agent_id, contribution.json(), &state.limits);

@@ -18,35 +18,58 @@ pub(crate) struct Event {
     pub(crate) created_at: String,
 }
 
+/// An event to store.
+#[derive(Debug, Clone)]
+pub(crate) struct NewEvent {
+    pub(crate) event_type: &'static str,
+    pub(crate) data: Value,
+    /// The one agent it is for (None: every other agent).
+    pub(crate) target: Option<String>,
+    pub(crate) source_session: String,
+    pub(crate) source_agent: String,
+}
+
 impl Store {
     /// Stores an event: for one agent (`target`), or broadcast to every other agent.
     pub(crate) fn insert_event(
         &self,
-        event_type: &str,
+        event_type: &'static str,
         data: &Value,
         target: Option<&str>,
         source_session: &str,
         source_agent: &str,
     ) -> rusqlite::Result<Event> {
+        let event = NewEvent {
+            event_type,
+            data: data.clone(),
+            target: target.map(str::to_owned),
+            source_session: source_session.to_owned(),
+            source_agent: source_agent.to_owned(),
+        };
+        Self::write_event(&self.conn(), &event)
+    }
+
+    /// Writes an event on the writer (or in its transaction).
+    pub(super) fn write_event(conn: &rusqlite::Connection, new: &NewEvent) -> rusqlite::Result<Event> {
         let event = Event {
             id: clock::uuid(),
-            event_type: event_type.to_owned(),
-            event_data: data.clone(),
-            target_agent_id: target.map(str::to_owned),
-            source_session_id: Some(source_session.to_owned()),
-            source_agent_id: Some(source_agent.to_owned()),
+            event_type: new.event_type.to_owned(),
+            event_data: new.data.clone(),
+            target_agent_id: new.target.clone(),
+            source_session_id: Some(new.source_session.clone()),
+            source_agent_id: Some(new.source_agent.clone()),
             created_at: clock::now_string(),
         };
-        self.conn().cached_execute(
+        conn.cached_execute(
             "INSERT INTO events (id, event_type, event_data, target_agent_id, source_session_id, source_agent_id, created_at)
              VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7)",
             params![
                 event.id,
-                event_type,
-                json_text(data),
-                target,
-                source_session,
-                source_agent,
+                event.event_type,
+                json_text(&event.event_data),
+                event.target_agent_id,
+                event.source_session_id,
+                event.source_agent_id,
                 event.created_at
             ],
         )?;

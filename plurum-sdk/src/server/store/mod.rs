@@ -24,7 +24,7 @@ use rusqlite::{Connection, OpenFlags, OptionalExtension, Row};
 use serde_json::Value;
 
 pub(crate) use agents::Agent;
-pub(crate) use events::Event;
+pub(crate) use events::{Event, NewEvent};
 pub(crate) use experiences::{Experience, NewExperience, OutcomeInput};
 pub(crate) use search::Eligibility;
 pub(crate) use sessions::{Contribution, Entry, Session};
@@ -120,7 +120,7 @@ struct Scratch {
 }
 
 impl Scratch {
-    fn new() -> Self {
+    fn new(dir: &Path) -> Self {
         static NEXT: AtomicUsize = AtomicUsize::new(0);
         let nanos = std::time::SystemTime::now()
             .duration_since(std::time::UNIX_EPOCH)
@@ -130,9 +130,7 @@ impl Scratch {
             std::process::id(),
             NEXT.fetch_add(1, Ordering::Relaxed)
         );
-        Self {
-            path: std::env::temp_dir().join(name),
-        }
+        Self { path: dir.join(name) }
     }
 }
 
@@ -205,18 +203,45 @@ impl Store {
     /// readable by its owner only (0600): it holds private sessions and key
     /// hashes. SQLite gives its `-wal` and `-shm` files the same mode.
     pub(crate) fn open(path: Option<&Path>) -> rusqlite::Result<Self> {
-        let scratch = path.is_none().then(Scratch::new);
-        let file = path.map_or_else(
-            || scratch.as_ref().map(|s| s.path.clone()).unwrap_or_default(),
-            Path::to_path_buf,
-        );
-        create_private(&file);
-        let writer = Connection::open(&file)?;
-        writer.busy_timeout(std::time::Duration::from_secs(5))?;
-        writer.set_prepared_statement_cache_capacity(STATEMENT_CACHE);
+        match path {
+            Some(path) => Self::open_file(path, None),
+            None => Self::open_temporary(&std::env::temp_dir()),
+        }
+    }
+
+    /// The in-memory default: a private file in `dir`, or, if none can be
+    /// made there, a `:memory:` database on the writer alone (reads then
+    /// wait for each other, as they did before the pool).
+    fn open_temporary(dir: &Path) -> rusqlite::Result<Self> {
+        let scratch = Scratch::new(dir);
+        let path = scratch.path.clone();
+        match Self::open_file(&path, Some(scratch)) {
+            Ok(store) => Ok(store),
+            Err(error) => {
+                tracing::warn!(
+                    %error,
+                    dir = %dir.display(),
+                    "no temporary database file: keeping the data in memory, on one connection"
+                );
+                Self::build(Connection::open_in_memory()?, None, None)
+            }
+        }
+    }
+
+    fn open_file(file: &Path, scratch: Option<Scratch>) -> rusqlite::Result<Self> {
+        create_private(file);
+        let writer = Connection::open(file)?;
         writer.pragma_update(None, "journal_mode", "WAL")?;
         // A temporary database is not worth an fsync.
         writer.pragma_update(None, "synchronous", if scratch.is_some() { "OFF" } else { "NORMAL" })?;
+        Self::build(writer, Some(file), scratch)
+    }
+
+    /// The schema, the indexes read from the rows, and (for a file) the
+    /// read connections.
+    fn build(writer: Connection, file: Option<&Path>, scratch: Option<Scratch>) -> rusqlite::Result<Self> {
+        writer.busy_timeout(std::time::Duration::from_secs(5))?;
+        writer.set_prepared_statement_cache_capacity(STATEMENT_CACHE);
         writer.execute_batch(SCHEMA)?;
         migrate(&writer)?;
         writer.execute(
@@ -232,18 +257,23 @@ impl Store {
                 index.add(&row?);
             }
         }
-        let readers = std::thread::available_parallelism().map_or(2, |n| n.get()).clamp(2, 8);
-        let readers = (0..readers)
-            .map(|_| {
-                let reader = Connection::open_with_flags(
-                    &file,
-                    OpenFlags::SQLITE_OPEN_READ_ONLY | OpenFlags::SQLITE_OPEN_NO_MUTEX,
-                )?;
-                reader.busy_timeout(std::time::Duration::from_secs(5))?;
-                reader.set_prepared_statement_cache_capacity(STATEMENT_CACHE);
-                Ok(Mutex::new(reader))
-            })
-            .collect::<rusqlite::Result<Vec<_>>>()?;
+        let readers = match file {
+            None => Vec::new(),
+            Some(file) => {
+                let count = std::thread::available_parallelism().map_or(2, |n| n.get()).clamp(2, 8);
+                (0..count)
+                    .map(|_| {
+                        let reader = Connection::open_with_flags(
+                            file,
+                            OpenFlags::SQLITE_OPEN_READ_ONLY | OpenFlags::SQLITE_OPEN_NO_MUTEX,
+                        )?;
+                        reader.busy_timeout(std::time::Duration::from_secs(5))?;
+                        reader.set_prepared_statement_cache_capacity(STATEMENT_CACHE);
+                        Ok(Mutex::new(reader))
+                    })
+                    .collect::<rusqlite::Result<Vec<_>>>()?
+            }
+        };
         Ok(Self {
             writer: Mutex::new(writer),
             readers,
@@ -260,6 +290,9 @@ impl Store {
 
     /// A read-only connection: the first free one, else the next in turn.
     fn reader(&self) -> MutexGuard<'_, Connection> {
+        if self.readers.is_empty() {
+            return self.conn();
+        }
         let start = self.next_reader.fetch_add(1, Ordering::Relaxed);
         for offset in 0..self.readers.len() {
             match self.readers[(start + offset) % self.readers.len()].try_lock() {
@@ -415,8 +448,27 @@ mod tests {
     }
 
     #[test]
+    fn without_a_writable_temporary_directory_the_store_stays_in_memory() {
+        let store = Store::open_temporary(Path::new("/nonexistent/plurum-test-dir")).unwrap();
+        assert!(store.readers.is_empty() && store._scratch.is_none());
+        let stored = store
+            .insert_experience(&experience("Keep PostgreSQL backups verified"))
+            .unwrap();
+        assert!(store.experience(&stored.id).unwrap().is_some());
+        let query = embed::embed("postgresql backups");
+        let keywords = embed::fts_query("postgresql backups");
+        assert_eq!(
+            store
+                .search(&query, keywords.as_ref(), &Eligibility::default(), 5)
+                .unwrap()
+                .len(),
+            1
+        );
+    }
+
+    #[test]
     fn a_data_file_keeps_what_was_written_and_its_search_index() {
-        let scratch = Scratch::new();
+        let scratch = Scratch::new(&std::env::temp_dir());
         let path = scratch.path.clone();
         {
             let store = Store::open(Some(&path)).unwrap();

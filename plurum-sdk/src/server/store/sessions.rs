@@ -262,13 +262,16 @@ impl Store {
         stmt.query_map([], Session::from_row)?.collect()
     }
 
-    /// Stores a contribution.
+    /// Stores a contribution and, in the same transaction, the owner's
+    /// inbox event made of it by `event` (one commit for both: a
+    /// contribution is never without its event).
     pub(crate) fn insert_contribution(
         &self,
         session_id: &str,
         contributor: &str,
         content: &Value,
         contribution_type: &str,
+        event: impl FnOnce(&Contribution) -> super::NewEvent,
     ) -> rusqlite::Result<Contribution> {
         let contribution = Contribution {
             id: clock::uuid(),
@@ -278,7 +281,9 @@ impl Store {
             contribution_type: contribution_type.to_owned(),
             created_at: clock::now_string(),
         };
-        self.conn().cached_execute(
+        let mut conn = self.conn();
+        let tx = conn.transaction()?;
+        tx.cached_execute(
             "INSERT INTO contributions (id, session_id, contributor_agent_id, content, contribution_type, created_at)
              VALUES (?1, ?2, ?3, ?4, ?5, ?6)",
             params![
@@ -290,6 +295,8 @@ impl Store {
                 contribution.created_at
             ],
         )?;
+        Self::write_event(&tx, &event(&contribution))?;
+        tx.commit()?;
         Ok(contribution)
     }
 
