@@ -69,8 +69,9 @@ pub struct ServerConfig {
     /// Where to listen (default `127.0.0.1:0`: a free port on loopback).
     pub addr: SocketAddr,
     /// A SQLite file that keeps everything across restarts; `None` keeps
-    /// nothing: the database is then a private temporary file (0600, in the
-    /// system's temporary directory, written without syncing), so that its
+    /// nothing: the database is then a private temporary file (0600, in a
+    /// 0700 directory with a random name in the system's temporary
+    /// directory, written without syncing), so that its
     /// read connections can work in parallel, removed when the server
     /// stops (where none can be made, a `:memory:` database on one
     /// connection).

@@ -111,36 +111,54 @@ impl Indexes {
 
 /// The private temporary database of an in-memory store: SQLite's
 /// `:memory:` databases cannot be shared by several connections without
-/// serializing them (shared cache), so the in-memory default is a file in
-/// the temporary directory, written without syncing, removed on drop
-/// (with its `-wal` and `-shm` files).
+/// serializing them, so the in-memory default is a file, written without
+/// syncing, in a directory of its own: created 0700 under an unguessable
+/// name (128 random bits) in the temporary directory, so that nobody else
+/// can plant or read the database or its `-wal` and `-shm` files there.
+/// The directory is removed on drop.
 #[derive(Debug)]
 struct Scratch {
-    path: PathBuf,
+    dir: PathBuf,
 }
 
 impl Scratch {
-    fn new(dir: &Path) -> Self {
-        static NEXT: AtomicUsize = AtomicUsize::new(0);
-        let nanos = std::time::SystemTime::now()
-            .duration_since(std::time::UNIX_EPOCH)
-            .map_or(0, |d| d.subsec_nanos());
-        let name = format!(
-            "plurum-server-{}-{}-{nanos:08x}.sqlite",
-            std::process::id(),
-            NEXT.fetch_add(1, Ordering::Relaxed)
-        );
-        Self { path: dir.join(name) }
+    /// Creates the directory (a fresh name if one is taken).
+    fn create(parent: &Path) -> std::io::Result<Self> {
+        let mut last = None;
+        for _ in 0..8 {
+            let mut bytes = [0u8; 16];
+            getrandom::fill(&mut bytes).map_err(|e| std::io::Error::other(e.to_string()))?;
+            let name: String = bytes.iter().map(|b| format!("{b:02x}")).collect();
+            match Self::create_at(parent.join(format!("plurum-server-{name}"))) {
+                Ok(scratch) => return Ok(scratch),
+                Err(e) if e.kind() == std::io::ErrorKind::AlreadyExists => last = Some(e),
+                Err(e) => return Err(e),
+            }
+        }
+        Err(last.unwrap_or_else(|| std::io::Error::other("no free name")))
+    }
+
+    /// Creates exactly this directory, 0700; one that exists (a symlink
+    /// included) is an error, never adopted.
+    fn create_at(dir: PathBuf) -> std::io::Result<Self> {
+        let mut builder = std::fs::DirBuilder::new();
+        #[cfg(unix)]
+        {
+            use std::os::unix::fs::DirBuilderExt;
+            builder.mode(0o700);
+        }
+        builder.create(&dir)?;
+        Ok(Self { dir })
+    }
+
+    fn database(&self) -> PathBuf {
+        self.dir.join("plurum.sqlite")
     }
 }
 
 impl Drop for Scratch {
     fn drop(&mut self) {
-        for suffix in ["", "-wal", "-shm", "-journal"] {
-            let mut path = self.path.clone().into_os_string();
-            path.push(suffix);
-            let _ = std::fs::remove_file(path);
-        }
+        let _ = std::fs::remove_dir_all(&self.dir);
     }
 }
 
@@ -213,9 +231,13 @@ impl Store {
     /// made there, a `:memory:` database on the writer alone (reads then
     /// wait for each other, as they did before the pool).
     fn open_temporary(dir: &Path) -> rusqlite::Result<Self> {
-        let scratch = Scratch::new(dir);
-        let path = scratch.path.clone();
-        match Self::open_file(&path, Some(scratch)) {
+        let opened = Scratch::create(dir)
+            .map_err(|e| rusqlite::Error::ToSqlConversionFailure(Box::new(e)))
+            .and_then(|scratch| {
+                let path = scratch.database();
+                Self::open_file(&path, Some(scratch))
+            });
+        match opened {
             Ok(store) => Ok(store),
             Err(error) => {
                 tracing::warn!(
@@ -428,23 +450,47 @@ mod tests {
     fn the_in_memory_store_is_a_private_file_gone_with_the_store() {
         let store = Store::open(None).unwrap();
         store.insert_experience(&experience("Something to write down")).unwrap();
-        let path = store._scratch.as_ref().unwrap().path.clone();
-        assert!(path.starts_with(std::env::temp_dir()));
+        let scratch = store._scratch.as_ref().unwrap();
+        let (dir, path) = (scratch.dir.clone(), scratch.database());
+        assert!(dir.starts_with(std::env::temp_dir()));
+        assert!(path.exists());
         #[cfg(unix)]
         {
             use std::os::unix::fs::PermissionsExt;
-            let mode = std::fs::metadata(&path).unwrap().permissions().mode() & 0o777;
-            assert_eq!(mode, 0o600);
+            let mode = |p: &Path| std::fs::metadata(p).unwrap().permissions().mode() & 0o777;
+            assert_eq!(mode(&dir), 0o700, "nobody else can plant or read its files");
+            assert_eq!(mode(&path), 0o600);
         }
         let other = Store::open(None).unwrap();
-        assert_ne!(other._scratch.as_ref().unwrap().path, path, "each store its own");
+        assert_ne!(other._scratch.as_ref().unwrap().dir, dir, "each store its own");
         assert_eq!(other.list_experiences(None, None, None, true, 1, 0).unwrap().1, 0);
         drop(store);
-        for suffix in ["", "-wal", "-shm"] {
-            let mut file = path.clone().into_os_string();
-            file.push(suffix);
-            assert!(!Path::new(&file).exists(), "{file:?} is left behind");
-        }
+        assert!(!dir.exists(), "{dir:?} is left behind");
+    }
+
+    /// A directory planted under the name a store picks (here with a
+    /// symlink where the database would go) is refused, never adopted; and
+    /// the names are 128 random bits, so they cannot be planted ahead.
+    #[test]
+    fn a_planted_directory_is_never_adopted() {
+        let parent = Scratch::create(&std::env::temp_dir()).unwrap();
+        let planted = parent.dir.join("plurum-server-planted");
+        std::fs::create_dir(&planted).unwrap();
+        let victim = parent.dir.join("victim");
+        std::fs::write(&victim, "someone else's file").unwrap();
+        #[cfg(unix)]
+        std::os::unix::fs::symlink(&victim, planted.join("plurum.sqlite")).unwrap();
+        let refused = Scratch::create_at(planted.clone()).unwrap_err();
+        assert_eq!(refused.kind(), std::io::ErrorKind::AlreadyExists);
+        assert_eq!(std::fs::read_to_string(&victim).unwrap(), "someone else's file");
+        let names: std::collections::HashSet<String> = (0..4)
+            .map(|_| {
+                let scratch = Scratch::create(&parent.dir).unwrap();
+                scratch.dir.file_name().unwrap().to_string_lossy().into_owned()
+            })
+            .collect();
+        assert_eq!(names.len(), 4);
+        assert!(names.iter().all(|n| n.len() == "plurum-server-".len() + 32));
     }
 
     #[test]
@@ -468,8 +514,8 @@ mod tests {
 
     #[test]
     fn a_data_file_keeps_what_was_written_and_its_search_index() {
-        let scratch = Scratch::new(&std::env::temp_dir());
-        let path = scratch.path.clone();
+        let scratch = Scratch::create(&std::env::temp_dir()).unwrap();
+        let path = scratch.database();
         {
             let store = Store::open(Some(&path)).unwrap();
             assert!(store._scratch.is_none());
