@@ -803,5 +803,15 @@ mod tests {
         assert!(command("plurum_search", json!({"query": 3}).as_object().cloned()).is_err());
         assert!(command("plurum_session_log", json!({"kind": "gotcha"}).as_object().cloned()).is_err());
         assert!(command("plurum_nothing", None).is_err());
+        // A misspelt argument is refused, not ignored (the safety flags too).
+        let typo = |tool: &str, arguments: Value| command(tool, arguments.as_object().cloned()).is_err();
+        assert!(typo(
+            "plurum_contribute",
+            json!({"session": "82933993", "text": "x", "typ": "warning"})
+        ));
+        assert!(typo(
+            "plurum_report_outcome",
+            json!({"id": "82933993", "success": true, "redacted": true})
+        ));
     }
 }

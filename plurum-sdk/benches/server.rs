@@ -5,6 +5,7 @@
 //! ```text
 //! cargo bench -p plurum-sdk --features server --bench server
 //! PLURUM_BENCH_SIZES=2000 PLURUM_BENCH_REQUESTS=500 cargo bench -p plurum-sdk --features server --bench server
+//! PLURUM_BENCH_SIZES=100000 PLURUM_BENCH_DATA=/tmp/bench.sqlite cargo bench -p plurum-sdk --features server --bench server
 //! ```
 //!
 //! Server and client share the machine (and its cores), over loopback HTTP.
@@ -116,9 +117,15 @@ fn main() {
             .collect();
         let requests = env("PLURUM_BENCH_REQUESTS", 2_000);
         let concurrency = env("PLURUM_BENCH_CONCURRENCY", 8);
-        let server = ReferenceServer::start(ServerConfig::default().no_limits())
-            .await
-            .expect("server");
+        // PLURUM_BENCH_DATA=FILE: keep the data in FILE (a new one) instead of
+        // the default temporary database, and at the end time a restart that
+        // reads it all back (the search indexes are rebuilt from the rows).
+        let data = std::env::var_os("PLURUM_BENCH_DATA").map(std::path::PathBuf::from);
+        let config = match &data {
+            Some(path) => ServerConfig::default().no_limits().data(path),
+            None => ServerConfig::default().no_limits(),
+        };
+        let server = ReferenceServer::start(config.clone()).await.expect("server");
         let anonymous = Client::builder()
             .base_url(server.base_url())
             .retry(RetryPolicy::none())
@@ -178,5 +185,15 @@ fn main() {
             );
         }
         server.shutdown().await;
+        if data.is_some() {
+            let started = Instant::now();
+            let server = ReferenceServer::start(config).await.expect("restart");
+            println!(
+                "\nrestart with {} experiences in the data file: {:.2} s to serve again",
+                short_ids.len(),
+                started.elapsed().as_secs_f64()
+            );
+            server.shutdown().await;
+        }
     });
 }

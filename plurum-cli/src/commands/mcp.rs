@@ -66,7 +66,7 @@ fn print_config(host: Host, options: &Options) -> anyhow::Result<u8> {
             std::env::var(name)
                 .ok()
                 .filter(|v| !v.is_empty())
-                .map(|v| ((*name).to_owned(), json!(v)))
+                .map(|v| ((*name).to_owned(), json!(without_credentials(&v))))
         })
         .collect();
     let mut server = json!({"command": exe, "args": args});
@@ -112,6 +112,22 @@ fn print_config(host: Host, options: &Options) -> anyhow::Result<u8> {
         text.clone()
     })?;
     Ok(exit::OK)
+}
+
+/// A URL without a user name or password in it (a snippet ends up in
+/// files and shell history; the key never goes there, nor does this).
+fn without_credentials(value: &str) -> String {
+    match reqwest::Url::parse(value) {
+        Ok(mut url) if !url.username().is_empty() || url.password().is_some() => {
+            let _ = url.set_username("");
+            let _ = url.set_password(None);
+            crate::output::eprint_clean(
+                "warning: PLURUM_API_URL holds credentials; the snippet leaves them out (give the host its own copy)",
+            );
+            url.to_string()
+        }
+        _ => value.to_owned(),
+    }
 }
 
 fn toml_string(text: &str) -> String {

@@ -222,3 +222,23 @@ fn print_config_gives_each_host_its_snippet() {
     let snippet: Value = serde_json::from_str(generic["snippet"].as_str().unwrap()).unwrap();
     assert!(snippet["mcpServers"]["plurum"]["command"].is_string());
 }
+
+#[test]
+fn print_config_leaves_credentials_in_the_api_url_out() {
+    let world = World::new();
+    let output = world
+        .plurum()
+        .env("PLURUM_API_URL", "https://bot:s3cretpass@plurum.example/api/v1")
+        .args(["--json", "mcp", "--print-config", "generic"])
+        .output()
+        .unwrap();
+    assert!(output.status.success());
+    let stdout = String::from_utf8(output.stdout).unwrap();
+    assert!(!stdout.contains("s3cretpass") && !stdout.contains("bot:"), "{stdout}");
+    let printed: Value = serde_json::from_str(&stdout).unwrap();
+    assert_eq!(
+        printed["server"]["env"]["PLURUM_API_URL"],
+        "https://plurum.example/api/v1"
+    );
+    assert!(String::from_utf8_lossy(&output.stderr).contains("leaves them out"));
+}

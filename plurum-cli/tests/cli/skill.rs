@@ -412,6 +412,18 @@ fn every_command_of_the_guide_runs_as_written() {
     }
     let ran = agent.finish();
     assert_eq!(ran, lines.len());
+    // The error object the guide shows is the one plurum prints.
+    let start = SKILL.find("## Errors under --json").unwrap();
+    let example = &SKILL[start..];
+    let example = &example[example.find("```json\n").unwrap() + 8..];
+    let example: Value = serde_json::from_str(&example[..example.find("```").unwrap()]).unwrap();
+    let printed = world
+        .plurum()
+        .args(["experience", "get", "00000000", "--json"])
+        .output()
+        .unwrap();
+    assert_eq!(printed.status.code(), Some(1));
+    assert_eq!(serde_json::from_slice::<Value>(&printed.stdout).unwrap(), example);
     // The story left what the guide says it leaves.
     let state = world.state("default");
     assert!(state["pendingOutcomeReports"].as_array().is_some_and(Vec::is_empty));

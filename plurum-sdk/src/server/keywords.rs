@@ -40,6 +40,9 @@ struct Doc {
 pub(crate) struct KeywordIndex {
     stemmer: Stemmer,
     dictionary: HashMap<Box<str>, u32>,
+    /// Each word seen, to its term: stemming once per distinct word keeps
+    /// start-up and inserts cheap.
+    words: HashMap<Box<str>, u32>,
     /// Experiences holding each term.
     holders: Vec<u32>,
     /// By slot (the vector index's).
@@ -61,6 +64,7 @@ impl Default for KeywordIndex {
         Self {
             stemmer: Stemmer::create(Algorithm::English),
             dictionary: HashMap::new(),
+            words: HashMap::new(),
             holders: Vec::new(),
             docs: Vec::new(),
             total_tokens: 0,
@@ -99,12 +103,19 @@ impl KeywordIndex {
                 if is_stop_word(&token) {
                     continue;
                 }
-                let stem = self.stem(&token).into_owned();
-                let next = u32::try_from(self.dictionary.len()).unwrap_or(u32::MAX);
-                let id = *self.dictionary.entry(stem.into_boxed_str()).or_insert(next);
-                if id as usize == self.holders.len() {
-                    self.holders.push(0);
-                }
+                let id = match self.words.get(token.as_str()) {
+                    Some(id) => *id,
+                    None => {
+                        let stem = self.stem(&token).into_owned();
+                        let next = u32::try_from(self.dictionary.len()).unwrap_or(u32::MAX);
+                        let id = *self.dictionary.entry(stem.into_boxed_str()).or_insert(next);
+                        if id as usize == self.holders.len() {
+                            self.holders.push(0);
+                        }
+                        self.words.insert(token.into_boxed_str(), id);
+                        id
+                    }
+                };
                 *frequencies.entry(id).or_default() += WEIGHTS[column];
             }
         }
