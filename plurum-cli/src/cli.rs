@@ -45,7 +45,7 @@ Exit codes:
 
 /// The command line.
 #[derive(Debug, Parser)]
-#[command(name = "plurum", version, about = ABOUT, long_about = LONG_ABOUT, after_help = AFTER_HELP)]
+#[command(name = "plurum", version = crate::build_info::BuildInfo::get().line(), about = ABOUT, long_about = LONG_ABOUT, after_help = AFTER_HELP)]
 pub(crate) struct Cli {
     #[command(flatten)]
     pub(crate) global: Global,
@@ -64,7 +64,13 @@ pub(crate) struct Global {
     #[arg(long, global = true, value_name = "URL")]
     pub(crate) api_url: Option<String>,
     /// Profile: an agent identity with its own key, settings and state (also PLURUM_PROFILE; default: default).
-    #[arg(long, global = true, value_name = "NAME", value_parser = profile_name)]
+    #[arg(
+        long,
+        global = true,
+        value_name = "NAME",
+        value_parser = profile_name,
+        add = clap_complete::ArgValueCandidates::new(commands::completions::profile_candidates)
+    )]
     pub(crate) profile: Option<String>,
     /// Read the API key from this file (instead of the keyring or credentials.toml).
     #[arg(long, global = true, value_name = "PATH")]
@@ -226,8 +232,10 @@ pub(crate) enum Command {
         after_help = "Examples:\n  plurum config list\n  plurum config set focus \"PostgreSQL replication\"\n  plurum config get daemon.drives.trigger_threshold"
     )]
     Config(commands::config::Command),
-    /// Print shell completions.
+    /// Print the shell completion script (bash, zsh, fish, powershell, elvish).
     Completions(commands::completions::Args),
+    /// Write a man page for every command into a folder.
+    Man(commands::man::Args),
 }
 
 #[cfg(test)]

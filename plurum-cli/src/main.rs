@@ -3,6 +3,7 @@
 // people at a shell, not for rustdoc's link and HTML rules.
 #![allow(rustdoc::bare_urls, rustdoc::broken_intra_doc_links, rustdoc::invalid_html_tags)]
 
+mod build_info;
 mod cli;
 mod commands;
 mod config;
@@ -31,6 +32,8 @@ use cli::{Cli, Command};
 use context::Ctx;
 
 fn main() -> ExitCode {
+    // A TAB in a shell that sourced `plurum completions`: answer and exit.
+    commands::completions::answer_if_asked();
     let args = gh_style_jq(std::env::args_os().collect());
     let cli = match parse(&args) {
         Ok(cli) => cli,
@@ -120,6 +123,9 @@ fn parse(args: &[std::ffi::OsString]) -> Result<Cli, u8> {
         Err(error) => error,
     };
     use clap::error::ErrorKind;
+    if error.kind() == ErrorKind::DisplayVersion && wants_json(args) {
+        return Err(print_version_json(args));
+    }
     if matches!(error.kind(), ErrorKind::DisplayHelp | ErrorKind::DisplayVersion)
         || error.kind() == ErrorKind::DisplayHelpOnMissingArgumentOrSubcommand && !wants_json(args)
         || !wants_json(args)
@@ -128,12 +134,20 @@ fn parse(args: &[std::ffi::OsString]) -> Result<Cli, u8> {
         return Err(if error.use_stderr() { exit::USAGE } else { exit::OK });
     }
     let rendered = error.render().to_string();
-    let message = rendered
+    let mut message = rendered
         .lines()
         .find(|l| !l.trim().is_empty())
         .unwrap_or("invalid usage")
         .trim_start_matches("error: ")
         .to_owned();
+    // A bad value of a closed set: name the values it takes.
+    if let Some(values) = rendered
+        .lines()
+        .find_map(|l| l.trim().strip_prefix("[possible values: "))
+        .and_then(|l| l.strip_suffix(']'))
+    {
+        message.push_str(&format!(" (possible values: {values})"));
+    }
     let usage = rendered
         .lines()
         .find(|l| l.trim_start().starts_with("Usage:"))
@@ -148,6 +162,38 @@ fn parse(args: &[std::ffi::OsString]) -> Result<Cli, u8> {
     }
     output::write_json_document(&serde_json::json!({ "error": body }));
     Err(exit::USAGE)
+}
+
+/// `plurum --version --json` (or `--jq EXPR`): the build as one document.
+fn print_version_json(args: &[std::ffi::OsString]) -> u8 {
+    let info = serde_json::to_value(build_info::BuildInfo::get()).unwrap_or_default();
+    // clap stopped before `--jq` was parsed: take its value from the arguments.
+    let expr = args.iter().enumerate().find_map(|(i, a)| {
+        let a = a.to_string_lossy();
+        match a.strip_prefix("--jq=") {
+            Some(expr) => Some(expr.to_owned()),
+            None if a == "--jq" => args.get(i + 1).map(|e| e.to_string_lossy().into_owned()),
+            None => None,
+        }
+    });
+    let Some(expr) = expr else {
+        output::write_json_document(&info);
+        return exit::OK;
+    };
+    let out = jq::Filter::compile(&expr).and_then(|filter| filter.lines(&info));
+    match out {
+        Ok(lines) => {
+            for line in lines {
+                println!("{line}");
+            }
+            exit::OK
+        }
+        Err(message) => {
+            let error = anyhow::Error::new(exit::CliError::new(exit::USAGE, message));
+            exit::report(&error, &exit::classify(&error), true, 0);
+            exit::USAGE
+        }
+    }
 }
 
 /// Colors on stderr: a terminal, and neither `--no-color` nor `NO_COLOR`.
@@ -188,6 +234,7 @@ pub(crate) async fn dispatch(cli: Cli, jq: Option<jq::Filter>) -> anyhow::Result
     // Commands that need no context.
     let command = match cli.command {
         Command::Completions(args) => return commands::completions::run(args, &options),
+        Command::Man(args) => return commands::man::run(args, &options),
         Command::Skill(args) => return commands::skill::run(args, &options),
         Command::Config(command) => return commands::config::run(command, &options),
         Command::Mcp(args) => {
@@ -225,6 +272,7 @@ pub(crate) async fn dispatch(cli: Cli, jq: Option<jq::Filter>) -> anyhow::Result
             Command::Api(args) => commands::api::run(args, &ctx).await,
             Command::Serve(_)
             | Command::Completions(_)
+            | Command::Man(_)
             | Command::Skill(_)
             | Command::Config(_)
             | Command::Mcp(_)

@@ -6,9 +6,12 @@
 /// What arrived.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub(crate) enum Signal {
-    /// SIGHUP: reload the configuration.
+    /// SIGHUP: reload the configuration (unix only: Windows has no such
+    /// signal, and a daemon there reloads by restarting).
+    #[cfg_attr(not(unix), allow(dead_code))]
     Hangup,
-    /// SIGTERM: stop cleanly.
+    /// SIGTERM; on Windows the console closing or the system shutting
+    /// down: stop cleanly.
     Terminate,
     /// Ctrl-C (SIGINT): stop cleanly.
     Interrupt,
@@ -25,7 +28,8 @@ impl Signal {
     }
 }
 
-/// SIGHUP, SIGTERM and SIGINT handlers.
+/// SIGHUP, SIGTERM and SIGINT handlers (on Windows: Ctrl-C, Ctrl-Break,
+/// the console closing and the system shutting down).
 #[derive(Debug)]
 pub(crate) struct Signals {
     #[cfg(unix)]
@@ -34,6 +38,30 @@ pub(crate) struct Signals {
     terminate: Option<tokio::signal::unix::Signal>,
     #[cfg(unix)]
     interrupt: Option<tokio::signal::unix::Signal>,
+    #[cfg(windows)]
+    ctrl_c: Option<tokio::signal::windows::CtrlC>,
+    #[cfg(windows)]
+    ctrl_break: Option<tokio::signal::windows::CtrlBreak>,
+    #[cfg(windows)]
+    close: Option<tokio::signal::windows::CtrlClose>,
+    #[cfg(windows)]
+    shutdown: Option<tokio::signal::windows::CtrlShutdown>,
+}
+
+/// Waits for the next event of an optional Windows handler (forever when
+/// it could not be installed).
+#[cfg(windows)]
+macro_rules! next_windows {
+    ($handler:expr) => {
+        async {
+            match $handler {
+                Some(handler) => {
+                    handler.recv().await;
+                }
+                None => std::future::pending::<()>().await,
+            }
+        }
+    };
 }
 
 #[cfg(unix)]
@@ -58,7 +86,17 @@ impl Signals {
                 interrupt: signal(SignalKind::interrupt()).ok(),
             }
         }
-        #[cfg(not(unix))]
+        #[cfg(windows)]
+        {
+            use tokio::signal::windows;
+            Self {
+                ctrl_c: windows::ctrl_c().ok(),
+                ctrl_break: windows::ctrl_break().ok(),
+                close: windows::ctrl_close().ok(),
+                shutdown: windows::ctrl_shutdown().ok(),
+            }
+        }
+        #[cfg(not(any(unix, windows)))]
         {
             Self {}
         }
@@ -74,7 +112,16 @@ impl Signals {
                 () = next_of(self.interrupt.as_mut()) => Signal::Interrupt,
             }
         }
-        #[cfg(not(unix))]
+        #[cfg(windows)]
+        {
+            tokio::select! {
+                () = next_windows!(self.ctrl_c.as_mut()) => Signal::Interrupt,
+                () = next_windows!(self.ctrl_break.as_mut()) => Signal::Interrupt,
+                () = next_windows!(self.close.as_mut()) => Signal::Terminate,
+                () = next_windows!(self.shutdown.as_mut()) => Signal::Terminate,
+            }
+        }
+        #[cfg(not(any(unix, windows)))]
         {
             let _ = tokio::signal::ctrl_c().await;
             Signal::Interrupt

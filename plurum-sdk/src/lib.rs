@@ -92,11 +92,6 @@ pub use raw::{RawRequest, RawResponse};
 pub use resources::{Agents, Experiences, Pulse, Sessions};
 pub use retry::RetryPolicy;
 
-/// The README's code samples compile as doctests.
-#[cfg(all(doctest, feature = "server"))]
-#[doc = include_str!("../../README.md")]
-struct ReadmeDoctests;
-
 /// The crate README's code samples compile as doctests.
 #[cfg(doctest)]
 #[doc = include_str!("../README.md")]

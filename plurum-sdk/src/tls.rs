@@ -31,10 +31,17 @@ fn provider() -> CryptoProvider {
     {
         rustls::crypto::ring::default_provider()
     }
+    // Never compiled into a build: the `compile_error!` above stops it. This
+    // arm only keeps that error the only one the compiler prints.
+    #[cfg(not(any(feature = "rustls-ring", feature = "rustls-aws-lc-rs")))]
+    {
+        unreachable!("plurum-sdk was built without a TLS crypto provider")
+    }
 }
 
 /// The name of the crypto provider in use (`ring` or `aws-lc-rs`).
-pub fn provider_name() -> &'static str {
+#[must_use]
+pub const fn provider_name() -> &'static str {
     if cfg!(feature = "rustls-aws-lc-rs") {
         "aws-lc-rs"
     } else {

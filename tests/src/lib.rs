@@ -25,3 +25,18 @@ pub fn plurum_binary() -> PathBuf {
     );
     binary
 }
+
+/// The code samples of the repository's README and guides compile as
+/// doctests (kept here, in a crate that is never published, because these
+/// documents are not part of either package).
+#[cfg(doctest)]
+#[doc = include_str!("../../README.md")]
+struct ReadmeDoctests;
+
+#[cfg(doctest)]
+#[doc = include_str!("../../docs/sdk.md")]
+struct SdkGuideDoctests;
+
+#[cfg(doctest)]
+#[doc = include_str!("../../docs/server.md")]
+struct ServerGuideDoctests;

@@ -1,26 +1,111 @@
-//! `plurum completions bash|zsh|fish`.
+//! `plurum completions bash|zsh|fish|powershell|elvish`: a script the shell
+//! sources once. It calls `plurum` back on every TAB (with
+//! `PLURUM_COMPLETE` set), so what is completed is what exists when the key
+//! is pressed: subcommands, flags, enum values, the profiles (from
+//! config.toml, credentials.toml and the state folders) and the config
+//! keys. (clap_complete's dynamic completion, pinned to an exact version:
+//! its interface between script and binary is not yet stable, so re-source
+//! the script after upgrading plurum — the examples do it at shell start.)
 
-use clap::CommandFactory;
+use std::ffi::OsStr;
 
-use crate::cli::Cli;
+use clap_complete::engine::CompletionCandidate;
+
 use crate::exit;
+
+/// The variable the completion script sets when it calls plurum back.
+pub(crate) const COMPLETE_VAR: &str = "PLURUM_COMPLETE";
 
 /// `plurum completions` arguments.
 #[derive(Debug, clap::Args)]
 #[command(after_help = "Examples:
-  plurum completions bash > ~/.local/share/bash-completion/completions/plurum
-  plurum completions zsh > \"${fpath[1]}/_plurum\"
-  plurum completions fish > ~/.config/fish/completions/plurum.fish")]
+  echo 'source <(plurum completions bash)' >> ~/.bashrc
+  echo 'source <(plurum completions zsh)' >> ~/.zshrc
+  plurum completions fish > ~/.config/fish/completions/plurum.fish
+  plurum completions powershell | Out-String | Invoke-Expression
+
+The script asks plurum for candidates on every TAB, so profiles and config
+keys created later are completed too. Load it anew after upgrading plurum.")]
 pub(crate) struct Args {
     /// The shell.
     #[arg(value_enum)]
     shell: Shell,
 }
 
+/// The shells completions exist for.
+#[derive(Debug, Clone, Copy, clap::ValueEnum)]
+pub(crate) enum Shell {
+    Bash,
+    Zsh,
+    Fish,
+    Powershell,
+    Elvish,
+}
+
+impl Shell {
+    fn name(self) -> &'static str {
+        match self {
+            Self::Bash => "bash",
+            Self::Zsh => "zsh",
+            Self::Fish => "fish",
+            Self::Powershell => "powershell",
+            Self::Elvish => "elvish",
+        }
+    }
+}
+
+/// Answers the completion script's call-back and exits, when this process
+/// is one (`PLURUM_COMPLETE` set); otherwise returns at once. Runs before
+/// anything else in `main`.
+pub(crate) fn answer_if_asked() {
+    if std::env::var_os(COMPLETE_VAR).is_none_or(|v| v.is_empty()) {
+        return;
+    }
+    use clap::CommandFactory as _;
+    clap_complete::CompleteEnv::with_factory(crate::cli::Cli::command)
+        .var(COMPLETE_VAR)
+        .complete();
+}
+
+/// How the script calls plurum back: `plurum` when it was found on PATH,
+/// else the path it was started by (made absolute).
+fn completer() -> String {
+    let argv0 = std::env::args_os().next().unwrap_or_else(|| "plurum".into());
+    let path = std::path::Path::new(&argv0);
+    if path.components().count() > 1 {
+        std::env::current_dir()
+            .map(|dir| dir.join(path))
+            .unwrap_or_else(|_| path.to_path_buf())
+            .to_string_lossy()
+            .into_owned()
+    } else {
+        argv0.to_string_lossy().into_owned()
+    }
+}
+
+pub(crate) fn run(args: Args, options: &crate::context::Options) -> anyhow::Result<u8> {
+    if options.json {
+        return Err(
+            crate::exit::CliError::new(exit::USAGE, "completions are a shell script, not JSON")
+                .hint("run it without --json / --jq")
+                .into(),
+        );
+    }
+    let shells = clap_complete::env::Shells::builtins();
+    let Some(shell) = shells.completer(args.shell.name()) else {
+        return Err(
+            crate::exit::CliError::new(exit::USAGE, format!("no completions for {}", args.shell.name())).into(),
+        );
+    };
+    let mut buffer = Vec::new();
+    shell.write_registration(COMPLETE_VAR, "plurum", "plurum", &completer(), &mut buffer)?;
+    crate::output::Output::new(false, false, None).write(&String::from_utf8_lossy(&buffer));
+    Ok(exit::OK)
+}
+
 /// The profiles that exist now: configured in config.toml, holding a key in
-/// credentials.toml, or with a state directory (regenerate the completions
-/// after adding one).
-fn known_profiles() -> Vec<String> {
+/// credentials.toml, or with a state directory.
+pub(crate) fn known_profiles() -> Vec<String> {
     let Ok(paths) = crate::paths::Paths::resolve() else {
         return Vec::new();
     };
@@ -51,37 +136,15 @@ fn known_profiles() -> Vec<String> {
     names
 }
 
-/// The shells completions exist for.
-#[derive(Debug, Clone, Copy, clap::ValueEnum)]
-pub(crate) enum Shell {
-    Bash,
-    Zsh,
-    Fish,
+/// Candidates for `--profile`, read when TAB is pressed.
+pub(crate) fn profile_candidates() -> Vec<CompletionCandidate> {
+    known_profiles().into_iter().map(CompletionCandidate::new).collect()
 }
 
-pub(crate) fn run(args: Args, options: &crate::context::Options) -> anyhow::Result<u8> {
-    if options.json {
-        return Err(
-            crate::exit::CliError::new(exit::USAGE, "completions are a shell script, not JSON")
-                .hint("run it without --json / --jq")
-                .into(),
-        );
-    }
-    let shell = match args.shell {
-        Shell::Bash => clap_complete::Shell::Bash,
-        Shell::Zsh => clap_complete::Shell::Zsh,
-        Shell::Fish => clap_complete::Shell::Fish,
-    };
-    let mut command = Cli::command();
-    let profiles = known_profiles();
-    if !profiles.is_empty() {
-        // Offered to --profile; the flag still takes any name when parsing.
-        command = command.mut_arg("profile", |arg| {
-            arg.value_parser(clap::builder::PossibleValuesParser::new(profiles))
-        });
-    }
-    let mut buffer = Vec::new();
-    clap_complete::generate(shell, &mut command, "plurum", &mut buffer);
-    crate::output::Output::new(false, false, None).write(&String::from_utf8_lossy(&buffer));
-    Ok(exit::OK)
+/// Candidates for a `plurum config` key, with what each one does.
+pub(crate) fn config_key_candidates() -> Vec<CompletionCandidate> {
+    crate::config::catalog()
+        .into_iter()
+        .map(|setting| CompletionCandidate::new(OsStr::new(&setting.key)).help(Some(setting.about.into())))
+        .collect()
 }

@@ -26,6 +26,7 @@ pub(crate) enum Command {
     #[command(after_help = "Examples:\n  plurum config get focus\n  plurum config get daemon.drives.trigger_threshold")]
     Get {
         /// The setting (see 'plurum config list').
+        #[arg(add = clap_complete::ArgValueCandidates::new(crate::commands::completions::config_key_candidates))]
         key: String,
     },
     /// Change a setting for this profile (checked first).
@@ -42,6 +43,7 @@ the profile's [profiles.NAME.daemon] table, or with --shared to the [daemon]
 table every profile shares; a running daemon reads them on SIGHUP or restart.")]
     Set {
         /// The setting (see 'plurum config list').
+        #[arg(add = clap_complete::ArgValueCandidates::new(crate::commands::completions::config_key_candidates))]
         key: String,
         /// The value (several for a list).
         #[arg(required = true, num_args = 1.., allow_hyphen_values = true)]
@@ -56,6 +58,7 @@ table every profile shares; a running daemon reads them on SIGHUP or restart.")]
     )]
     Unset {
         /// The setting (see 'plurum config list').
+        #[arg(add = clap_complete::ArgValueCandidates::new(crate::commands::completions::config_key_candidates))]
         key: String,
         /// For a daemon setting: remove it from the shared [daemon] table.
         #[arg(long)]

@@ -59,7 +59,7 @@ pub(crate) struct Args {
     /// Print a crontab line for this profile and exit.
     #[arg(long)]
     print_cron: bool,
-    /// Run this shell command with what needs your human on stdin (one line each), when there is any.
+    /// Run this shell command with what needs your human on stdin (one line each), when there is any (by `sh -c`; on Windows by `cmd /C`).
     #[arg(long, value_name = "CMD")]
     notify: Option<String>,
 }
@@ -175,15 +175,25 @@ async fn beat(args: Args, ctx: &Ctx, state_file: &StateFile, started_at: crate::
     Ok(beat.code)
 }
 
-/// Hands what needs the human to `command` (run by `sh -c`, one line per
+/// The shell `--notify` runs its command with: `sh -c`, or `cmd /C` on
+/// Windows.
+fn shell(command: &str) -> tokio::process::Command {
+    #[cfg(windows)]
+    let (program, flag) = ("cmd", "/C");
+    #[cfg(not(windows))]
+    let (program, flag) = ("sh", "-c");
+    let mut shell = tokio::process::Command::new(program);
+    shell.arg(flag).arg(command);
+    shell
+}
+
+/// Hands what needs the human to `command` (run by [`shell`], one line per
 /// item on stdin, `PLURUM_PROFILE` set); a failure is a warning, never a
 /// reason to lose the heartbeat's own result.
 async fn notify(ctx: &Ctx, command: &str, items: &[String]) {
     use tokio::io::AsyncWriteExt;
     let text: String = items.iter().map(|item| format!("Tell your human: {item}.\n")).collect();
-    let spawned = tokio::process::Command::new("sh")
-        .arg("-c")
-        .arg(command)
+    let spawned = shell(command)
         .env("PLURUM_PROFILE", &ctx.profile)
         .stdin(std::process::Stdio::piped())
         .stdout(std::process::Stdio::null())

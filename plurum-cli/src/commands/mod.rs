@@ -11,6 +11,7 @@ pub(crate) mod demo;
 pub(crate) mod experience;
 pub(crate) mod heartbeat;
 pub(crate) mod inbox;
+pub(crate) mod man;
 pub(crate) mod mcp;
 pub(crate) mod outcome;
 pub(crate) mod pulse;

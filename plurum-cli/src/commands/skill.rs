@@ -7,7 +7,7 @@ use crate::exit;
 use crate::output::Output;
 
 /// The guide, as the repository holds it.
-pub(crate) const SKILL_MD: &str = include_str!("../../../SKILL.md");
+pub(crate) const SKILL_MD: &str = include_str!("../../SKILL.md");
 
 /// `plurum skill` arguments.
 #[derive(Debug, clap::Args)]

@@ -495,17 +495,4 @@ mod tests {
             assert!(error.to_string().contains("must be a finite number"), "{bad}: {error}");
         }
     }
-
-    #[test]
-    fn the_readme_shows_the_defaults() {
-        let readme = include_str!("../../../README.md");
-        let start = readme.find("[profiles.default.daemon]\n").unwrap();
-        let block = &readme[start..start + readme[start..].find("```").unwrap()];
-        let file: toml::Table = toml::from_str(block).unwrap();
-        let table = file["profiles"]["default"]["daemon"].clone();
-        let config = DaemonConfig::load(Some(&table), &BTreeMap::new()).unwrap();
-        let mut expected = DaemonConfig::default();
-        expected.wake.command = vec!["my-agent".into(), "--wake".into()];
-        assert_eq!(config, expected);
-    }
 }

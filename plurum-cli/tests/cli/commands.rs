@@ -705,40 +705,69 @@ fn pulse_status_from_the_shell() {
     assert!(text.contains("Watch the pulse from a shell"));
 }
 
+/// What the completion script gets back for the words typed so far (the
+/// last one being completed): candidates, one per line.
+fn complete(world: &World, words: &[&str]) -> Vec<String> {
+    let output = world
+        .plurum()
+        .env("PLURUM_COMPLETE", "fish")
+        .arg("--")
+        .arg("plurum")
+        .args(words)
+        .output()
+        .unwrap();
+    assert!(output.status.success(), "{}", String::from_utf8_lossy(&output.stderr));
+    String::from_utf8(output.stdout)
+        .unwrap()
+        .lines()
+        .map(|line| line.split('\t').next().unwrap_or_default().to_owned())
+        .collect()
+}
+
 #[test]
-fn completions_for_three_shells() {
+fn completion_scripts_call_plurum_back_for_five_shells() {
     let world = World::new();
     for (shell, marker) in [
-        ("bash", "complete -F"),
+        ("bash", "complete -o"),
         ("zsh", "#compdef plurum"),
-        ("fish", "complete -c plurum"),
+        ("fish", "complete --keep-order"),
+        ("powershell", "Register-ArgumentCompleter"),
+        ("elvish", "set edit:completion:arg-completer[plurum]"),
     ] {
         world
             .plurum()
             .args(["completions", shell])
             .assert()
             .success()
-            .stdout(predicate::str::contains(marker));
+            .stdout(predicate::str::contains(marker).and(predicate::str::contains("PLURUM_COMPLETE")));
     }
-    // Enum values and the existing profiles are offered, not file names.
+}
+
+#[test]
+fn completions_offer_what_exists_when_tab_is_pressed() {
+    let world = World::new();
+    // The script was printed before these profiles existed: TAB still
+    // finds them, because the script asks plurum each time.
+    world.plurum().args(["completions", "bash"]).assert().success();
+    assert!(!complete(&world, &["--profile", ""]).contains(&"alpha-agent".to_owned()));
     world.register("alpha-agent", "alpha-agent");
     std::fs::create_dir_all(world.state_dir().join("beta-agent")).unwrap();
-    let fish = world.plurum().args(["completions", "fish"]).output().unwrap();
-    let fish = String::from_utf8(fish.stdout).unwrap();
-    // The first --profile completion, up to the next `complete` command
-    // (fish lists the values one per line inside its quotes).
-    let start = fish
-        .find("-l profile")
-        .unwrap_or_else(|| panic!("no --profile completion:\n{fish}"));
-    let rest = &fish[start..];
-    let profile_line = &rest[..rest.find("\ncomplete ").unwrap_or(rest.len())];
+    let profiles = complete(&world, &["--profile", ""]);
     assert!(
-        profile_line.contains("alpha-agent") && profile_line.contains("beta-agent"),
-        "{profile_line}"
+        profiles.contains(&"alpha-agent".to_owned()) && profiles.contains(&"beta-agent".to_owned()),
+        "{profiles:?}"
     );
-    for value in ["decision_tree", "contribution_received", "checklist", "abandoned"] {
-        assert!(fish.contains(value), "completions do not offer {value}");
-    }
+    // Config keys, by prefix.
+    let keys = complete(&world, &["config", "get", "fo"]);
+    assert_eq!(keys, ["focus"], "{keys:?}");
+    let daemon = complete(&world, &["config", "set", "daemon.drives.tr"]);
+    assert_eq!(daemon, ["daemon.drives.trigger_threshold"]);
+    // Enum values, not file names.
+    assert!(complete(&world, &["experience", "acquire", "x", "--mode", ""]).contains(&"decision-tree".to_owned()));
+    assert!(complete(&world, &["inbox", "--type", ""]).contains(&"contribution_received".to_owned()));
+    assert!(complete(&world, &["session", "list", "--status", ""]).contains(&"abandoned".to_owned()));
+    // Subcommands.
+    assert!(complete(&world, &["sess"]).contains(&"session".to_owned()));
 }
 
 #[cfg(target_os = "linux")]

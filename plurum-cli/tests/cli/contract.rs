@@ -312,6 +312,7 @@ fn every_command_prints_one_json_document_for_success_and_for_failure() {
     let plugin_file = world.dir.path().join("plurum.json");
     std::fs::write(&plugin_file, serde_json::json!({"api_key": walker_key}).to_string()).unwrap();
     captured.set("plugin_file", plugin_file.to_str().unwrap());
+    captured.set("man_dir", world.dir.path().join("man").to_str().unwrap());
 
     // (leaf, runs): the first run of each leaf is its success, unless the
     // leaf refuses --json (completions).
@@ -795,6 +796,14 @@ fn every_command_prints_one_json_document_for_success_and_for_failure() {
             ],
         ),
         (
+            "man",
+            vec![
+                ok(&["man", "--out", "{man_dir}"]),
+                // A folder inside a file cannot be made.
+                fails(&["man", "--out", "{plugin_file}/pages"], 1, "io"),
+            ],
+        ),
+        (
             "mcp",
             vec![
                 ok(&["mcp", "--print-config", "generic"]),
@@ -900,6 +909,9 @@ fn every_command_prints_one_json_document_for_success_and_for_failure() {
     daemon.stop();
     let unit = check(&world, "daemon", &ok(&["daemon", "--print-systemd"]), &[]);
     documents.push(("daemon --print-systemd".to_owned(), unit));
+    // `plurum --version --json`: the build, for bug reports.
+    let version = check(&world, "--version", &ok(&["--version"]), &[]);
+    documents.push(("--version".to_owned(), version));
 
     // serve: the first line is a JSON document; a bad address is one error.
     let mut serve = world

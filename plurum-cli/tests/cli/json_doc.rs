@@ -28,7 +28,7 @@ pub struct JsonDoc {
 
 impl JsonDoc {
     pub fn load() -> Self {
-        let path = concat!(env!("CARGO_MANIFEST_DIR"), "/../docs/json.md");
+        let path = concat!(env!("CARGO_MANIFEST_DIR"), "/docs/json.md");
         Self::parse(&std::fs::read_to_string(path).expect("docs/json.md"))
     }
 

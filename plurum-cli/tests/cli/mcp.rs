@@ -188,39 +188,186 @@ fn an_agent_host_uses_every_tool_over_mcp() {
     assert!(!state.contains(&key));
 }
 
+/// Runs `plurum ARGS` and returns stdout (asserting success).
+fn stdout_of(world: &World, args: &[&str]) -> String {
+    let output = world.plurum().args(args).output().unwrap();
+    assert!(
+        output.status.success(),
+        "{args:?}: {}",
+        String::from_utf8_lossy(&output.stderr)
+    );
+    String::from_utf8(output.stdout).unwrap()
+}
+
 #[test]
-fn print_config_gives_each_host_its_snippet() {
+fn print_config_for_claude_is_one_add_json_command_line() {
     let world = World::new();
-    let claude = world
-        .plurum()
-        .args(["mcp", "--print-config", "claude"])
-        .output()
-        .unwrap();
-    let claude = String::from_utf8(claude.stdout).unwrap();
-    assert!(claude.contains("claude mcp add --scope user"), "{claude}");
-    assert!(claude.contains("\"mcpServers\""));
+    let claude = stdout_of(&world, &["mcp", "--print-config", "claude"]);
+    assert_eq!(claude.trim_end().lines().count(), 1, "one line: {claude}");
+    let words = shlex::split(claude.trim()).unwrap_or_else(|| panic!("not a shell line: {claude}"));
+    // `add-json NAME JSON`: no variadic -e before the name.
+    assert_eq!(
+        words[..6],
+        ["claude", "mcp", "add-json", "--scope", "user", "plurum"],
+        "{claude}"
+    );
+    assert_eq!(words.len(), 7, "{words:?}");
+    let server: Value = serde_json::from_str(&words[6]).unwrap();
+    assert_eq!(server["type"], "stdio");
+    assert!(server["command"].as_str().unwrap().ends_with("plurum"));
+    assert_eq!(server["args"], json!(["mcp"]));
+    assert!(
+        server["env"]["PLURUM_STATE_DIR"].is_string(),
+        "the same state as this shell"
+    );
+    // Another profile is another server in the same host.
+    let work = stdout_of(&world, &["--profile", "work", "mcp", "--print-config", "claude"]);
+    let words = shlex::split(work.trim()).unwrap();
+    assert_eq!(words[5], "plurum-work");
+    let server: Value = serde_json::from_str(&words[6]).unwrap();
+    assert_eq!(server["args"], json!(["--profile", "work", "mcp"]));
+}
+
+#[test]
+fn print_config_carries_the_flags_given_here_into_codex_and_cursor() {
+    let world = World::new();
+    let key_file = world.dir.path().join("key.txt");
+    std::fs::write(&key_file, "plrm_live_not_a_real_key_but_long_enough_000000000").unwrap();
     let codex = world
         .plurum()
-        .args(["--profile", "work", "mcp", "--print-config", "codex"])
+        .current_dir(world.dir.path())
+        .env_remove("PLURUM_API_URL")
+        .args([
+            "--profile",
+            "my.team",
+            "--api-url",
+            "https://plurum.example/api/v1",
+            "--api-key-file",
+            "key.txt",
+            "mcp",
+            "--print-config",
+            "codex",
+        ])
         .output()
         .unwrap();
+    assert!(codex.status.success(), "{}", String::from_utf8_lossy(&codex.stderr));
     let codex = String::from_utf8(codex.stdout).unwrap();
-    let parsed: toml::Value = toml::from_str(&codex).unwrap_or_else(|e| panic!("{e}: {codex}"));
-    let server = &parsed["mcp_servers"]["plurum"];
+    assert!(!codex.contains("plrm_live_"), "never the key: {codex}");
+    let parsed: toml::Table = toml::from_str(&codex).unwrap_or_else(|e| panic!("{e}: {codex}"));
+    // A dotted profile name stays one key.
+    let server = &parsed["mcp_servers"]["plurum-my.team"];
     assert!(server["command"].as_str().unwrap().ends_with("plurum"));
     assert_eq!(
         server["args"],
-        toml::Value::try_from(["--profile", "work", "mcp"]).unwrap()
+        toml::Value::try_from([
+            "--profile",
+            "my.team",
+            "--api-url",
+            "https://plurum.example/api/v1",
+            "--api-key-file",
+            key_file.to_str().unwrap(),
+            "mcp"
+        ])
+        .unwrap()
     );
+    assert!(server["env"]["PLURUM_STATE_DIR"].is_str());
+
+    let cursor: Value = serde_json::from_str(&stdout_of(&world, &["mcp", "--print-config", "cursor"])).unwrap();
+    assert_eq!(cursor["mcpServers"]["plurum"]["args"], json!(["mcp"]));
+    let uvx = world.json(&["mcp", "--print-config", "cursor", "--launch", "uvx"]);
+    assert_eq!(uvx["launch"], "uvx");
+    assert_eq!(uvx["server"]["command"], "uvx");
+    assert_eq!(
+        uvx["server"]["args"],
+        json!([
+            "--from",
+            format!("plurum-cli=={}", env!("CARGO_PKG_VERSION")),
+            "plurum",
+            "mcp"
+        ])
+    );
+}
+
+#[test]
+fn print_config_never_writes_a_path_into_uvs_cache() {
+    let world = World::new();
+    let binary = std::path::Path::new(env!("CARGO_BIN_EXE_plurum"));
+    // Pretend the folder this plurum runs from is uv's cache.
+    let cache = binary.parent().unwrap();
+    let output = world
+        .plurum()
+        .env("UV_CACHE_DIR", cache)
+        .args(["--json", "mcp", "--print-config", "generic"])
+        .output()
+        .unwrap();
+    assert!(output.status.success());
+    let printed: Value = serde_json::from_slice(&output.stdout).unwrap();
+    assert_eq!(printed["launch"], "uvx", "{printed}");
+    assert_eq!(printed["server"]["command"], "uvx");
+    assert!(String::from_utf8_lossy(&output.stderr).contains("uv's cache"));
+    let refused = world
+        .plurum()
+        .env("UV_CACHE_DIR", cache)
+        .args(["--json", "mcp", "--print-config", "generic", "--launch", "path"])
+        .output()
+        .unwrap();
+    assert_eq!(refused.status.code(), Some(2));
+    let error: Value = serde_json::from_slice(&refused.stdout).unwrap();
     assert!(
-        server["env"]["PLURUM_STATE_DIR"].is_str(),
-        "the same state as this shell"
+        error["error"]["hint"]
+            .as_str()
+            .unwrap()
+            .contains("uv tool install plurum-cli")
     );
-    let generic = world.json(&["mcp", "--print-config", "generic"]);
-    assert_eq!(generic["host"], "generic");
-    assert_eq!(generic["server"]["args"], json!(["mcp"]));
-    let snippet: Value = serde_json::from_str(generic["snippet"].as_str().unwrap()).unwrap();
-    assert!(snippet["mcpServers"]["plurum"]["command"].is_string());
+}
+
+#[test]
+fn print_config_names_the_hosts_when_given_an_unknown_one() {
+    let world = World::new();
+    let output = world
+        .plurum()
+        .args(["--json", "mcp", "--print-config", "vscode"])
+        .output()
+        .unwrap();
+    assert_eq!(output.status.code(), Some(2));
+    let error: Value = serde_json::from_slice(&output.stdout).unwrap();
+    let message = error["error"]["message"].as_str().unwrap();
+    for host in ["claude", "codex", "cursor", "generic"] {
+        assert!(message.contains(host), "{message}");
+    }
+}
+
+/// The generic snippet, launched exactly as it says (its command, its
+/// arguments, its environment and nothing of this shell's), answers an MCP
+/// handshake and lists the tools.
+#[test]
+fn the_generic_snippet_launches_a_server_that_answers() {
+    let world = World::new();
+    world.register("default", "snippet-agent");
+    let printed = world.json(&["mcp", "--print-config", "generic"]);
+    let snippet: Value = serde_json::from_str(printed["snippet"].as_str().unwrap()).unwrap();
+    let server = &snippet["mcpServers"]["plurum"];
+    let mut command = tokio::process::Command::new(server["command"].as_str().unwrap());
+    command.env_clear();
+    for variable in ["PATH", "HOME"] {
+        if let Some(value) = std::env::var_os(variable) {
+            command.env(variable, value);
+        }
+    }
+    for arg in server["args"].as_array().unwrap() {
+        command.arg(arg.as_str().unwrap());
+    }
+    for (name, value) in server["env"].as_object().unwrap() {
+        command.env(name, value.as_str().unwrap());
+    }
+    world.block_on(async {
+        let client = ().serve(TokioChildProcess::new(command).unwrap()).await.unwrap();
+        let tools = client.list_all_tools().await.unwrap();
+        assert!(tools.iter().any(|t| t.name == "plurum_search"), "{tools:?}");
+        let status = ok(&client, "plurum_pulse_status", json!({})).await;
+        assert!(status.get("active_sessions").is_some(), "{status}");
+        client.cancel().await.unwrap();
+    });
 }
 
 #[test]

@@ -17,7 +17,7 @@ use serde_json::Value;
 
 use crate::common::World;
 
-const SKILL: &str = include_str!("../../../SKILL.md");
+const SKILL: &str = include_str!("../../SKILL.md");
 const WAIT: Duration = Duration::from_secs(20);
 
 /// What the service's SKILL.md and PULSE.md call, as its API table lists it.

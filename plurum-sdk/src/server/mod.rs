@@ -100,7 +100,7 @@ pub struct ServerConfig {
 }
 
 /// Which behaviour the server follows where the seed documents and the real
-/// service differ (each difference is in the README, with its CONTRACT
+/// service differ (each difference is in docs/server.md, with its CONTRACT
 /// reference).
 #[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
 #[non_exhaustive]

@@ -1,5 +1,5 @@
 //! The two behaviours of the reference server where the seed documents and
-//! the real service differ (CONTRACT references in the README): each
+//! the real service differ (CONTRACT references in docs/server.md): each
 //! difference asserted in both modes, and the socket's Origin check.
 
 use std::time::Duration;

@@ -1,6 +1,7 @@
 //! The reference server is as strict as the real request models: invalid
-//! inputs are derived from `spec/plurum-openapi.json` itself, field by
-//! field and constraint by constraint, for every operation the server
+//! inputs are derived from the real server's OpenAPI document
+//! (`tests/fixtures/openapi/plurum-openapi.json`) itself, field by field
+//! and constraint by constraint, for every operation the server
 //! serves, and each must be answered with a 422 whose `detail` names the
 //! field (`loc`), with Pydantic's `type`, a `msg` and the `input`. A new
 //! constraint in the document is covered without a new test.
@@ -13,8 +14,11 @@ use crate::common::{agent_with_key, server};
 
 /// The OpenAPI document of the real server.
 fn spec() -> Value {
-    let path = concat!(env!("CARGO_MANIFEST_DIR"), "/../spec/plurum-openapi.json");
-    serde_json::from_str(&std::fs::read_to_string(path).expect("spec/plurum-openapi.json")).unwrap()
+    let path = concat!(
+        env!("CARGO_MANIFEST_DIR"),
+        "/tests/fixtures/openapi/plurum-openapi.json"
+    );
+    serde_json::from_str(&std::fs::read_to_string(path).expect("tests/fixtures/openapi/plurum-openapi.json")).unwrap()
 }
 
 /// Operations of the document the reference server does not serve (the

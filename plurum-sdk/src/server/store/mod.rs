@@ -141,6 +141,8 @@ impl Scratch {
     /// Creates exactly this directory, 0700; one that exists (a symlink
     /// included) is an error, never adopted.
     fn create_at(dir: PathBuf) -> std::io::Result<Self> {
+        // Only unix has a mode to set.
+        #[cfg_attr(not(unix), allow(unused_mut))]
         let mut builder = std::fs::DirBuilder::new();
         #[cfg(unix)]
         {
