@@ -40,13 +40,34 @@ fn render(command: &clap::Command, name: &str, out: &Path, pages: &mut Vec<Strin
     let file = format!("{name}.1");
     let mut buffer = Vec::new();
     clap_mangen::Man::new(command.clone()).render(&mut buffer)?;
+    let page = ascii_roff(&String::from_utf8_lossy(&buffer));
     let path = out.join(&file);
-    std::fs::write(&path, buffer).with_context(|| format!("could not write {}", path.display()))?;
+    std::fs::write(&path, page).with_context(|| format!("could not write {}", path.display()))?;
     pages.push(file);
-    for sub in command.get_subcommands().filter(|s| !s.is_hide_set()) {
+    // clap adds a `help` subcommand to every command with subcommands: it
+    // is not a page of its own.
+    for sub in command
+        .get_subcommands()
+        .filter(|s| !s.is_hide_set() && s.get_name() != "help")
+    {
         render(sub, &format!("{name}-{}", sub.get_name()), out, pages)?;
     }
     Ok(())
+}
+
+/// roff source in ASCII: every other character as a `\[uXXXX]` escape, as
+/// troff reads it everywhere (a raw `…` or `—` is an invalid input
+/// character to groff without a UTF-8 preprocessor).
+fn ascii_roff(page: &str) -> String {
+    let mut out = String::with_capacity(page.len());
+    for c in page.chars() {
+        if c.is_ascii() {
+            out.push(c);
+        } else {
+            out.push_str(&format!("\\[u{:04X}]", u32::from(c)));
+        }
+    }
+    out
 }
 
 pub(crate) fn run(args: Args, options: &Options) -> anyhow::Result<u8> {
@@ -65,4 +86,15 @@ pub(crate) fn run(args: Args, options: &Options) -> anyhow::Result<u8> {
         format!("Wrote {} man pages to {}.", written.pages.len(), written.out.display())
     })?;
     Ok(exit::OK)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::ascii_roff;
+
+    #[test]
+    fn non_ascii_becomes_a_troff_escape() {
+        assert_eq!(ascii_roff("a … b — c"), "a \\[u2026] b \\[u2014] c");
+        assert_eq!(ascii_roff("plain"), "plain");
+    }
 }
