@@ -130,6 +130,7 @@ impl Global {
             quiet: self.quiet,
             jq: None,
             allow_insecure_http,
+            sink: crate::output::Sink::process(),
         })
     }
 }

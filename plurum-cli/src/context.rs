@@ -7,7 +7,7 @@ use plurum_sdk::{ApiKey, Client, DEFAULT_BASE_URL, RetryPolicy};
 
 use crate::config::{Config, Profile};
 use crate::exit::CliError;
-use crate::output::Output;
+use crate::output::{Output, Sink};
 use crate::paths::Paths;
 use crate::secrets::{KeySource, Secrets};
 use crate::state::StateFile;
@@ -41,6 +41,15 @@ pub(crate) struct Options {
     pub(crate) jq: Option<crate::jq::Filter>,
     /// `--allow-insecure-http` / `PLURUM_ALLOW_INSECURE_HTTP`.
     pub(crate) allow_insecure_http: bool,
+    /// Where this run's output goes (the process's streams by default).
+    pub(crate) sink: Sink,
+}
+
+impl Options {
+    /// The output of a run with these options.
+    pub(crate) fn output(&self) -> Output {
+        Output::new(self.sink.clone(), self.json, self.quiet, self.jq.clone())
+    }
 }
 
 /// The context of one command.
@@ -61,7 +70,7 @@ impl Ctx {
     pub(crate) fn new(options: Options) -> anyhow::Result<Self> {
         let paths = Paths::resolve()?;
         let config = Config::load(&paths.config_file())?;
-        let out = Output::new(options.json, options.quiet, options.jq.clone());
+        let out = options.output();
         for warning in &config.warnings {
             out.warn(warning);
         }
@@ -139,7 +148,7 @@ impl Ctx {
 
     /// This profile's state file.
     pub(crate) fn state(&self) -> StateFile {
-        StateFile::new(self.paths.profile_state_dir(&self.profile))
+        StateFile::new(self.paths.profile_state_dir(&self.profile), self.out.sink().notices())
     }
 }
 

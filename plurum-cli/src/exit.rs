@@ -1,9 +1,13 @@
-//! Exit codes (DESIGN.md, "CLI") and how errors are shown: for people, one
-//! line and a hint on stderr (the cause chain with `-v`); with `--json`, one
-//! document on stdout, `{"error": {"code", "message", "hint", "status"?,
-//! "details"?}}`, with the same exit code. A command that fails after doing
-//! part of its work (a heartbeat with a failed step, a flush that left
-//! reports queued) prints its usual document with the `error` member added.
+//! Exit codes (docs/json.md, "Error codes") and errors as values: the CLI's
+//! own error type, how any error is classified (exit code, `code`, hint),
+//! and what is shown for it: for people, one line and a hint (the cause
+//! chain with `-v`); with `--json`, one document, `{"error": {"code",
+//! "message", "hint", "status"?, "details"?}}`, with the same exit code. A
+//! command that fails after doing part of its work (a heartbeat with a
+//! failed step, a flush that left reports queued) prints its usual document
+//! with the `error` member added. Printing is the output's job
+//! ([`crate::output::Sink::report`]); this module depends on nothing of the
+//! CLI but the key scrubber.
 
 use std::fmt;
 
@@ -134,7 +138,7 @@ pub(crate) struct Classified {
 
 /// The hint for a rejected key: name the variable when the key came from it.
 pub(crate) fn rejected_key_hint() -> String {
-    if crate::secrets::env_key().is_some() {
+    if std::env::var("PLURUM_API_KEY").is_ok_and(|key| !key.trim().is_empty()) {
         "the key in PLURUM_API_KEY was rejected: fix or unset that variable (it wins over every stored key)".to_owned()
     } else {
         "the key was rejected; run 'plurum auth login' with a valid key, or 'plurum register' for a new agent"
@@ -289,32 +293,30 @@ fn causes(error: &anyhow::Error) -> Vec<String> {
     lines
 }
 
-/// Shows an error: for people on stderr (one line, the causes with `-v`,
-/// a hint); with `--json` also as one document on stdout.
-pub(crate) fn report(error: &anyhow::Error, classified: &Classified, json: bool, verbose: u8) {
+/// The `--json` document of a failure: `{"error": {...}}`, merged into
+/// what the command made before it failed (`partial`) when that is an object.
+pub(crate) fn error_document(error: &anyhow::Error, classified: &Classified, partial: Option<Value>) -> Value {
     let message = crate::logging::scrub(&one_line(error));
-    if json {
-        let mut body = json!({"code": classified.code, "message": message, "hint": classified.hint});
-        if let Some(status) = classified.status {
-            body["status"] = json!(status);
-        }
-        if let Some(details) = &classified.details {
-            body["details"] = details.clone();
-        }
-        // What the command made before it failed is its partial result.
-        let partial = classified
-            .partial
-            .clone()
-            .or_else(|| crate::output::take_document().map(|d| d.value));
-        let document = match partial {
-            Some(Value::Object(mut members)) => {
-                members.insert("error".to_owned(), body);
-                Value::Object(members)
-            }
-            _ => json!({ "error": body }),
-        };
-        crate::output::write_json_document(&document);
+    let mut body = json!({"code": classified.code, "message": message, "hint": classified.hint});
+    if let Some(status) = classified.status {
+        body["status"] = json!(status);
     }
+    if let Some(details) = &classified.details {
+        body["details"] = details.clone();
+    }
+    match partial {
+        Some(Value::Object(mut members)) => {
+            members.insert("error".to_owned(), body);
+            Value::Object(members)
+        }
+        _ => json!({ "error": body }),
+    }
+}
+
+/// The lines people see on stderr for a failure: the error, its causes
+/// with `-v`, the hint.
+pub(crate) fn error_lines(error: &anyhow::Error, classified: &Classified, verbose: u8) -> Vec<String> {
+    let message = crate::logging::scrub(&one_line(error));
     let mut lines = vec![format!("error: {message}")];
     if verbose > 0 {
         lines.extend(causes(error).into_iter().map(|c| format!("  caused by: {c}")));
@@ -322,7 +324,7 @@ pub(crate) fn report(error: &anyhow::Error, classified: &Classified, json: bool,
     if let Some(hint) = &classified.hint {
         lines.push(format!("hint: {hint}"));
     }
-    crate::output::eprint_clean(&lines.join("\n"));
+    lines
 }
 
 #[cfg(test)]

@@ -47,7 +47,7 @@ fn main() -> ExitCode {
                 exit::CliError::new(exit::USAGE, message)
                     .hint("--jq takes a jq filter, e.g. --jq '.results[0].short_id' (see https://jqlang.org/manual/)"),
             );
-            exit::report(&error, &exit::classify(&error), true, cli.global.verbose);
+            output::Sink::process().report(&error, &exit::classify(&error), true, cli.global.verbose);
             return ExitCode::from(exit::USAGE);
         }
     };
@@ -160,7 +160,7 @@ fn parse(args: &[std::ffi::OsString]) -> Result<Cli, u8> {
     if let Some(usage) = usage {
         body["details"] = serde_json::json!({ "usage": usage });
     }
-    output::write_json_document(&serde_json::json!({ "error": body }));
+    output::Sink::process().json_document(&serde_json::json!({ "error": body }));
     Err(exit::USAGE)
 }
 
@@ -177,7 +177,7 @@ fn print_version_json(args: &[std::ffi::OsString]) -> u8 {
         }
     });
     let Some(expr) = expr else {
-        output::write_json_document(&info);
+        output::Sink::process().json_document(&info);
         return exit::OK;
     };
     let out = jq::Filter::compile(&expr).and_then(|filter| filter.lines(&info));
@@ -190,7 +190,7 @@ fn print_version_json(args: &[std::ffi::OsString]) -> u8 {
         }
         Err(message) => {
             let error = anyhow::Error::new(exit::CliError::new(exit::USAGE, message));
-            exit::report(&error, &exit::classify(&error), true, 0);
+            output::Sink::process().report(&error, &exit::classify(&error), true, 0);
             exit::USAGE
         }
     }
@@ -205,22 +205,23 @@ fn use_color(no_color: bool) -> bool {
 async fn run(cli: Cli, jq: Option<jq::Filter>) -> u8 {
     let json = cli.global.json || jq.is_some();
     let verbose = cli.global.verbose;
-    let result = dispatch(cli, jq).await;
+    let sink = output::Sink::process();
+    let result = dispatch(cli, jq, sink.clone()).await;
     let code = match result {
         Ok(code) => code,
         Err(error) => {
             let classified = exit::classify(&error);
-            exit::report(&error, &classified, json, verbose);
+            sink.report(&error, &classified, json, verbose);
             classified.exit
         }
     };
     // Entries of state.json that did not parse (or a file moved aside): the
     // command did its work with the rest, and says so by exiting non-zero.
-    let notices = state::take_notices();
+    let notices = sink.notices().take();
     for notice in &notices {
-        output::eprint_clean(&format!("error: {notice}"));
+        sink.eprint(&format!("error: {notice}"));
     }
-    output::finish(if code == exit::OK { &notices } else { &[] });
+    sink.finish(if code == exit::OK { &notices } else { &[] });
     if !notices.is_empty() && code == exit::OK {
         exit::ERROR
     } else {
@@ -228,9 +229,11 @@ async fn run(cli: Cli, jq: Option<jq::Filter>) -> u8 {
     }
 }
 
-pub(crate) async fn dispatch(cli: Cli, jq: Option<jq::Filter>) -> anyhow::Result<u8> {
+/// Runs the command `cli` names, its output going to `sink`.
+pub(crate) async fn dispatch(cli: Cli, jq: Option<jq::Filter>, sink: output::Sink) -> anyhow::Result<u8> {
     let mut options = cli.global.options()?;
     options.jq = jq;
+    options.sink = sink;
     // Commands that need no context.
     let command = match cli.command {
         Command::Completions(args) => return commands::completions::run(args, &options),

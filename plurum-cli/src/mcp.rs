@@ -6,8 +6,8 @@
 //! validation and errors as `plurum` from a shell. The command's JSON
 //! document is the tool's result; a failure is a tool error whose content
 //! is the CLI's error object (`{code, message, hint, status?, details?}`),
-//! so the model can fix the call. Calls run one at a time (the CLI's output
-//! and state notices are per process).
+//! so the model can fix the call. Calls run side by side, each with its own
+//! output sink (the state file's lock orders their writes).
 //!
 //! stdout carries the protocol only: commands run with `--json` hold their
 //! document instead of printing it, and messages go to stderr.
@@ -558,9 +558,6 @@ fn command(name: &str, arguments: Option<serde_json::Map<String, Value>>) -> Res
 pub(crate) struct Server {
     /// The global flags of `plurum ... mcp`, for every command a tool runs.
     globals: Arc<Vec<String>>,
-    /// One call at a time: a command's JSON document and state notices are
-    /// per process.
-    turn: Arc<tokio::sync::Mutex<()>>,
 }
 
 fn error_result(error: Value) -> CallToolResult {
@@ -584,13 +581,11 @@ impl Server {
         }
         Self {
             globals: Arc::new(globals),
-            turn: Arc::new(tokio::sync::Mutex::new(())),
         }
     }
 
     /// Runs one CLI command in-process; its JSON document, or its error object.
     async fn run(&self, args: Vec<String>) -> Result<Value, Value> {
-        let _turn = self.turn.lock().await;
         let argv: Vec<String> = self.globals.iter().cloned().chain(args).collect();
         let cli = Cli::command()
             .try_get_matches_from(&argv)
@@ -605,10 +600,19 @@ impl Server {
             })?;
         // Boxed: the tool's future must not contain `dispatch`'s type, which
         // contains this server's.
-        let work: Pin<Box<dyn Future<Output = anyhow::Result<u8>> + Send>> = Box::pin(crate::dispatch(cli, None));
+        // Each call has its own sink: calls run side by side.
+        let sink = crate::output::Sink::buffered();
+        let work: Pin<Box<dyn Future<Output = anyhow::Result<u8>> + Send>> =
+            Box::pin(crate::dispatch(cli, None, sink.clone()));
         let result = work.await;
-        let document = crate::output::take_document().map(|d| d.value);
-        let notices = crate::state::take_notices();
+        let document = sink.take_document().map(|d| d.value);
+        let notices = sink.notices().take();
+        // What the command said to people goes where the server's own
+        // messages go (stderr; stdout carries the protocol only).
+        let said = sink.take_captured();
+        for line in said.stderr.lines().chain(said.stdout.lines()) {
+            crate::output::eprint_clean(line);
+        }
         match result {
             Ok(code) if code == crate::exit::OK || code == crate::exit::NEEDS_HUMAN => {
                 let mut value = document.unwrap_or(Value::Null);

@@ -1,26 +1,28 @@
 //! Output: data on stdout (one JSON document with `--json`, concise text
 //! otherwise), everything else on stderr; spinners only on a terminal.
+//!
+//! Where a run's output goes is its [`Sink`]: the process's streams for the
+//! command line, or buffers for each `plurum mcp` tool call and for tests.
+//! The sink holds the run's one JSON document until the command ends and
+//! collects the state notices; nothing about output is process-wide.
 
 use std::borrow::Cow;
 use std::io::{IsTerminal, Write};
-use std::sync::Mutex;
-use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::{Arc, Mutex, OnceLock, PoisonError};
 use std::time::Duration;
 
 use serde::Serialize;
 
-use crate::exit::{self, CliError};
+use crate::exit::{self, Classified, CliError};
 use crate::jq::Filter;
+use crate::state::Notices;
 
-/// Whether human tables clip long texts (only on a terminal: a pipe or a
-/// file gets every character).
-static CLIP: AtomicBool = AtomicBool::new(false);
-
-/// The `--json` document of this run, held until the command ends so that
-/// stdout carries exactly one document whatever happens after it was made:
-/// an error merges it (as the partial result), a state notice adds an
-/// `error` member.
-static DOCUMENT: Mutex<Option<Document>> = Mutex::new(None);
+/// Whether stdout is a terminal (then tables clip long texts; a pipe or a
+/// file gets every character). A property of the process, read once.
+fn stdout_is_terminal() -> bool {
+    static TERMINAL: OnceLock<bool> = OnceLock::new();
+    *TERMINAL.get_or_init(|| std::io::stdout().is_terminal())
+}
 
 /// A held document: the value, and the text to print when nothing went wrong.
 #[derive(Debug)]
@@ -29,55 +31,171 @@ pub(crate) struct Document {
     text: Vec<String>,
 }
 
-fn hold(document: Document) {
-    let mut held = DOCUMENT.lock().unwrap_or_else(std::sync::PoisonError::into_inner);
-    // A second document in one run is a bug: keep both rather than lose one.
-    if let Some(earlier) = held.take() {
-        debug_assert!(false, "two JSON documents in one run: {}", earlier.value);
-        for line in &earlier.text {
-            write_stdout(line);
-        }
-    }
-    *held = Some(document);
+/// What a buffered sink caught.
+#[derive(Debug, Default, Clone, PartialEq, Eq)]
+pub(crate) struct Captured {
+    pub(crate) stdout: String,
+    pub(crate) stderr: String,
 }
 
-/// Takes the held document (to merge it into an error document).
-pub(crate) fn take_document() -> Option<Document> {
-    DOCUMENT
-        .lock()
-        .unwrap_or_else(std::sync::PoisonError::into_inner)
-        .take()
+/// Where one run's output goes (see the module docs). Cheap to clone: the
+/// clones share the held document, the notices and the buffers.
+#[derive(Debug, Clone, Default)]
+pub(crate) struct Sink {
+    inner: Arc<SinkInner>,
 }
 
-/// Prints the held document at the end of a run. State notices (entries
-/// that did not parse, a file moved aside) make the run fail: the document
-/// then gets an `error` member saying so.
-pub(crate) fn finish(notices: &[String]) {
-    let Some(document) = take_document() else {
-        return;
-    };
-    if notices.is_empty() {
-        for line in &document.text {
-            write_stdout(line);
-        }
-        return;
-    }
-    let mut value = document.value;
-    let error = serde_json::json!({
-        "code": "state_repaired",
-        "message": notices.join("; "),
-        "hint": "the command did its work with what could be read; what could not was set aside (a moved file: see the message; quarantined entries: 'plurum outcome failed')",
-    });
-    match &mut value {
-        serde_json::Value::Object(members) => {
-            members.insert("error".to_owned(), error);
-        }
-        other => *other = serde_json::json!({"result": other.clone(), "error": error}),
-    }
-    write_json_document(&value);
+#[derive(Debug, Default)]
+struct SinkInner {
+    /// `None`: the process's stdout and stderr.
+    buffers: Option<Mutex<Captured>>,
+    /// The run's `--json` document, held until the command ends so that
+    /// stdout carries exactly one document whatever happens after it was
+    /// made: an error merges it (as the partial result), a state notice
+    /// adds an `error` member.
+    document: Mutex<Option<Document>>,
+    /// What went wrong with the state files during the run.
+    notices: Notices,
 }
 
-/// How to print.
+impl Sink {
+    /// The process's stdout and stderr.
+    pub(crate) fn process() -> Self {
+        Self::default()
+    }
+
+    /// Buffers: nothing reaches the process's streams.
+    pub(crate) fn buffered() -> Self {
+        Self {
+            inner: Arc::new(SinkInner {
+                buffers: Some(Mutex::new(Captured::default())),
+                ..SinkInner::default()
+            }),
+        }
+    }
+
+    fn is_process(&self) -> bool {
+        self.inner.buffers.is_none()
+    }
+
+    /// What a buffered sink caught so far (emptied).
+    pub(crate) fn take_captured(&self) -> Captured {
+        self.inner
+            .buffers
+            .as_ref()
+            .map(|b| std::mem::take(&mut *b.lock().unwrap_or_else(PoisonError::into_inner)))
+            .unwrap_or_default()
+    }
+
+    /// The state notices of this run (shared with its [`crate::state::StateFile`]s).
+    pub(crate) fn notices(&self) -> Notices {
+        self.inner.notices.clone()
+    }
+
+    /// Writes a line to stdout; on the process's stdout a closed pipe ends
+    /// the process quietly (exit 0), as `plurum … | head` expects.
+    fn stdout(&self, text: &str) {
+        match &self.inner.buffers {
+            Some(buffers) => {
+                let mut buffers = buffers.lock().unwrap_or_else(PoisonError::into_inner);
+                buffers.stdout.push_str(text);
+                if !text.ends_with('\n') {
+                    buffers.stdout.push('\n');
+                }
+            }
+            None => write_stdout(text),
+        }
+    }
+
+    /// Writes a line for people to stderr: control characters removed, keys scrubbed.
+    pub(crate) fn eprint(&self, text: &str) {
+        let line = clean(&crate::logging::scrub(text)).into_owned();
+        match &self.inner.buffers {
+            Some(buffers) => {
+                let mut buffers = buffers.lock().unwrap_or_else(PoisonError::into_inner);
+                buffers.stderr.push_str(&line);
+                buffers.stderr.push('\n');
+            }
+            None => eprintln!("{line}"),
+        }
+    }
+
+    fn hold(&self, document: Document) {
+        let mut held = self.inner.document.lock().unwrap_or_else(PoisonError::into_inner);
+        // A second document in one run is a bug: keep both rather than lose one.
+        if let Some(earlier) = held.take() {
+            debug_assert!(false, "two JSON documents in one run: {}", earlier.value);
+            for line in &earlier.text {
+                self.stdout(line);
+            }
+        }
+        *held = Some(document);
+    }
+
+    /// Takes the held document (to merge it into an error document, or to
+    /// answer an MCP tool call).
+    pub(crate) fn take_document(&self) -> Option<Document> {
+        self.inner
+            .document
+            .lock()
+            .unwrap_or_else(PoisonError::into_inner)
+            .take()
+    }
+
+    /// Prints one JSON document as is (errors: `--jq` does not apply).
+    pub(crate) fn json_document(&self, value: &serde_json::Value) {
+        let text = if self.is_process() && stdout_is_terminal() {
+            serde_json::to_string_pretty(value)
+        } else {
+            serde_json::to_string(value)
+        };
+        self.stdout(&text.unwrap_or_default());
+    }
+
+    /// Prints the held document at the end of a run. State notices
+    /// (entries that did not parse, a file moved aside) make the run fail:
+    /// the document then gets an `error` member saying so.
+    pub(crate) fn finish(&self, notices: &[String]) {
+        let Some(document) = self.take_document() else {
+            return;
+        };
+        if notices.is_empty() {
+            for line in &document.text {
+                self.stdout(line);
+            }
+            return;
+        }
+        let mut value = document.value;
+        let error = serde_json::json!({
+            "code": "state_repaired",
+            "message": notices.join("; "),
+            "hint": "the command did its work with what could be read; what could not was set aside (a moved file: see the message; quarantined entries: 'plurum outcome failed')",
+        });
+        match &mut value {
+            serde_json::Value::Object(members) => {
+                members.insert("error".to_owned(), error);
+            }
+            other => *other = serde_json::json!({"result": other.clone(), "error": error}),
+        }
+        self.json_document(&value);
+    }
+
+    /// Shows an error: for people on stderr (one line, the causes with
+    /// `-v`, a hint); with `--json` also as one document on stdout, holding
+    /// what the command made before it failed.
+    pub(crate) fn report(&self, error: &anyhow::Error, classified: &Classified, json: bool, verbose: u8) {
+        if json {
+            let partial = classified
+                .partial
+                .clone()
+                .or_else(|| self.take_document().map(|d| d.value));
+            self.json_document(&exit::error_document(error, classified, partial));
+        }
+        self.eprint(&exit::error_lines(error, classified, verbose).join("\n"));
+    }
+}
+
+/// How to print: the run's [`Sink`] and the flags that shape the output.
 #[derive(Debug, Clone)]
 pub(crate) struct Output {
     pub(crate) json: bool,
@@ -85,35 +203,41 @@ pub(crate) struct Output {
     spinners: bool,
     pretty: bool,
     jq: Option<Filter>,
+    sink: Sink,
 }
 
 impl Output {
     /// `jq` (from `--jq`) implies JSON.
-    pub(crate) fn new(json: bool, quiet: bool, jq: Option<Filter>) -> Self {
-        let stderr_tty = std::io::stderr().is_terminal();
-        let stdout_tty = std::io::stdout().is_terminal();
+    pub(crate) fn new(sink: Sink, json: bool, quiet: bool, jq: Option<Filter>) -> Self {
+        let process = sink.is_process();
+        let stderr_tty = process && std::io::stderr().is_terminal();
         let dumb = std::env::var("TERM").is_ok_and(|t| t == "dumb");
         let json = json || jq.is_some();
-        CLIP.store(stdout_tty, Ordering::Relaxed);
         Self {
             json,
             quiet,
             spinners: stderr_tty && !dumb && !json && !quiet,
-            pretty: stdout_tty,
+            pretty: process && stdout_is_terminal(),
             jq,
+            sink,
         }
+    }
+
+    /// The sink this output goes to.
+    pub(crate) fn sink(&self) -> &Sink {
+        &self.sink
     }
 
     /// Writes text for people to stdout, with control characters (terminal
     /// escapes from the network) removed; a closed pipe ends the process
     /// quietly (exit 0), as `plurum … | head` expects.
     pub(crate) fn write(&self, text: &str) {
-        write_stdout(&clean(text));
+        self.sink.stdout(&clean(text));
     }
 
     /// The run's one JSON document (control characters stay, escaped by
     /// JSON), or what `--jq` picks out of it; printed when the command ends
-    /// (see [`finish`]).
+    /// (see [`Sink::finish`]).
     pub(crate) fn json<T: Serialize + ?Sized>(&self, value: &T) -> anyhow::Result<()> {
         let value = serde_json::to_value(value)?;
         let text = match &self.jq {
@@ -121,7 +245,7 @@ impl Output {
             None if self.pretty => vec![serde_json::to_string_pretty(&value)?],
             None => vec![serde_json::to_string(&value)?],
         };
-        hold(Document { value, text });
+        self.sink.hold(Document { value, text });
         Ok(())
     }
 
@@ -130,14 +254,14 @@ impl Output {
         if let Some(jq) = &self.jq {
             return self.jq_lines(jq, &serde_json::to_value(value)?);
         }
-        write_stdout(&serde_json::to_string(value)?);
+        self.sink.stdout(&serde_json::to_string(value)?);
         Ok(())
     }
 
     fn jq_lines(&self, jq: &Filter, value: &serde_json::Value) -> anyhow::Result<()> {
         let lines = jq.lines(value).map_err(|e| CliError::new(exit::ERROR, e).code("jq"))?;
         for line in lines {
-            write_stdout(&line);
+            self.sink.stdout(&line);
         }
         Ok(())
     }
@@ -175,13 +299,13 @@ impl Output {
     /// A message for people on stderr (not with `-q`).
     pub(crate) fn note(&self, text: &str) {
         if !self.quiet {
-            eprint_clean(text);
+            self.sink.eprint(text);
         }
     }
 
     /// A warning on stderr (always).
     pub(crate) fn warn(&self, text: &str) {
-        eprint_clean(&format!("warning: {text}"));
+        self.sink.eprint(&format!("warning: {text}"));
     }
 
     /// A spinner on stderr while `future` runs (only on a terminal, never
@@ -198,16 +322,6 @@ impl Output {
         bar.finish_and_clear();
         output
     }
-}
-
-/// Prints one JSON document as is (errors: `--jq` does not apply).
-pub(crate) fn write_json_document(value: &serde_json::Value) {
-    let text = if std::io::stdout().is_terminal() {
-        serde_json::to_string_pretty(value)
-    } else {
-        serde_json::to_string(value)
-    };
-    write_stdout(&text.unwrap_or_default());
 }
 
 /// Writes a line to stdout; a closed pipe ends the process quietly (exit 0).
@@ -283,7 +397,7 @@ pub(crate) fn table(headers: &[&str], rows: &[Vec<String>]) -> String {
 /// terminal (a pipe or a file gets it whole).
 pub(crate) fn clip(text: &str, max: usize) -> String {
     let single: String = text.split_whitespace().collect::<Vec<_>>().join(" ");
-    if !CLIP.load(Ordering::Relaxed) || single.chars().count() <= max {
+    if !stdout_is_terminal() || single.chars().count() <= max {
         single
     } else {
         let cut: String = single.chars().take(max.saturating_sub(1)).collect();

@@ -11,10 +11,10 @@
 //! read-only command only reports them and leaves the file as it is. A file
 //! that is not JSON at all is moved aside (`state.json.corrupt-<time>`) by
 //! the next command that changes state, never silently dropped. Either way
-//! the command says so and exits non-zero ([`take_notices`]).
+//! the command says so and exits non-zero ([`Notices`]).
 
 use std::path::{Path, PathBuf};
-use std::sync::Mutex;
+use std::sync::{Arc, Mutex};
 
 use anyhow::Context as _;
 use serde::de::DeserializeOwned;
@@ -352,11 +352,13 @@ pub(crate) struct CurrentSession {
 #[derive(Debug, Clone)]
 pub(crate) struct StateFile {
     dir: PathBuf,
+    notices: Notices,
 }
 
 impl StateFile {
-    pub(crate) fn new(dir: PathBuf) -> Self {
-        Self { dir }
+    /// The state in `dir`; what goes wrong with it is told to `notices`.
+    pub(crate) fn new(dir: PathBuf, notices: Notices) -> Self {
+        Self { dir, notices }
     }
 
     /// `state.json`.
@@ -380,7 +382,7 @@ impl StateFile {
         match parse(&text) {
             Ok((state, bad)) => {
                 if !bad.is_empty() {
-                    notice(format!(
+                    self.notices.push(format!(
                         "{} has {} entr{} that do{} not parse, ignored here and left as they are ({}); \
                          the next command that changes state sets them aside, where 'plurum outcome failed' lists them",
                         path.display(),
@@ -411,7 +413,7 @@ impl StateFile {
         match parse(&text) {
             Ok((mut state, bad)) => {
                 if !bad.is_empty() {
-                    notice(format!(
+                    self.notices.push(format!(
                         "set aside {} entr{} of {} that do{} not parse ({}); 'plurum outcome failed' lists {}",
                         bad.len(),
                         if bad.len() == 1 { "y" } else { "ies" },
@@ -426,7 +428,7 @@ impl StateFile {
             }
             Err(why) => {
                 let aside = paths::move_aside(&path)?;
-                notice(format!(
+                self.notices.push(format!(
                     "{} is not a JSON object ({why}); moved it to {} and started a fresh state",
                     path.display(),
                     aside.display()
@@ -447,8 +449,10 @@ impl StateFile {
 
     /// Reads the state (under the lock), changing nothing on disk.
     pub(crate) fn load(&self) -> anyhow::Result<State> {
-        let _lock = paths::lock(&self.dir.join("state.lock"))?;
-        self.read_only()
+        blocking(|| {
+            let _lock = paths::lock(&self.dir.join("state.lock"))?;
+            self.read_only()
+        })
     }
 
     /// Reads the state for a command that goes on to change it: what does
@@ -461,30 +465,49 @@ impl StateFile {
     /// Changes the state: lock, read, `change`, write atomically, unlock.
     /// Nothing is written when `change` fails.
     pub(crate) fn update<T>(&self, change: impl FnOnce(&mut State) -> anyhow::Result<T>) -> anyhow::Result<T> {
-        let _lock = paths::lock(&self.dir.join("state.lock"))?;
-        let mut state = self.read_for_change()?;
-        let result = change(&mut state)?;
-        state.schema_version = SCHEMA_VERSION;
-        let text = serde_json::to_vec_pretty(&state).context("could not encode the state")?;
-        paths::write_atomic(&self.path(), &text)?;
-        Ok(result)
+        blocking(|| {
+            let _lock = paths::lock(&self.dir.join("state.lock"))?;
+            let mut state = self.read_for_change()?;
+            let result = change(&mut state)?;
+            state.schema_version = SCHEMA_VERSION;
+            let text = serde_json::to_vec_pretty(&state).context("could not encode the state")?;
+            paths::write_atomic(&self.path(), &text)?;
+            Ok(result)
+        })
     }
 }
 
-/// What went wrong with the state files in this process, for the end of
-/// the command (which then exits non-zero).
-static NOTICES: Mutex<Vec<String>> = Mutex::new(Vec::new());
-
-fn notice(text: String) {
-    let mut notices = NOTICES.lock().unwrap_or_else(|e| e.into_inner());
-    if !notices.contains(&text) {
-        notices.push(text);
+/// Runs `work`, which may wait for the state's file lock, telling a
+/// multi-threaded tokio runtime first (so the other tasks of this worker,
+/// such as concurrent `plurum mcp` tool calls, move to another thread
+/// instead of waiting with it).
+fn blocking<T>(work: impl FnOnce() -> T) -> T {
+    match tokio::runtime::Handle::try_current() {
+        Ok(handle) if handle.runtime_flavor() == tokio::runtime::RuntimeFlavor::MultiThread => {
+            tokio::task::block_in_place(work)
+        }
+        _ => work(),
     }
 }
 
-/// The problems met with state files in this process (each once).
-pub(crate) fn take_notices() -> Vec<String> {
-    std::mem::take(&mut *NOTICES.lock().unwrap_or_else(|e| e.into_inner()))
+/// What went wrong with the state files during one run, for the end of the
+/// command (which then exits non-zero). Clones share the list; each notice
+/// is kept once.
+#[derive(Debug, Clone, Default)]
+pub(crate) struct Notices(Arc<Mutex<Vec<String>>>);
+
+impl Notices {
+    pub(crate) fn push(&self, text: String) {
+        let mut notices = self.0.lock().unwrap_or_else(|e| e.into_inner());
+        if !notices.contains(&text) {
+            notices.push(text);
+        }
+    }
+
+    /// The notices so far (emptied).
+    pub(crate) fn take(&self) -> Vec<String> {
+        std::mem::take(&mut *self.0.lock().unwrap_or_else(|e| e.into_inner()))
+    }
 }
 
 fn describe(bad: &[Quarantined]) -> String {
@@ -609,9 +632,6 @@ pub(crate) fn rfc3339_text(ts: Ts) -> String {
 #[cfg(test)]
 mod tests {
     use super::*;
-
-    /// The notices are process-wide: tests that read them take turns.
-    static NOTICES_IN_USE: Mutex<()> = Mutex::new(());
 
     #[test]
     fn why_an_experience_is_saved_survives_and_only_grows() {
@@ -771,7 +791,7 @@ mod tests {
         );
         // Written back: schema 2, the same timestamps in RFC 3339.
         let dir = tempfile::tempdir().unwrap();
-        let file = StateFile::new(dir.path().to_owned());
+        let file = StateFile::new(dir.path().to_owned(), Notices::default());
         std::fs::write(file.path(), old).unwrap();
         file.update(|_| Ok(())).unwrap();
         let written: Value = serde_json::from_str(&std::fs::read_to_string(file.path()).unwrap()).unwrap();
@@ -784,9 +804,8 @@ mod tests {
 
     #[test]
     fn a_file_that_is_not_json_is_left_alone_by_readers_and_moved_aside_by_writers() {
-        let _turn = NOTICES_IN_USE.lock().unwrap_or_else(|e| e.into_inner());
         let dir = tempfile::tempdir().unwrap();
-        let file = StateFile::new(dir.path().to_owned());
+        let file = StateFile::new(dir.path().to_owned(), Notices::default());
         std::fs::write(file.path(), "{ not json").unwrap();
         let error = file.load().unwrap_err();
         assert!(error.to_string().contains("left as it is"), "{error}");
@@ -800,14 +819,13 @@ mod tests {
             .collect();
         assert_eq!(aside.len(), 1);
         assert_eq!(std::fs::read_to_string(aside[0].path()).unwrap(), "{ not json");
-        assert!(take_notices().iter().any(|n| n.contains("moved it to")));
+        assert!(file.notices.take().iter().any(|n| n.contains("moved it to")));
     }
 
     #[test]
     fn one_bad_entry_is_set_aside_alone() {
-        let _turn = NOTICES_IN_USE.lock().unwrap_or_else(|e| e.into_inner());
         let dir = tempfile::tempdir().unwrap();
-        let file = StateFile::new(dir.path().to_owned());
+        let file = StateFile::new(dir.path().to_owned(), Notices::default());
         let text = r#"{
             "lastPlurumCheck": "2026-11-30T10:00:00Z",
             "pendingOutcomeReports": [
@@ -838,14 +856,14 @@ mod tests {
         // Once set aside, the file reads cleanly.
         let again = file.load().unwrap();
         assert_eq!(again.quarantined_entries.len(), 2);
-        let notices = take_notices();
+        let notices = file.notices.take();
         assert!(notices.iter().any(|n| n.contains("set aside 2 entries")), "{notices:?}");
     }
 
     #[test]
     fn updates_are_atomic_and_private() {
         let dir = tempfile::tempdir().unwrap();
-        let file = StateFile::new(dir.path().join("profile"));
+        let file = StateFile::new(dir.path().join("profile"), Notices::default());
         file.update(|s| {
             s.last_plurum_check = Some(now());
             Ok(())

@@ -99,7 +99,7 @@ pub(crate) fn run(args: Args, options: &crate::context::Options) -> anyhow::Resu
     };
     let mut buffer = Vec::new();
     shell.write_registration(COMPLETE_VAR, "plurum", "plurum", &completer(), &mut buffer)?;
-    crate::output::Output::new(false, false, None).write(&String::from_utf8_lossy(&buffer));
+    crate::output::Output::new(options.sink.clone(), false, false, None).write(&String::from_utf8_lossy(&buffer));
     Ok(exit::OK)
 }
 

@@ -76,7 +76,7 @@ fn profile_name(options: &Options) -> String {
 }
 
 pub(crate) fn run(command: Command, options: &Options) -> anyhow::Result<u8> {
-    let out = Output::new(options.json, options.quiet, options.jq.clone());
+    let out = options.output();
     let paths = Paths::resolve()?;
     let profile = profile_name(options);
     let file = paths.config_file();

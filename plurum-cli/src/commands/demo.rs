@@ -145,7 +145,7 @@ fn text(value: &Value, pointer: &str) -> anyhow::Result<String> {
 }
 
 pub(crate) async fn run(args: Args, options: &Options) -> anyhow::Result<u8> {
-    let out = Output::new(options.json, options.quiet, None);
+    let out = crate::output::Output::new(options.sink.clone(), options.json, options.quiet, None);
     let server = ReferenceServer::start(ServerConfig::default().no_limits())
         .await
         .context("could not start the in-process reference server")?;

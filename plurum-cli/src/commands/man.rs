@@ -11,7 +11,6 @@ use serde::Serialize;
 use crate::cli::Cli;
 use crate::context::Options;
 use crate::exit;
-use crate::output::Output;
 
 /// `plurum man` arguments.
 #[derive(Debug, clap::Args)]
@@ -71,7 +70,7 @@ fn ascii_roff(page: &str) -> String {
 }
 
 pub(crate) fn run(args: Args, options: &Options) -> anyhow::Result<u8> {
-    let out = Output::new(options.json, options.quiet, options.jq.clone());
+    let out = options.output();
     std::fs::create_dir_all(&args.out).map_err(|e| {
         exit::CliError::new(exit::ERROR, format!("could not create {}: {e}", args.out.display()))
             .code("io")

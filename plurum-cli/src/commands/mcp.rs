@@ -264,7 +264,7 @@ fn warn_about_the_key(options: &Options, out: &Output) {
 }
 
 fn print_config(host: Host, launch: Option<Launch>, options: &Options) -> anyhow::Result<u8> {
-    let out = Output::new(options.json, options.quiet, options.jq.clone());
+    let out = options.output();
     let entry = server_entry(options, launch, &out)?;
     warn_about_the_key(options, &out);
     let snippet = snippet(host, &entry)?;

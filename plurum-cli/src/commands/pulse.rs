@@ -112,7 +112,7 @@ async fn watch(args: WatchArgs, ctx: &Ctx) -> anyhow::Result<u8> {
                 eprintln!("interrupted; closed the connection");
                 if ctx.out.json {
                     // Every outcome is JSON: the stream ends with an error line.
-                    crate::output::write_json_document(&json!({"error": {
+                    ctx.out.sink().json_document(&json!({"error": {
                         "code": "interrupted",
                         "message": "interrupted; closed the connection",
                         "hint": null,

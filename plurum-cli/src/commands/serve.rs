@@ -53,7 +53,7 @@ pub(crate) struct Args {
 
 /// Runs the server until Ctrl-C or SIGTERM.
 pub(crate) async fn run(args: Args, options: &crate::context::Options) -> anyhow::Result<()> {
-    let out = crate::output::Output::new(options.json, options.quiet, options.jq.clone());
+    let out = options.output();
     // Listen for the signals before saying where we listen: a supervisor
     // may stop us the moment it reads the URL.
     let mut signals = crate::signals::Signals::install();

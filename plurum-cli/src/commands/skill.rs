@@ -4,7 +4,6 @@
 use serde_json::json;
 
 use crate::exit;
-use crate::output::Output;
 
 /// The guide, as the repository holds it.
 pub(crate) const SKILL_MD: &str = include_str!("../../SKILL.md");
@@ -37,7 +36,7 @@ pub(crate) fn front_matter(text: &str) -> Vec<(&str, &str)> {
 }
 
 pub(crate) fn run(_args: Args, options: &crate::context::Options) -> anyhow::Result<u8> {
-    let out = Output::new(options.json, options.quiet, options.jq.clone());
+    let out = options.output();
     let meta = front_matter(SKILL_MD);
     let field = |name: &str| meta.iter().find(|(k, _)| *k == name).map(|(_, v)| *v);
     out.emit(

@@ -389,3 +389,84 @@ fn print_config_leaves_credentials_in_the_api_url_out() {
     );
     assert!(String::from_utf8_lossy(&output.stderr).contains("leaves them out"));
 }
+
+/// A stand-in for the API that answers `GET /pulse/status` after `delay`,
+/// counting how many requests it holds at once.
+struct SlowApi {
+    url: String,
+    most_at_once: std::sync::Arc<std::sync::atomic::AtomicUsize>,
+    served: std::sync::Arc<std::sync::atomic::AtomicUsize>,
+}
+
+impl SlowApi {
+    async fn start(delay: std::time::Duration) -> Self {
+        use std::sync::Arc;
+        use std::sync::atomic::{AtomicUsize, Ordering};
+        use tokio::io::{AsyncReadExt, AsyncWriteExt};
+        let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+        let url = format!("http://{}/api/v1", listener.local_addr().unwrap());
+        let in_flight = Arc::new(AtomicUsize::new(0));
+        let most_at_once = Arc::new(AtomicUsize::new(0));
+        let served = Arc::new(AtomicUsize::new(0));
+        let (flight, most, count) = (in_flight.clone(), most_at_once.clone(), served.clone());
+        tokio::spawn(async move {
+            loop {
+                let Ok((mut socket, _)) = listener.accept().await else {
+                    return;
+                };
+                let (flight, most, count) = (flight.clone(), most.clone(), count.clone());
+                tokio::spawn(async move {
+                    let mut request = Vec::new();
+                    let mut buffer = [0u8; 4096];
+                    while !request.windows(4).any(|w| w == b"\r\n\r\n") {
+                        match socket.read(&mut buffer).await {
+                            Ok(0) | Err(_) => return,
+                            Ok(n) => request.extend_from_slice(&buffer[..n]),
+                        }
+                    }
+                    let now = flight.fetch_add(1, Ordering::SeqCst) + 1;
+                    most.fetch_max(now, Ordering::SeqCst);
+                    tokio::time::sleep(delay).await;
+                    flight.fetch_sub(1, Ordering::SeqCst);
+                    count.fetch_add(1, Ordering::SeqCst);
+                    let body = r#"{"connected_agents":0,"active_sessions":0,"sessions":[]}"#;
+                    let answer = format!(
+                        "HTTP/1.1 200 OK\r\ncontent-type: application/json\r\ncontent-length: {}\r\nconnection: close\r\n\r\n{body}",
+                        body.len()
+                    );
+                    let _ = socket.write_all(answer.as_bytes()).await;
+                });
+            }
+        });
+        Self {
+            url,
+            most_at_once,
+            served,
+        }
+    }
+}
+
+/// Tool calls run side by side: eight calls against an API that takes
+/// 300 ms each are all in flight at once (one at a time, the API would
+/// never hold more than one).
+#[test]
+fn tool_calls_run_concurrently() {
+    use std::sync::atomic::Ordering;
+    let world = World::new();
+    world.block_on(async {
+        let api = SlowApi::start(std::time::Duration::from_millis(300)).await;
+        let mut command = tokio::process::Command::from(world.process());
+        command.env("PLURUM_API_URL", &api.url).arg("mcp");
+        let client = ().serve(TokioChildProcess::new(command).unwrap()).await.unwrap();
+        let calls = (0..8).map(|_| ok(&client, "plurum_pulse_status", json!({})));
+        let answers = futures_util::future::join_all(calls).await;
+        assert!(answers.iter().all(|a| a["active_sessions"] == 0), "{answers:?}");
+        assert_eq!(api.served.load(Ordering::SeqCst), 8);
+        let most = api.most_at_once.load(Ordering::SeqCst);
+        assert!(
+            most >= 2,
+            "the API never held two calls at once (at most {most}): calls ran one at a time"
+        );
+        client.cancel().await.unwrap();
+    });
+}
