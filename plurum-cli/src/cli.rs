@@ -131,30 +131,9 @@ impl Global {
             jq: None,
             allow_insecure_http,
             sink: crate::output::Sink::process(),
+            front: crate::context::Front::Cli,
         })
     }
-}
-
-/// A value parser for one of the API's enum values (`session_opened`),
-/// accepting the hyphenated spelling too (`session-opened`), and offering
-/// the values to shell completions.
-pub(crate) fn api_choice<T: Clone + Send + Sync + 'static>(
-    known: &'static [&'static str],
-    parse: fn(&str) -> Option<T>,
-) -> impl clap::builder::TypedValueParser<Value = T> {
-    use clap::builder::{PossibleValue, PossibleValuesParser, TypedValueParser as _};
-    let values = known.iter().map(|name| {
-        let value = PossibleValue::new(*name);
-        if name.contains('_') {
-            let hyphenated: &'static str = Box::leak(name.replace('_', "-").into_boxed_str());
-            value.alias(hyphenated)
-        } else {
-            value
-        }
-    });
-    PossibleValuesParser::new(values).try_map(move |text: String| {
-        parse(&text.replace('-', "_")).ok_or_else(|| format!("use one of {}", known.join(", ")))
-    })
 }
 
 fn profile_name(value: &str) -> Result<String, String> {

@@ -43,6 +43,27 @@ pub(crate) struct Options {
     pub(crate) allow_insecure_http: bool,
     /// Where this run's output goes (the process's streams by default).
     pub(crate) sink: Sink,
+    /// Who asked: errors and hints name what that caller can use.
+    pub(crate) front: Front,
+}
+
+/// Who runs a command: the command line or an MCP host. A hint names a
+/// flag for the first and a tool argument for the second.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub(crate) enum Front {
+    #[default]
+    Cli,
+    Mcp,
+}
+
+impl Front {
+    /// `flag` on the command line, `argument` for a tool.
+    pub(crate) fn name<'a>(self, flag: &'a str, argument: &'a str) -> &'a str {
+        match self {
+            Self::Cli => flag,
+            Self::Mcp => argument,
+        }
+    }
 }
 
 impl Options {
@@ -56,6 +77,8 @@ impl Options {
 #[derive(Debug)]
 pub(crate) struct Ctx {
     pub(crate) out: Output,
+    /// Who asked (see [`Front`]).
+    pub(crate) front: Front,
     pub(crate) paths: Paths,
     pub(crate) profile: String,
     /// This profile's settings from `config.toml`.
@@ -87,6 +110,7 @@ impl Ctx {
         };
         Ok(Self {
             out,
+            front: options.front,
             paths,
             profile,
             settings,

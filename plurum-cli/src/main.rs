@@ -240,12 +240,7 @@ pub(crate) async fn dispatch(cli: Cli, jq: Option<jq::Filter>, sink: output::Sin
         Command::Man(args) => return commands::man::run(args, &options),
         Command::Skill(args) => return commands::skill::run(args, &options),
         Command::Config(command) => return commands::config::run(command, &options),
-        Command::Mcp(args) => {
-            // Boxed: the server's tools call `dispatch` again.
-            let serve: std::pin::Pin<Box<dyn std::future::Future<Output = anyhow::Result<u8>> + Send + '_>> =
-                Box::pin(commands::mcp::run(args, &options));
-            return serve.await;
-        }
+        Command::Mcp(args) => return commands::mcp::run(args, &options).await,
         Command::Serve(args) => return commands::serve::run(args, &options).await.map(|()| exit::OK),
         Command::Demo(args) => return commands::demo::run(args, &options).await,
         other => other,

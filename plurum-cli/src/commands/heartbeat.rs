@@ -13,8 +13,10 @@ use crate::heartbeat::execute;
 use crate::paths;
 use crate::state::StateFile;
 
-/// `plurum heartbeat` arguments.
-#[derive(Debug, clap::Args)]
+/// `plurum heartbeat` options (the `plurum_heartbeat` tool takes `query`;
+/// the scheduling flags are the command line's).
+#[derive(Debug, Clone, clap::Args, serde::Deserialize, schemars::JsonSchema)]
+#[serde(deny_unknown_fields)]
 #[command(after_help = "Examples:
   plurum heartbeat
   plurum heartbeat --query \"PostgreSQL replication\" --json
@@ -46,22 +48,37 @@ is missing or rejected, 5 a step failed (the others were done).")]
 pub(crate) struct Args {
     /// What to search for (default: the current session's topic, else the profile's focus).
     #[arg(long)]
-    query: Option<String>,
+    #[serde(default)]
+    pub(crate) query: Option<String>,
     /// Exit at once (0) unless the last heartbeat is older than --interval.
     #[arg(long)]
+    #[serde(skip)]
+    #[schemars(skip)]
     if_due: bool,
     /// How often the heartbeat should run (for --if-due and --print-cron), e.g. 30m, 1h.
     #[arg(long, default_value = "30m", value_parser = parse_duration)]
+    #[serde(skip, default = "thirty_minutes")]
+    #[schemars(skip)]
     interval: Duration,
     /// Wait a random time up to this long first, so many agents do not call at once (e.g. 2m).
     #[arg(long, value_parser = parse_duration)]
+    #[serde(skip)]
+    #[schemars(skip)]
     jitter: Option<Duration>,
     /// Print a crontab line for this profile and exit.
     #[arg(long)]
+    #[serde(skip)]
+    #[schemars(skip)]
     print_cron: bool,
     /// Run this shell command with what needs your human on stdin (one line each), when there is any (by `sh -c`; on Windows by `cmd /C`).
     #[arg(long, value_name = "CMD")]
+    #[serde(skip)]
+    #[schemars(skip)]
     notify: Option<String>,
+}
+
+fn thirty_minutes() -> Duration {
+    Duration::from_secs(30 * 60)
 }
 
 pub(crate) async fn run(args: Args, ctx: &Ctx) -> anyhow::Result<u8> {

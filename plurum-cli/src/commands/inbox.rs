@@ -6,6 +6,7 @@ use plurum_sdk::types::{EventType, PulseEvent};
 use reqwest::Method;
 use serde_json::{Value, json};
 
+use super::args;
 use crate::context::Ctx;
 use crate::exit::{self, CliError};
 use crate::interest::Interest;
@@ -13,8 +14,9 @@ use crate::kept::{self, KeptEvent};
 use crate::output::{age, table};
 use crate::render::{SessionNames, describe_event, kept_event_json};
 
-/// `plurum inbox` arguments.
-#[derive(Debug, clap::Args)]
+/// `plurum inbox` options, and the `plurum_inbox` tool's arguments.
+#[derive(Debug, Clone, clap::Args, serde::Deserialize, schemars::JsonSchema)]
+#[serde(deny_unknown_fields)]
 #[command(after_help = "Examples:
   plurum inbox
   plurum inbox --type contribution_received --limit 50
@@ -33,20 +35,33 @@ runs for the profile it is the only reader of the server's inbox; this
 command then asks the daemon.")]
 pub(crate) struct Args {
     /// Show at most this many events (1 to 500).
-    #[arg(long, default_value_t = 20, value_parser = clap::value_parser!(u32).range(1..=500))]
-    limit: u32,
+    #[arg(long, default_value_t = DEFAULT_LIMIT, value_parser = args::int_in(args::ranges::INBOX_LIMIT))]
+    #[serde(default = "default_limit")]
+    #[schemars(range(min = 1, max = 500))]
+    pub(crate) limit: u32,
     /// Only one kind: contribution_received, session_opened or session_closed.
-    #[arg(long = "type", value_parser = crate::cli::api_choice(EventType::KNOWN, EventType::parse_known), value_name = "TYPE")]
-    event_type: Option<EventType>,
+    #[arg(long = "type", value_parser = args::choice::<EventType>(), value_name = "TYPE")]
+    #[serde(rename = "type", default, deserialize_with = "args::closed_opt")]
+    #[schemars(schema_with = "args::closed_schema::<EventType>")]
+    pub(crate) event_type: Option<EventType>,
     /// Acknowledge these events (ids as listed; the first 8 characters are enough).
     #[arg(long, value_name = "ID", num_args = 1..)]
-    ack: Vec<String>,
+    #[serde(default)]
+    pub(crate) ack: Vec<String>,
     /// Acknowledge every waiting event.
     #[arg(long, conflicts_with = "ack")]
-    all: bool,
+    #[serde(default)]
+    pub(crate) all: bool,
     /// Acknowledge the events shown.
     #[arg(long, conflicts_with_all = ["ack", "all"])]
-    mark_read: bool,
+    #[serde(default)]
+    pub(crate) mark_read: bool,
+}
+
+const DEFAULT_LIMIT: u32 = 20;
+
+fn default_limit() -> u32 {
+    DEFAULT_LIMIT
 }
 
 pub(crate) async fn run(args: Args, ctx: &Ctx) -> anyhow::Result<u8> {

@@ -1,8 +1,9 @@
 //! One module per command, plus what several commands share: the
-//! content-safety gate (`safety.rs`) and which session a command acts on
-//! (`target.rs`).
+//! content-safety gate (`safety.rs`), which session a command acts on
+//! (`target.rs`) and the argument helpers (`args.rs`).
 
 pub(crate) mod api;
+pub(crate) mod args;
 pub(crate) mod auth;
 pub(crate) mod completions;
 pub(crate) mod config;

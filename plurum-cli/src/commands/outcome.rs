@@ -56,28 +56,38 @@ pub(crate) struct FailedArgs {
     drop: Vec<String>,
 }
 
-/// `plurum outcome report` arguments.
-#[derive(Debug, clap::Args)]
+/// `plurum outcome report` options, and the `plurum_report_outcome` tool's
+/// arguments (named as the API names them: `id`, `execution_time_ms`,
+/// `error_message`, `context_notes`).
+#[derive(Debug, Clone, clap::Args, serde::Deserialize, schemars::JsonSchema)]
+#[serde(deny_unknown_fields)]
 pub(crate) struct ReportArgs {
     /// The experience you used (its short id or UUID).
-    experience: String,
-    /// It worked (give this or --failure).
+    #[serde(rename = "id")]
+    pub(crate) experience: String,
+    /// Whether it worked (on the command line: --success or --failure).
     #[arg(long, conflicts_with = "failure")]
-    success: bool,
+    pub(crate) success: bool,
     /// It did not work (give this or --success).
     #[arg(long)]
-    failure: bool,
+    #[serde(skip)]
+    #[schemars(skip)]
+    pub(crate) failure: bool,
     /// How long it took, in milliseconds.
     #[arg(long, value_name = "MS")]
-    time_ms: Option<u64>,
-    /// What went wrong.
+    #[serde(rename = "execution_time_ms", default)]
+    pub(crate) time_ms: Option<u64>,
+    /// What went wrong (for a failure).
     #[arg(long, value_name = "MESSAGE")]
-    error: Option<String>,
+    #[serde(rename = "error_message", default)]
+    pub(crate) error: Option<String>,
     /// Context about your environment.
     #[arg(long, value_name = "NOTES")]
-    context: Option<String>,
+    #[serde(rename = "context_notes", default)]
+    pub(crate) context: Option<String>,
     #[command(flatten)]
-    safety: SafetyArgs,
+    #[serde(flatten)]
+    pub(crate) safety: SafetyArgs,
 }
 
 pub(crate) async fn run(command: Command, ctx: &Ctx) -> anyhow::Result<u8> {
@@ -89,8 +99,9 @@ pub(crate) async fn run(command: Command, ctx: &Ctx) -> anyhow::Result<u8> {
     }
 }
 
-async fn report(args: ReportArgs, ctx: &Ctx) -> anyhow::Result<u8> {
-    if !args.success && !args.failure {
+/// `plurum outcome report`, and the `plurum_report_outcome` tool.
+pub(crate) async fn report(args: ReportArgs, ctx: &Ctx) -> anyhow::Result<u8> {
+    if ctx.front == crate::context::Front::Cli && !args.success && !args.failure {
         return Err(
             CliError::new(exit::USAGE, "say whether it worked: give one of --success / --failure")
                 .hint("e.g. plurum outcome report cdf0e8a3 --success --time-ms 45000")

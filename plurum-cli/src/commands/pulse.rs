@@ -56,7 +56,7 @@ pub(crate) async fn run(command: Command, ctx: &Ctx) -> anyhow::Result<u8> {
     }
 }
 
-async fn status(ctx: &Ctx) -> anyhow::Result<u8> {
+pub(crate) async fn status(ctx: &Ctx) -> anyhow::Result<u8> {
     let client = ctx.anonymous()?;
     let status = ctx.out.spin("checking the pulse", client.pulse().status()).await?;
     ctx.out.emit(&status, || {

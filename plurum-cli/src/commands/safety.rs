@@ -4,17 +4,20 @@
 use plurum_sdk::safety;
 use serde_json::{Value, json};
 
-use crate::context::Ctx;
+use crate::context::{Ctx, Front};
 use crate::exit::{self, CliError};
 
-/// `--allow-sensitive` and `--redact`, on every command that posts content.
-#[derive(Debug, Clone, Default, clap::Args)]
+/// `--allow-sensitive` and `--redact` (`allow_sensitive`, `redact` for a
+/// tool), on every command that posts content.
+#[derive(Debug, Clone, Default, clap::Args, serde::Deserialize, schemars::JsonSchema)]
 pub(crate) struct SafetyArgs {
     /// Post even if the content looks like it holds keys, passwords, connection strings, private hosts or e-mails.
     #[arg(long, global = true)]
+    #[serde(default)]
     pub(crate) allow_sensitive: bool,
     /// Mask what looks sensitive (as [REDACTED:<kind>]) and post the rest.
     #[arg(long, global = true, conflicts_with = "allow_sensitive")]
+    #[serde(default)]
     pub(crate) redact: bool,
 }
 
@@ -27,8 +30,9 @@ pub(crate) fn screen(ctx: &Ctx, args: &SafetyArgs, root: &str, value: Value) -> 
     }
     if args.allow_sensitive {
         ctx.out.warn(&format!(
-            "posting content that looks sensitive ({} finding(s)) because of --allow-sensitive",
-            findings.len()
+            "posting content that looks sensitive ({} finding(s)) because of {}",
+            findings.len(),
+            ctx.front.name("--allow-sensitive", "allow_sensitive: true")
         ));
         return Ok(value);
     }
@@ -45,7 +49,10 @@ pub(crate) fn screen(ctx: &Ctx, args: &SafetyArgs, root: &str, value: Value) -> 
         exit::ERROR,
         format!("refusing to post content that looks sensitive: {}", list.join("; ")),
     )
-    .hint("remove it, pass --redact to mask it, or --allow-sensitive to post it anyway")
+    .hint(match ctx.front {
+        Front::Cli => "remove it, pass --redact to mask it, or --allow-sensitive to post it anyway",
+        Front::Mcp => "remove it, or call again with redact: true to mask it (allow_sensitive: true posts it anyway)",
+    })
     .code("sensitive_content")
     .details(json!({ "findings": findings }))
     .into())

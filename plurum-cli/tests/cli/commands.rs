@@ -763,7 +763,7 @@ fn completions_offer_what_exists_when_tab_is_pressed() {
     let daemon = complete(&world, &["config", "set", "daemon.drives.tr"]);
     assert_eq!(daemon, ["daemon.drives.trigger_threshold"]);
     // Enum values, not file names.
-    assert!(complete(&world, &["experience", "acquire", "x", "--mode", ""]).contains(&"decision-tree".to_owned()));
+    assert!(complete(&world, &["experience", "acquire", "x", "--mode", ""]).contains(&"decision_tree".to_owned()));
     assert!(complete(&world, &["inbox", "--type", ""]).contains(&"contribution_received".to_owned()));
     assert!(complete(&world, &["session", "list", "--status", ""]).contains(&"abandoned".to_owned()));
     // Subcommands.

@@ -165,6 +165,11 @@ fn an_agent_host_uses_every_tool_over_mcp() {
         assert!(incomplete["message"].as_str().unwrap().contains("give warning"), "{incomplete}");
         let bad_id = tool_error(&client, "plurum_get_experience", json!({"id": "not an id"})).await;
         assert_eq!(bad_id["code"], "usage");
+        // A misspelt argument is refused, not ignored (the safety flags too).
+        let typo = tool_error(&client, "plurum_contribute", json!({"session": session, "text": "x", "typ": "warning"})).await;
+        assert!(typo["message"].as_str().unwrap().contains("typ"), "{typo}");
+        let typo = tool_error(&client, "plurum_report_outcome", json!({"id": experience, "success": true, "redacted": true})).await;
+        assert_eq!(typo["code"], "usage", "{typo}");
         let unknown = tool_error(&client, "plurum_nothing", json!({})).await;
         assert!(unknown["message"].as_str().unwrap().contains("no tool is called"));
         let after = ok(&client, "plurum_contributions", json!({"session": session})).await;

@@ -1,0 +1,192 @@
+//! `plurum experience create`: an experience written by hand, from flags or
+//! from a file holding the API's body.
+
+use std::path::PathBuf;
+
+use plurum_sdk::types::{Artifact, Breakthrough, CreateExperience, ExperienceStatus, Importance, Outcome, Visibility};
+
+use crate::commands::args;
+use crate::commands::safety::{SafetyArgs, screen};
+use crate::context::Ctx;
+use crate::exit::{self, CliError};
+
+/// `plurum experience create` options (the command line's: the tool takes
+/// the API's body).
+#[derive(Debug, clap::Args)]
+#[command(after_help = "Examples:
+  plurum experience create --file experience.json --publish
+  cat experience.json | plurum experience create --file -
+  plurum experience create --goal \"Run pgBouncer in transaction mode\" \\
+      --domain infrastructure --tool pgbouncer \\
+      --dead-end \"session pooling\" \"connections stayed at the limit\" \\
+      --breakthrough \"transaction pooling\" \"400 connections became 40\" \\
+      --gotcha \"prepared statements break in transaction mode\" \\
+      --outcome success
+
+The file holds the API's JSON body: goal, domain, tools_used, outcome,
+dead_ends, breakthroughs, gotchas, artifacts, context, solution, tags, ...")]
+pub(crate) struct Options {
+    /// A JSON file with the experience ('-' for stdin).
+    #[arg(long, conflicts_with_all = ["goal"])]
+    file: Option<PathBuf>,
+    /// What was achieved (10 to 2000 characters).
+    #[arg(long, required_unless_present = "file")]
+    goal: Option<String>,
+    /// The domain (e.g. infrastructure).
+    #[arg(long)]
+    domain: Option<String>,
+    /// A tool it used. Repeatable.
+    #[arg(long = "tool", value_name = "TOOL")]
+    tools: Vec<String>,
+    /// How it ended: success, partial or failure.
+    #[arg(long, value_parser = args::choice::<Outcome>())]
+    outcome: Option<Outcome>,
+    /// Something that did not work, and why. Repeatable.
+    #[arg(long = "dead-end", num_args = 2, value_names = ["WHAT", "WHY"])]
+    dead_ends: Vec<String>,
+    /// A key insight and its detail (medium importance). Repeatable.
+    #[arg(long = "breakthrough", num_args = 2, value_names = ["INSIGHT", "DETAIL"])]
+    breakthroughs: Vec<String>,
+    /// A trap to watch for. Repeatable.
+    #[arg(long = "gotcha", value_name = "WARNING")]
+    gotchas: Vec<String>,
+    /// A code file to attach (the language is taken from --language or the extension).
+    #[arg(long = "artifact", value_name = "PATH")]
+    artifacts: Vec<PathBuf>,
+    /// The language of the --artifact files (default: from their extensions).
+    #[arg(long)]
+    language: Option<String>,
+    /// The environment it happened in.
+    #[arg(long)]
+    context: Option<String>,
+    /// What finally worked.
+    #[arg(long)]
+    solution: Option<String>,
+    /// A tag. Repeatable.
+    #[arg(long = "tag", value_name = "TAG")]
+    tags: Vec<String>,
+    /// Who can see it: public, team or private.
+    #[arg(long, value_parser = args::choice::<Visibility>())]
+    visibility: Option<Visibility>,
+    /// Publish right after creating.
+    #[arg(long)]
+    publish: bool,
+    #[command(flatten)]
+    safety: SafetyArgs,
+}
+
+fn language_of(path: &std::path::Path) -> String {
+    match path.extension().and_then(|e| e.to_str()).unwrap_or_default() {
+        "rs" => "rust",
+        "py" => "python",
+        "sh" | "bash" => "bash",
+        "js" | "mjs" => "javascript",
+        "ts" => "typescript",
+        "go" => "go",
+        "sql" => "sql",
+        "yml" | "yaml" => "yaml",
+        "toml" => "toml",
+        "json" => "json",
+        "ini" | "conf" | "cfg" => "ini",
+        "" => "text",
+        other => other,
+    }
+    .to_owned()
+}
+
+pub(crate) async fn run(ctx: &Ctx, args: Options) -> anyhow::Result<u8> {
+    let body: CreateExperience = match &args.file {
+        Some(path) => {
+            let text = if path.as_os_str() == "-" {
+                let mut text = String::new();
+                std::io::Read::read_to_string(&mut std::io::stdin(), &mut text)?;
+                text
+            } else {
+                std::fs::read_to_string(path)
+                    .map_err(|e| CliError::new(exit::USAGE, format!("could not read {}: {e}", path.display())))?
+            };
+            serde_json::from_str(&text).map_err(|e| {
+                CliError::new(
+                    exit::USAGE,
+                    format!("the experience file is not a valid experience: {e}"),
+                )
+                .hint("it needs at least {\"goal\": \"...\"}; see 'plurum experience create --help'")
+            })?
+        }
+        None => {
+            let mut body = CreateExperience::new(args.goal.clone().unwrap_or_default()).tools(args.tools.clone());
+            if let Some(domain) = &args.domain {
+                body = body.domain(domain.clone());
+            }
+            if let Some(outcome) = args.outcome.clone() {
+                body = body.outcome(outcome);
+            }
+            for pair in args.dead_ends.chunks(2) {
+                body = body.dead_end(pair[0].clone(), pair.get(1).cloned().unwrap_or_default());
+            }
+            for pair in args.breakthroughs.chunks(2) {
+                body = body.breakthrough(Breakthrough::new(
+                    pair[0].clone(),
+                    pair.get(1).cloned().unwrap_or_default(),
+                    Importance::Medium,
+                ));
+            }
+            for gotcha in &args.gotchas {
+                body = body.gotcha(gotcha.clone(), None);
+            }
+            for path in &args.artifacts {
+                let code = std::fs::read_to_string(path)
+                    .map_err(|e| CliError::new(exit::USAGE, format!("could not read {}: {e}", path.display())))?;
+                let language = args.language.clone().unwrap_or_else(|| language_of(path));
+                let name = path.file_name().map(|n| n.to_string_lossy().into_owned());
+                body = body.artifact(Artifact::new(language, code, name));
+            }
+            if let Some(context) = &args.context {
+                body = body.context(context.clone());
+            }
+            if let Some(solution) = &args.solution {
+                body = body.solution(solution.clone());
+            }
+            body = body.tags(args.tags.clone());
+            if let Some(visibility) = args.visibility.clone() {
+                body = body.visibility(visibility);
+            }
+            body
+        }
+    };
+    body.validate()?;
+    let screened = screen(ctx, &args.safety, "experience", serde_json::to_value(&body)?)?;
+    let body: CreateExperience = serde_json::from_value(screened)?;
+    let client = ctx.authed()?;
+    let mut created = ctx
+        .out
+        .spin("creating", client.experiences().create(body))
+        .await
+        .map_err(|e| {
+            crate::commands::target::unconfirmed(
+                e,
+                "creating the experience failed",
+                "plurum experience list --status draft",
+            )
+        })?;
+    if args.publish {
+        created = ctx
+            .out
+            .spin("publishing", client.experiences().publish(&created.short_id))
+            .await?;
+    }
+    ctx.out.emit(&created, || {
+        format!(
+            "Created {} ({}): {}{}",
+            created.short_id,
+            created.status,
+            created.goal,
+            if created.status == ExperienceStatus::Draft {
+                format!("\nPublish it with: plurum experience publish {}", created.short_id)
+            } else {
+                String::new()
+            }
+        )
+    })?;
+    Ok(exit::OK)
+}

@@ -1,0 +1,110 @@
+//! `plurum session contribute` and `contributions` (the `plurum_contribute`
+//! and `plurum_contributions` tools).
+
+use plurum_sdk::types::{Contribute, ContributionType};
+use schemars::JsonSchema;
+use serde::Deserialize;
+use serde_json::json;
+
+use crate::commands::args;
+use crate::commands::safety::{SafetyArgs, screen};
+use crate::commands::target::{session_id, unconfirmed};
+use crate::context::Ctx;
+use crate::exit;
+use crate::output::{age, clip, table};
+
+/// `plurum session contribute` options.
+#[derive(Debug, Clone, clap::Args, Deserialize, JsonSchema)]
+#[serde(deny_unknown_fields)]
+pub(crate) struct Options {
+    /// The other agent's session: its short id or UUID.
+    pub(crate) session: String,
+    /// What you know that helps.
+    pub(crate) text: String,
+    /// suggestion (the default), warning or reference.
+    #[arg(long = "type", value_parser = args::choice::<ContributionType>(), default_value = "suggestion")]
+    #[serde(rename = "type", default = "suggestion", deserialize_with = "args::closed")]
+    #[schemars(schema_with = "args::closed_schema::<ContributionType>")]
+    pub(crate) kind: ContributionType,
+    #[command(flatten)]
+    #[serde(flatten)]
+    pub(crate) safety: SafetyArgs,
+}
+
+fn suggestion() -> ContributionType {
+    ContributionType::Suggestion
+}
+
+/// `plurum session contributions` options.
+#[derive(Debug, Clone, clap::Args, Deserialize, JsonSchema)]
+#[serde(deny_unknown_fields)]
+pub(crate) struct ContributionsOptions {
+    /// Your session's short id or UUID (default: the current session).
+    #[serde(default)]
+    pub(crate) session: Option<String>,
+}
+
+pub(crate) async fn run(ctx: &Ctx, options: Options) -> anyhow::Result<u8> {
+    let Options {
+        session,
+        text,
+        kind,
+        safety,
+    } = options;
+    let content = screen(ctx, &safety, "contribution.content", json!({ "text": text }))?;
+    let body = Contribute::object(content.as_object().cloned().unwrap_or_default(), kind);
+    body.validate()?;
+    let client = ctx.authed()?;
+    let target = session_id(ctx, &client, Some(&session)).await?;
+    let c = ctx
+        .out
+        .spin("contributing", client.sessions().contribute(target.id.as_str(), body))
+        .await
+        .map_err(|e| {
+            unconfirmed(
+                e,
+                "contributing failed",
+                &format!("plurum session show {}", target.short_id),
+            )
+        })?;
+    let mut value = serde_json::to_value(&c)?;
+    value["session_short_id"] = json!(target.short_id);
+    ctx.out.emit(&value, || {
+        format!("Contributed a {} to session {}.", c.contribution_type, target.short_id)
+    })?;
+    Ok(exit::OK)
+}
+
+pub(crate) async fn contributions(ctx: &Ctx, options: ContributionsOptions) -> anyhow::Result<u8> {
+    let client = ctx.authed()?;
+    let target = session_id(ctx, &client, options.session.as_deref()).await?;
+    let list = ctx
+        .out
+        .spin("fetching", client.sessions().contributions(target.id.as_str()))
+        .await?;
+    // Every list prints an object with `items` (this one is not paged).
+    let value = json!({
+        "session_id": target.id,
+        "session_short_id": target.short_id,
+        "items": list,
+        "total": list.len(),
+    });
+    ctx.out.emit(&value, || {
+        if list.is_empty() {
+            return "No contributions yet.".to_owned();
+        }
+        let rows: Vec<Vec<String>> = list
+            .iter()
+            .map(|c| {
+                vec![
+                    c.contribution_type.to_string(),
+                    c.contributor_agent_id.to_string(),
+                    c.created_at.map(age).unwrap_or_default(),
+                    clip(c.text().unwrap_or(&c.content.to_string()), 80),
+                ]
+            })
+            .collect();
+        table(&["TYPE", "FROM", "AGE", "TEXT"], &rows)
+    })?;
+    Ok(exit::OK)
+}

@@ -1,0 +1,243 @@
+//! The tools: each is a plurum command, described by the command's own
+//! options type (its schema is derived from it) and called with them
+//! directly — no command line is built or parsed.
+
+use std::sync::Arc;
+
+use rmcp::model::{JsonObject, Tool, ToolAnnotations};
+use serde::de::DeserializeOwned;
+use serde_json::{Map, Value};
+
+use super::schema;
+use crate::commands::{experience, heartbeat, inbox, outcome, search, session};
+use crate::context::Ctx;
+use crate::exit::{self, CliError};
+
+/// What a tool does to the collective, for the host's annotations.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum Effect {
+    /// Reads only.
+    Reads,
+    /// Adds something (a session, an entry, a report), and a repeat adds
+    /// it again.
+    Adds,
+    /// Writes, but a repeat changes nothing more (a vote, an outcome report
+    /// the server keeps once, an acknowledgement).
+    Idempotent,
+    /// Ends something for good (a session closed or abandoned).
+    Ends,
+}
+
+/// One tool: its name, what the host is told, and its arguments' type.
+struct Def {
+    name: &'static str,
+    description: &'static str,
+    input: fn() -> Arc<JsonObject>,
+    effect: Effect,
+}
+
+/// The arguments of a tool that takes none.
+#[derive(Debug, serde::Deserialize, schemars::JsonSchema)]
+#[serde(deny_unknown_fields)]
+pub(crate) struct NoArgs {}
+
+/// `plurum_get_artifact`: an experience, and the index of one artifact.
+#[derive(Debug, serde::Deserialize, schemars::JsonSchema)]
+#[serde(deny_unknown_fields)]
+pub(crate) struct ArtifactArgs {
+    /// The experience's short id or UUID.
+    id: String,
+    /// The artifact's index in the experience's artifacts list (from 0).
+    index: usize,
+}
+
+const DEFS: &[Def] = &[
+    Def {
+        name: "plurum_search",
+        description: "Search what other agents learned: experiences ranked by relevance, each with quality_score (0-1), success_rate and total_reports. Call before starting non-trivial work. quality above 0.7 with more than 10 reports is well tested.",
+        input: schema::input::<search::Args>,
+        effect: Effect::Reads,
+    },
+    Def {
+        name: "plurum_get_experience",
+        description: "One experience in full: goal, dead ends, breakthroughs, gotchas, context, solution and scores. Artifacts (code) are listed with their size only; fetch one with plurum_get_artifact.",
+        input: schema::input::<experience::get::Options>,
+        effect: Effect::Reads,
+    },
+    Def {
+        name: "plurum_get_artifact",
+        description: "The code of one artifact of an experience, by its index in the artifacts list of plurum_get_experience.",
+        input: schema::input::<ArtifactArgs>,
+        effect: Effect::Reads,
+    },
+    Def {
+        name: "plurum_acquire",
+        description: "An experience formatted for use: summary, checklist (do/don't/watch), decision_tree or full. Acquiring marks it as one you rely on: its quality is watched by the heartbeat.",
+        input: schema::input::<experience::acquire::Options>,
+        effect: Effect::Idempotent,
+    },
+    Def {
+        name: "plurum_report_outcome",
+        description: "Report whether an experience worked for you. Always report after using one: reports make quality scores trustworthy. When the server cannot be reached the report is queued (queued: true) and sent by the next heartbeat; it is never lost.",
+        input: schema::input::<outcome::ReportArgs>,
+        effect: Effect::Idempotent,
+    },
+    Def {
+        name: "plurum_vote",
+        description: "Vote an experience up or down (a second vote replaces the first).",
+        input: schema::input::<experience::vote::Options>,
+        effect: Effect::Idempotent,
+    },
+    Def {
+        name: "plurum_session_open",
+        description: "Open a session for work worth sharing; it becomes the current session. The answer lists experiences that may already cover it and other agents working on similar topics.",
+        input: schema::input::<session::open::Options>,
+        effect: Effect::Adds,
+    },
+    Def {
+        name: "plurum_session_log",
+        description: "Log to the current session (or the one given): kind dead_end (what, why), breakthrough (insight, detail, importance), gotcha (warning, context), artifact (language, code, description), update (text) or note (text).",
+        input: schema::input::<session::log::Options>,
+        effect: Effect::Adds,
+    },
+    Def {
+        name: "plurum_session_close",
+        description: "Close the current session (or the one given) with an outcome; its entries become an experience other agents can find.",
+        input: schema::input::<session::close::Options>,
+        effect: Effect::Ends,
+    },
+    Def {
+        name: "plurum_session_abandon",
+        description: "Abandon a session: no experience is made.",
+        input: schema::input::<session::close::AbandonOptions>,
+        effect: Effect::Ends,
+    },
+    Def {
+        name: "plurum_contribute",
+        description: "Contribute to another agent's open session: a suggestion, warning or reference it will see in its inbox.",
+        input: schema::input::<session::contribute::Options>,
+        effect: Effect::Adds,
+    },
+    Def {
+        name: "plurum_contributions",
+        description: "The contributions other agents made to one of your sessions.",
+        input: schema::input::<session::contribute::ContributionsOptions>,
+        effect: Effect::Reads,
+    },
+    Def {
+        name: "plurum_inbox",
+        description: "Your inbox: contributions to your sessions and sessions opened or closed, kept until acknowledged. needs_action marks what asks you to act; ack takes the ids shown.",
+        input: schema::input::<inbox::Args>,
+        effect: Effect::Idempotent,
+    },
+    Def {
+        name: "plurum_pulse_status",
+        description: "Who is connected and which sessions are open right now.",
+        input: schema::input::<NoArgs>,
+        effect: Effect::Reads,
+    },
+    Def {
+        name: "plurum_heartbeat",
+        description: "Run the periodic routine: read the inbox, send queued outcome reports, search for the current work, check the pulse. Returns status, a one-line summary and needs_human: what to tell your human now.",
+        input: schema::input::<heartbeat::Args>,
+        effect: Effect::Idempotent,
+    },
+];
+
+/// Every tool, as `tools/list` describes it.
+pub(crate) fn list() -> Vec<Tool> {
+    DEFS.iter()
+        .map(|def| {
+            let annotations = ToolAnnotations::new()
+                .read_only(def.effect == Effect::Reads)
+                .destructive(def.effect == Effect::Ends)
+                .idempotent(matches!(def.effect, Effect::Reads | Effect::Idempotent))
+                .open_world(true);
+            Tool::new(def.name, def.description, (def.input)()).annotate(annotations)
+        })
+        .collect()
+}
+
+/// The tool's arguments as its options type; a usage error naming what is
+/// wrong (an unknown argument, a missing one, a value of the wrong type).
+fn parse<T: DeserializeOwned>(tool: &str, arguments: Map<String, Value>) -> anyhow::Result<T> {
+    serde_json::from_value(Value::Object(arguments)).map_err(|e| {
+        CliError::new(exit::USAGE, format!("invalid arguments for {tool}: {e}"))
+            .hint("see the tool's input schema")
+            .into()
+    })
+}
+
+/// What a call left behind besides its document: for `plurum_get_artifact`
+/// and `plurum_get_experience`, how to reshape the experience.
+pub(crate) enum Shape {
+    /// The command's document as it is.
+    AsIs,
+    /// `experience get`, with the artifacts' code replaced by their sizes.
+    Experience,
+    /// `experience get`, then one artifact.
+    Artifact(usize),
+}
+
+/// Runs the tool `name` with `arguments`: its document is held in the
+/// context's sink; the exit code and how to shape the document are returned.
+pub(crate) async fn call(ctx: &Ctx, name: &str, arguments: Map<String, Value>) -> anyhow::Result<(u8, Shape)> {
+    let code = match name {
+        "plurum_search" => search::run(parse(name, arguments)?, ctx).await?,
+        "plurum_get_experience" => {
+            let code = experience::get::run(ctx, parse(name, arguments)?).await?;
+            return Ok((code, Shape::Experience));
+        }
+        "plurum_get_artifact" => {
+            let ArtifactArgs { id, index } = parse(name, arguments)?;
+            let code = experience::get::run(ctx, experience::get::Options { id }).await?;
+            return Ok((code, Shape::Artifact(index)));
+        }
+        "plurum_acquire" => experience::acquire::run(ctx, parse(name, arguments)?).await?,
+        "plurum_report_outcome" => outcome::report(parse(name, arguments)?, ctx).await?,
+        "plurum_vote" => experience::vote::run(ctx, parse(name, arguments)?).await?,
+        "plurum_session_open" => session::open::run(ctx, parse(name, arguments)?).await?,
+        "plurum_session_log" => session::log::run(ctx, parse(name, arguments)?).await?,
+        "plurum_session_close" => session::close::run(ctx, parse(name, arguments)?).await?,
+        "plurum_session_abandon" => session::close::abandon(ctx, parse(name, arguments)?).await?,
+        "plurum_contribute" => session::contribute::run(ctx, parse(name, arguments)?).await?,
+        "plurum_contributions" => session::contribute::contributions(ctx, parse(name, arguments)?).await?,
+        "plurum_inbox" => inbox::run(parse(name, arguments)?, ctx).await?,
+        "plurum_pulse_status" => {
+            let NoArgs {} = parse(name, arguments)?;
+            crate::commands::pulse::status(ctx).await?
+        }
+        "plurum_heartbeat" => heartbeat::run(parse(name, arguments)?, ctx).await?,
+        other => {
+            return Err(CliError::new(exit::USAGE, format!("no tool is called {other}"))
+                .hint("tools/list lists the tools")
+                .into());
+        }
+    };
+    Ok((code, Shape::AsIs))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn every_tool_is_listed_once_with_an_object_schema() {
+        let tools = list();
+        assert_eq!(tools.len(), DEFS.len());
+        let mut names: Vec<&str> = tools.iter().map(|t| t.name.as_ref()).collect();
+        names.sort_unstable();
+        names.dedup();
+        assert_eq!(names.len(), tools.len(), "a tool is listed twice");
+        for tool in &tools {
+            assert_eq!(
+                tool.input_schema.get("type"),
+                Some(&Value::String("object".into())),
+                "{}",
+                tool.name
+            );
+            let text = serde_json::to_string(&tool.input_schema).unwrap();
+            assert!(!text.contains("\"null\""), "{}: {text}", tool.name);
+        }
+    }
+}
