@@ -1,4 +1,5 @@
-//! The command line, as clap definitions. Every command's code lives in
+//! The command line, as clap definitions, and [`Command::run`], which runs
+//! the command a line names. Every command's code lives in
 //! `commands/<name>.rs`.
 
 use std::path::PathBuf;
@@ -6,6 +7,8 @@ use std::path::PathBuf;
 use clap::{Args, Parser, Subcommand};
 
 use crate::commands;
+use crate::context::{Ctx, Options};
+use crate::exit;
 
 const ABOUT: &str =
     "The Plurum agent companion: search the collective, journal sessions, report outcomes, watch the pulse";
@@ -216,6 +219,57 @@ pub(crate) enum Command {
     Completions(commands::completions::Args),
     /// Write a man page for every command into a folder.
     Man(commands::man::Args),
+}
+
+impl Command {
+    /// Runs the command with `options` (the flags every command takes, and
+    /// where the output goes).
+    pub(crate) async fn run(self, options: Options) -> anyhow::Result<u8> {
+        use commands::*;
+        match self {
+            // Commands that need no context.
+            Self::Completions(args) => completions::run(args, &options),
+            Self::Man(args) => man::run(args, &options),
+            Self::Skill(args) => skill::run(args, &options),
+            Self::Config(command) => config::run(command, &options),
+            Self::Mcp(args) => mcp::run(args, &options).await,
+            Self::Serve(args) => serve::run(args, &options).await.map(|()| exit::OK),
+            Self::Demo(args) => demo::run(args, &options).await,
+            // These handle Ctrl-C themselves (they close and save first).
+            Self::Pulse(pulse::Command::Watch(args)) => pulse::watch(args, &Ctx::new(options)?).await,
+            Self::Daemon(args) => daemon::run(args, Ctx::new(options)?).await,
+            // The others stop at Ctrl-C.
+            Self::Register(args) => interruptible(options, async |ctx| register::run(args, ctx).await).await,
+            Self::Auth(command) => interruptible(options, async |ctx| auth::run(command, ctx).await).await,
+            Self::Whoami(args) => interruptible(options, async |ctx| whoami::run(args, ctx).await).await,
+            Self::Search(args) => interruptible(options, async |ctx| search::run(args, ctx).await).await,
+            Self::Experience(command) => interruptible(options, async |ctx| experience::run(command, ctx).await).await,
+            Self::Session(command) => interruptible(options, async |ctx| session::run(command, ctx).await).await,
+            Self::Outcome(command) => interruptible(options, async |ctx| outcome::run(command, ctx).await).await,
+            Self::Inbox(args) => interruptible(options, async |ctx| inbox::run(args, ctx).await).await,
+            Self::Pulse(command) => interruptible(options, async |ctx| pulse::run(command, ctx).await).await,
+            Self::Heartbeat(args) => interruptible(options, async |ctx| heartbeat::run(args, ctx).await).await,
+            Self::Api(args) => interruptible(options, async |ctx| api::run(args, ctx).await).await,
+        }
+    }
+}
+
+/// Runs `work` with a context made from `options`, until Ctrl-C (exit
+/// 130; with `--json` an `interrupted` error document).
+async fn interruptible(options: Options, work: impl AsyncFnOnce(&Ctx) -> anyhow::Result<u8>) -> anyhow::Result<u8> {
+    let json = options.json || options.jq.is_some();
+    let ctx = Ctx::new(options)?;
+    tokio::select! {
+        result = work(&ctx) => result,
+        _ = tokio::signal::ctrl_c() => {
+            if json {
+                Err(exit::CliError::new(exit::INTERRUPTED, "interrupted").into())
+            } else {
+                ctx.out.sink().eprint("interrupted");
+                Ok(exit::INTERRUPTED)
+            }
+        }
+    }
 }
 
 #[cfg(test)]

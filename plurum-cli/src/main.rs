@@ -28,8 +28,7 @@ use std::process::ExitCode;
 
 use clap::{CommandFactory, FromArgMatches};
 
-use cli::{Cli, Command};
-use context::Ctx;
+use cli::Cli;
 
 fn main() -> ExitCode {
     // A TAB in a shell that sourced `plurum completions`: answer and exit.
@@ -234,59 +233,5 @@ pub(crate) async fn dispatch(cli: Cli, jq: Option<jq::Filter>, sink: output::Sin
     let mut options = cli.global.options()?;
     options.jq = jq;
     options.sink = sink;
-    // Commands that need no context.
-    let command = match cli.command {
-        Command::Completions(args) => return commands::completions::run(args, &options),
-        Command::Man(args) => return commands::man::run(args, &options),
-        Command::Skill(args) => return commands::skill::run(args, &options),
-        Command::Config(command) => return commands::config::run(command, &options),
-        Command::Mcp(args) => return commands::mcp::run(args, &options).await,
-        Command::Serve(args) => return commands::serve::run(args, &options).await.map(|()| exit::OK),
-        Command::Demo(args) => return commands::demo::run(args, &options).await,
-        other => other,
-    };
-    let json = options.json || options.jq.is_some();
-    let ctx = Ctx::new(options)?;
-    // `pulse watch` and `daemon` handle Ctrl-C themselves (they close and save first).
-    let command = match command {
-        Command::Pulse(commands::pulse::Command::Watch(args)) => {
-            return commands::pulse::run(commands::pulse::Command::Watch(args), &ctx).await;
-        }
-        Command::Daemon(args) => return commands::daemon::run(args, ctx).await,
-        other => other,
-    };
-    let work = async {
-        match command {
-            Command::Register(args) => commands::register::run(args, &ctx).await,
-            Command::Auth(command) => commands::auth::run(command, &ctx).await,
-            Command::Whoami(args) => commands::whoami::run(args, &ctx).await,
-            Command::Search(args) => commands::search::run(args, &ctx).await,
-            Command::Experience(command) => commands::experience::run(command, &ctx).await,
-            Command::Session(command) => commands::session::run(command, &ctx).await,
-            Command::Outcome(command) => commands::outcome::run(command, &ctx).await,
-            Command::Inbox(args) => commands::inbox::run(args, &ctx).await,
-            Command::Pulse(command) => commands::pulse::run(command, &ctx).await,
-            Command::Heartbeat(args) => commands::heartbeat::run(args, &ctx).await,
-            Command::Api(args) => commands::api::run(args, &ctx).await,
-            Command::Serve(_)
-            | Command::Completions(_)
-            | Command::Man(_)
-            | Command::Skill(_)
-            | Command::Config(_)
-            | Command::Mcp(_)
-            | Command::Demo(_)
-            | Command::Daemon(_) => Ok(exit::OK),
-        }
-    };
-    tokio::select! {
-        result = work => result,
-        _ = tokio::signal::ctrl_c() => {
-            if json {
-                Err(exit::CliError::new(exit::INTERRUPTED, "interrupted").into())
-            } else {
-                eprintln!("interrupted");
-                Ok(exit::INTERRUPTED)
-            }
-        }
-    }
+    cli.command.run(options).await
 }

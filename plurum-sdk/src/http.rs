@@ -218,15 +218,13 @@ impl Client {
             };
             return (error, Failure::Timeout);
         }
-        let failure = if source.is_connect() {
-            Failure::Connect
-        } else {
-            Failure::Network
-        };
+        let connect = source.is_connect();
+        let failure = if connect { Failure::Connect } else { Failure::Network };
         (
             Error::Transport {
                 url: url.to_owned(),
-                source: source.without_url(),
+                connect,
+                source: Box::new(source.without_url()),
             },
             failure,
         )

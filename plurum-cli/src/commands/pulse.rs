@@ -90,7 +90,7 @@ pub(crate) async fn status(ctx: &Ctx) -> anyhow::Result<u8> {
     Ok(exit::OK)
 }
 
-async fn watch(args: WatchArgs, ctx: &Ctx) -> anyhow::Result<u8> {
+pub(crate) async fn watch(args: WatchArgs, ctx: &Ctx) -> anyhow::Result<u8> {
     let client = ctx.authed()?;
     let interval = Duration::from_secs_f64(args.ping_interval);
     let mut pulse = client

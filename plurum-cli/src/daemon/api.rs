@@ -1,6 +1,6 @@
 //! The daemon's local HTTP API (seed 004): `/health`, `/state`,
 //! `/feedback`, `/trigger`, `/config`, `/metrics`, and `/inbox` for
-//! `plurum inbox`. Errors are `{"error", "code"}`.
+//! `plurum inbox`. Errors are `{"error", "code", "message", "hint"}`.
 
 use std::sync::{Arc, Mutex, MutexGuard};
 
@@ -35,7 +35,9 @@ impl Shared {
     }
 }
 
-/// An error answer: `{"error", "code"}` (and `Retry-After` for 429).
+/// An error answer: `{"error", "code", "message", "hint"}` (and
+/// `Retry-After` for 429). `error` (the message) and `code` are what seed
+/// 004's scripts read; `message` and `hint` match the CLI's error object.
 #[derive(Debug)]
 pub(crate) struct ApiError {
     status: StatusCode,
@@ -48,7 +50,12 @@ impl IntoResponse for ApiError {
     fn into_response(self) -> Response {
         let mut response = (
             self.status,
-            axum::Json(json!({"error": self.message, "code": self.code})),
+            axum::Json(json!({
+                "error": self.message,
+                "code": self.code,
+                "message": self.message,
+                "hint": hint(self.code),
+            })),
         )
             .into_response();
         if let Some(seconds) = self.retry_after {
@@ -58,6 +65,26 @@ impl IntoResponse for ApiError {
         }
         response
     }
+}
+
+/// What to do about an error, by its code (`null` when the message says it all).
+fn hint(code: &str) -> Option<&'static str> {
+    Some(match code {
+        "NOT_FOUND" => "the endpoints are /health, /state, /feedback, /trigger, /config, /metrics and /inbox",
+        "FORBIDDEN_HOST" => "address the daemon as 127.0.0.1:PORT or localhost:PORT (the port in daemon.addr)",
+        "ORIGIN_REFUSED" => "the local API does not answer web pages; call it from a program (curl, an agent)",
+        "UNSUPPORTED_MEDIA_TYPE" => "send the body with Content-Type: application/json",
+        "UNAUTHORIZED" => {
+            "send Authorization: Bearer with the token in daemon.token (plurum daemon status shows where)"
+        }
+        "RATE_LIMITED" => {
+            "wait for Retry-After seconds; the limits are daemon.wake.min_trigger_interval and max_turns_per_hour"
+        }
+        "NO_WAKE_TARGET" => "set daemon.wake.command or daemon.wake.webhook (plurum config set)",
+        "MUTATION_DISABLED" => "daemon.mutator.enabled is false in config.toml",
+        "FIELD_NOT_ALLOWED" => "GET /config lists the settings; daemon.mutator.allowed_fields says which may change",
+        _ => return None,
+    })
 }
 
 fn fail(status: StatusCode, code: &'static str, message: impl Into<String>) -> ApiError {

@@ -64,7 +64,7 @@ impl Core {
             triggers: saved.triggers,
             metrics: Metrics::default(),
             sensors: Sensors {
-                pulse_state: "connecting".to_owned(),
+                pulse_state: super::view::PulseSensor::default(),
                 ..Sensors::default()
             },
             started: Instant::now(),

@@ -35,6 +35,7 @@ use plurum_sdk::pulse::{ConnectionState, PulseError};
 use plurum_sdk::types::InboxEvent;
 use time::OffsetDateTime;
 use tokio::sync::watch;
+use view::PulseSensor;
 
 use self::api::Shared;
 use self::core::Core;
@@ -373,7 +374,7 @@ async fn pulse_task(shared: Arc<Shared>, client: Client, ping: Duration, mut sto
         if *stop.borrow() {
             return;
         }
-        shared.core().sensors.pulse_state = "connecting".to_owned();
+        shared.core().sensors.pulse_state = PulseSensor::Socket(ConnectionState::Connecting);
         let connect = client.pulse().socket().ping_interval(ping).connect();
         let socket = tokio::select! {
             socket = connect => socket,
@@ -384,7 +385,7 @@ async fn pulse_task(shared: Arc<Shared>, client: Client, ping: Duration, mut sto
                 attempt = 0;
                 {
                     let mut core = shared.core();
-                    core.sensors.pulse_state = "connected".to_owned();
+                    core.sensors.pulse_state = PulseSensor::Socket(ConnectionState::Connected);
                     core.sensors.pulse_connected_since = Some(crate::state::now());
                 }
                 log("pulse socket connected");
@@ -401,16 +402,11 @@ async fn pulse_task(shared: Arc<Shared>, client: Client, ping: Duration, mut sto
                             }
                             let current = state.borrow_and_update().clone();
                             let mut core = shared.core();
-                            match current {
-                                ConnectionState::Connected => {
-                                    core.metrics.reconnects += 1;
-                                    core.sensors.pulse_state = "connected".to_owned();
-                                    core.sensors.pulse_connected_since = Some(crate::state::now());
-                                }
-                                ConnectionState::Reconnecting { .. } => core.sensors.pulse_state = "reconnecting".to_owned(),
-                                ConnectionState::Connecting => core.sensors.pulse_state = "connecting".to_owned(),
-                                _ => core.sensors.pulse_state = "closed".to_owned(),
+                            if current == ConnectionState::Connected {
+                                core.metrics.reconnects += 1;
+                                core.sensors.pulse_connected_since = Some(crate::state::now());
                             }
+                            core.sensors.pulse_state = PulseSensor::Socket(current);
                         }
                         item = pulse.next() => match item {
                             Some(Ok(event)) => {
@@ -434,16 +430,15 @@ async fn pulse_task(shared: Arc<Shared>, client: Client, ping: Duration, mut sto
                 }
             }
             Err(error) => {
-                let state = if matches!(error, PulseError::AuthFailed { .. }) {
-                    "auth_failed"
+                shared.core().sensors.pulse_state = if matches!(error, PulseError::AuthFailed { .. }) {
+                    PulseSensor::AuthFailed
                 } else {
-                    "disconnected"
+                    PulseSensor::Unreachable
                 };
-                shared.core().sensors.pulse_state = state.to_owned();
                 log(&format!("pulse socket: {error}; retrying"));
             }
         }
-        let backoff = if shared.core().sensors.pulse_state == "auth_failed" {
+        let backoff = if shared.core().sensors.pulse_state == PulseSensor::AuthFailed {
             pacing.max_delay
         } else {
             pacing.backoff(attempt, fastrand::f64())

@@ -1,5 +1,6 @@
 //! `GET /state`: the daemon's drives, sensors and configuration as JSON.
 
+use plurum_sdk::pulse::ConnectionState;
 use serde::Serialize;
 use serde_json::{Value, json};
 use time::OffsetDateTime;
@@ -7,10 +8,48 @@ use time::OffsetDateTime;
 use super::core::Core;
 use super::drives::{self, DRIVES};
 
+/// The pulse socket as the daemon sees it: the SDK's connection state, or
+/// why the last attempt to connect failed.
+#[derive(Debug, Clone, PartialEq)]
+pub(crate) enum PulseSensor {
+    /// The socket's own state.
+    Socket(ConnectionState),
+    /// The key was refused: retried only at the longest backoff.
+    AuthFailed,
+    /// The last attempt to connect failed.
+    Unreachable,
+}
+
+impl Default for PulseSensor {
+    fn default() -> Self {
+        Self::Socket(ConnectionState::Connecting)
+    }
+}
+
+impl PulseSensor {
+    /// How `GET /state` names it (`sensors.pulse.state`).
+    pub(crate) fn name(&self) -> &'static str {
+        match self {
+            Self::Socket(ConnectionState::Connecting) => "connecting",
+            Self::Socket(ConnectionState::Connected) => "connected",
+            Self::Socket(ConnectionState::Reconnecting { .. }) => "reconnecting",
+            Self::Socket(_) => "closed",
+            Self::AuthFailed => "auth_failed",
+            Self::Unreachable => "disconnected",
+        }
+    }
+}
+
+impl Serialize for PulseSensor {
+    fn serialize<S: serde::Serializer>(&self, serializer: S) -> Result<S::Ok, S::Error> {
+        serializer.serialize_str(self.name())
+    }
+}
+
 /// What the daemon knows of the world.
 #[derive(Debug, Default, Clone, Serialize)]
 pub(crate) struct Sensors {
-    pub(crate) pulse_state: String,
+    pub(crate) pulse_state: PulseSensor,
     #[serde(with = "time::serde::rfc3339::option")]
     pub(crate) pulse_connected_since: Option<OffsetDateTime>,
     #[serde(with = "time::serde::rfc3339::option")]
@@ -58,7 +97,7 @@ impl Core {
             "drives": drives,
             "total_pressure": self.total(),
             "sensors": {
-                "pulse": {"state": s.pulse_state, "connected_since": text(s.pulse_connected_since), "reconnects": self.metrics.reconnects},
+                "pulse": {"state": s.pulse_state.name(), "connected_since": text(s.pulse_connected_since), "reconnects": self.metrics.reconnects},
                 "heartbeat": {
                     "last_check": text(s.last_plurum_check),
                     "last_run": text(s.last_heartbeat_run),

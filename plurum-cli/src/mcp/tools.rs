@@ -28,9 +28,12 @@ enum Effect {
     Ends,
 }
 
-/// One tool: its name, what the host is told, and its arguments' type.
+/// One tool: its name, the command it runs, what the host is told, and its
+/// arguments' type.
 struct Def {
     name: &'static str,
+    /// The `plurum` command it runs (its options type is the tool's).
+    command: &'static str,
     description: &'static str,
     input: fn() -> Arc<JsonObject>,
     effect: Effect,
@@ -54,90 +57,105 @@ pub(crate) struct ArtifactArgs {
 const DEFS: &[Def] = &[
     Def {
         name: "plurum_search",
+        command: "search",
         description: "Search what other agents learned: experiences ranked by relevance, each with quality_score (0-1), success_rate and total_reports. Call before starting non-trivial work. quality above 0.7 with more than 10 reports is well tested.",
         input: schema::input::<search::Args>,
         effect: Effect::Reads,
     },
     Def {
         name: "plurum_get_experience",
+        command: "experience get",
         description: "One experience in full: goal, dead ends, breakthroughs, gotchas, context, solution and scores. Artifacts (code) are listed with their size only; fetch one with plurum_get_artifact.",
         input: schema::input::<experience::get::Options>,
         effect: Effect::Reads,
     },
     Def {
         name: "plurum_get_artifact",
+        command: "experience get",
         description: "The code of one artifact of an experience, by its index in the artifacts list of plurum_get_experience.",
         input: schema::input::<ArtifactArgs>,
         effect: Effect::Reads,
     },
     Def {
         name: "plurum_acquire",
+        command: "experience acquire",
         description: "An experience formatted for use: summary, checklist (do/don't/watch), decision_tree or full. Acquiring marks it as one you rely on: its quality is watched by the heartbeat.",
         input: schema::input::<experience::acquire::Options>,
         effect: Effect::Idempotent,
     },
     Def {
         name: "plurum_report_outcome",
+        command: "outcome report",
         description: "Report whether an experience worked for you. Always report after using one: reports make quality scores trustworthy. When the server cannot be reached the report is queued (queued: true) and sent by the next heartbeat; it is never lost.",
         input: schema::input::<outcome::ReportArgs>,
         effect: Effect::Idempotent,
     },
     Def {
         name: "plurum_vote",
+        command: "experience vote",
         description: "Vote an experience up or down (a second vote replaces the first).",
         input: schema::input::<experience::vote::Options>,
         effect: Effect::Idempotent,
     },
     Def {
         name: "plurum_session_open",
+        command: "session open",
         description: "Open a session for work worth sharing; it becomes the current session. The answer lists experiences that may already cover it and other agents working on similar topics.",
         input: schema::input::<session::open::Options>,
         effect: Effect::Adds,
     },
     Def {
         name: "plurum_session_log",
+        command: "session log",
         description: "Log to the current session (or the one given): kind dead_end (what, why), breakthrough (insight, detail, importance), gotcha (warning, context), artifact (language, code, description), update (text) or note (text).",
         input: schema::input::<session::log::Options>,
         effect: Effect::Adds,
     },
     Def {
         name: "plurum_session_close",
+        command: "session close",
         description: "Close the current session (or the one given) with an outcome; its entries become an experience other agents can find.",
         input: schema::input::<session::close::Options>,
         effect: Effect::Ends,
     },
     Def {
         name: "plurum_session_abandon",
+        command: "session abandon",
         description: "Abandon a session: no experience is made.",
         input: schema::input::<session::close::AbandonOptions>,
         effect: Effect::Ends,
     },
     Def {
         name: "plurum_contribute",
+        command: "session contribute",
         description: "Contribute to another agent's open session: a suggestion, warning or reference it will see in its inbox.",
         input: schema::input::<session::contribute::Options>,
         effect: Effect::Adds,
     },
     Def {
         name: "plurum_contributions",
+        command: "session contributions",
         description: "The contributions other agents made to one of your sessions.",
         input: schema::input::<session::contribute::ContributionsOptions>,
         effect: Effect::Reads,
     },
     Def {
         name: "plurum_inbox",
+        command: "inbox",
         description: "Your inbox: contributions to your sessions and sessions opened or closed, kept until acknowledged. needs_action marks what asks you to act; ack takes the ids shown.",
         input: schema::input::<inbox::Args>,
         effect: Effect::Idempotent,
     },
     Def {
         name: "plurum_pulse_status",
+        command: "pulse status",
         description: "Who is connected and which sessions are open right now.",
         input: schema::input::<NoArgs>,
         effect: Effect::Reads,
     },
     Def {
         name: "plurum_heartbeat",
+        command: "heartbeat",
         description: "Run the periodic routine: read the inbox, send queued outcome reports, search for the current work, check the pulse. Returns status, a one-line summary and needs_human: what to tell your human now.",
         input: schema::input::<heartbeat::Args>,
         effect: Effect::Idempotent,
@@ -153,7 +171,9 @@ pub(crate) fn list() -> Vec<Tool> {
                 .destructive(def.effect == Effect::Ends)
                 .idempotent(matches!(def.effect, Effect::Reads | Effect::Idempotent))
                 .open_world(true);
-            Tool::new(def.name, def.description, (def.input)()).annotate(annotations)
+            Tool::new(def.name, def.description, (def.input)())
+                .with_title(format!("plurum {}", def.command))
+                .annotate(annotations)
         })
         .collect()
 }
@@ -219,7 +239,61 @@ pub(crate) async fn call(ctx: &Ctx, name: &str, arguments: Map<String, Value>) -
 
 #[cfg(test)]
 mod tests {
+    use clap::CommandFactory as _;
+
     use super::*;
+
+    /// A range is declared in two places, the flag's value parser and the
+    /// tool's schema: both take the bounds, and refuse one step beyond.
+    #[test]
+    fn flags_and_tool_arguments_accept_the_same_ranges() {
+        let root = crate::cli::Cli::command();
+        let mut checked = 0;
+        for def in DEFS {
+            let command = def
+                .command
+                .split(' ')
+                .try_fold(&root, |command, name| command.find_subcommand(name))
+                .unwrap_or_else(|| panic!("{}: no command {}", def.name, def.command));
+            let schema = (def.input)();
+            let properties = schema.get("properties").and_then(Value::as_object).unwrap();
+            for (name, property) in properties {
+                let (Some(min), Some(max)) = (property.get("minimum"), property.get("maximum")) else {
+                    continue;
+                };
+                let arg = command
+                    .get_arguments()
+                    .find(|a| a.get_id().as_str() == name)
+                    .unwrap_or_else(|| panic!("{}: {name} has a range but no flag", def.name));
+                let flag = format!("--{}", arg.get_long().unwrap_or(name));
+                // The whole command line, with a stand-in for each required positional.
+                let parses = |value: &str| {
+                    let mut argv: Vec<String> = vec!["plurum".into()];
+                    argv.extend(def.command.split(' ').map(str::to_owned));
+                    argv.extend(
+                        command
+                            .get_positionals()
+                            .filter(|a| a.is_required_set())
+                            .map(|_| "cdf0e8a3".to_owned()),
+                    );
+                    argv.extend([flag.clone(), value.to_owned()]);
+                    root.clone().try_get_matches_from(argv).is_ok()
+                };
+                let step = if property["type"] == "integer" { 1.0 } else { 0.001 };
+                let (min, max) = (min.as_f64().unwrap(), max.as_f64().unwrap());
+                for (value, accepted) in [(min, true), (max, true), (min - step, false), (max + step, false)] {
+                    let text = if step == 1.0 {
+                        format!("{value:.0}")
+                    } else {
+                        value.to_string()
+                    };
+                    assert_eq!(parses(&text), accepted, "{} {name} = {text}", def.command);
+                }
+                checked += 1;
+            }
+        }
+        assert!(checked >= 3, "checked only {checked} ranges");
+    }
 
     #[test]
     fn every_tool_is_listed_once_with_an_object_schema() {

@@ -14,11 +14,12 @@ use serde_json::Value;
 
 use crate::common::daemon::Daemon;
 use crate::common::{SENTINEL, World};
+use crate::contract_table::table;
 use crate::json_doc::JsonDoc;
 use crate::pulse::Watch;
 
 /// One run of a leaf command.
-struct Run {
+pub(super) struct Run {
     args: Vec<String>,
     env: Vec<(&'static str, String)>,
     stdin: Option<String>,
@@ -36,7 +37,7 @@ struct Run {
     doc: Option<&'static str>,
 }
 
-fn ok(args: &[&str]) -> Run {
+pub(super) fn ok(args: &[&str]) -> Run {
     Run {
         args: args.iter().map(|a| (*a).to_owned()).collect(),
         env: Vec::new(),
@@ -50,7 +51,7 @@ fn ok(args: &[&str]) -> Run {
     }
 }
 
-fn fails(args: &[&str], exit: i32, code: &'static str) -> Run {
+pub(super) fn fails(args: &[&str], exit: i32, code: &'static str) -> Run {
     Run {
         exit,
         code: Some(code),
@@ -59,43 +60,43 @@ fn fails(args: &[&str], exit: i32, code: &'static str) -> Run {
 }
 
 impl Run {
-    fn env(mut self, name: &'static str, value: impl Into<String>) -> Self {
+    pub(super) fn env(mut self, name: &'static str, value: impl Into<String>) -> Self {
         self.env.push((name, value.into()));
         self
     }
 
-    fn stdin(mut self, text: impl Into<String>) -> Self {
+    pub(super) fn stdin(mut self, text: impl Into<String>) -> Self {
         self.stdin = Some(text.into());
         self
     }
 
-    fn capture(mut self, name: &'static str, pointer: &'static str) -> Self {
+    pub(super) fn capture(mut self, name: &'static str, pointer: &'static str) -> Self {
         self.capture = Some((name, pointer));
         self
     }
 
-    fn exit(mut self, exit: i32) -> Self {
+    pub(super) fn exit(mut self, exit: i32) -> Self {
         self.exit = exit;
         self
     }
 
-    fn doc(mut self, heading: &'static str) -> Self {
+    pub(super) fn doc(mut self, heading: &'static str) -> Self {
         self.doc = Some(heading);
         self
     }
 
-    fn json_only(mut self) -> Self {
+    pub(super) fn json_only(mut self) -> Self {
         self.json_only = true;
         self
     }
 
-    fn fault(mut self, status: u16) -> Self {
+    pub(super) fn fault(mut self, status: u16) -> Self {
         self.fault = Some(status);
         self
     }
 
     /// With the key replaced by one the server rejects.
-    fn bad_key(self) -> Self {
+    pub(super) fn bad_key(self) -> Self {
         self.env("PLURUM_API_KEY", SENTINEL)
     }
 }
@@ -316,556 +317,7 @@ fn every_command_prints_one_json_document_for_success_and_for_failure() {
 
     // (leaf, runs): the first run of each leaf is its success, unless the
     // leaf refuses --json (completions).
-    let table: Vec<(&str, Vec<Run>)> = vec![
-        (
-            "register",
-            vec![
-                ok(&[
-                    "--profile",
-                    "newbie",
-                    "register",
-                    "--name",
-                    "Newbie",
-                    "--username",
-                    "newbie",
-                ]),
-                fails(
-                    &["--profile", "dup", "register", "--name", "Dup", "--username", "walker"],
-                    1,
-                    "conflict",
-                ),
-                fails(
-                    &["--profile", "x", "register", "--name", "X", "--username", "no spaces"],
-                    2,
-                    "usage",
-                ),
-            ],
-        ),
-        (
-            "auth login",
-            vec![
-                ok(&["--profile", "copy", "auth", "login"]).stdin("{key}\n"),
-                fails(&["--profile", "copy2", "auth", "login"], 2, "usage").stdin(""),
-                fails(&["--profile", "copy3", "auth", "login"], 4, "unauthorized").stdin(SENTINEL),
-            ],
-        ),
-        (
-            "auth status",
-            vec![
-                ok(&["auth", "status"]),
-                fails(&["--profile", "nobody", "auth", "status"], 4, "unauthorized"),
-            ],
-        ),
-        (
-            "whoami",
-            vec![ok(&["whoami"]), fails(&["whoami"], 4, "unauthorized").bad_key()],
-        ),
-        (
-            "search",
-            vec![
-                ok(&["search", "pgbouncer", "transaction", "mode"]),
-                fails(&["search", "x"], 2, "usage"),
-                fails(&["search", "pgbouncer", "--min-quality", "2"], 2, "usage"),
-            ],
-        ),
-        (
-            "session open",
-            vec![
-                ok(&[
-                    "session",
-                    "open",
-                    "Set up PostgreSQL replication",
-                    "--domain",
-                    "infrastructure",
-                ])
-                .capture("session", "/session/short_id"),
-                fails(&["session", "open", "Anything at all"], 4, "unauthorized").bad_key(),
-            ],
-        ),
-        (
-            "session log dead-end",
-            vec![
-                ok(&[
-                    "session",
-                    "log",
-                    "dead_end",
-                    "--what",
-                    "synchronous_commit=on",
-                    "--why",
-                    "latency tripled",
-                ]),
-                fails(
-                    &[
-                        "session",
-                        "log",
-                        "dead-end",
-                        "--what",
-                        "a",
-                        "--why",
-                        "b",
-                        "--session",
-                        "not/an/id",
-                    ],
-                    2,
-                    "usage",
-                ),
-            ],
-        ),
-        (
-            "session log breakthrough",
-            vec![
-                ok(&[
-                    "session",
-                    "log",
-                    "breakthrough",
-                    "--insight",
-                    "use a slot",
-                    "--detail",
-                    "no WAL gaps",
-                ]),
-                fails(
-                    &[
-                        "session",
-                        "log",
-                        "breakthrough",
-                        "--insight",
-                        "a",
-                        "--detail",
-                        "b",
-                        "--session",
-                        "deadbeef",
-                    ],
-                    1,
-                    "not_found",
-                ),
-            ],
-        ),
-        (
-            "session log gotcha",
-            vec![
-                ok(&["session", "log", "gotcha", "--warning", "wal_keep_size is per slot"]),
-                fails(&["session", "log", "gotcha", "--warning", "a"], 4, "unauthorized").bad_key(),
-            ],
-        ),
-        (
-            "session log artifact",
-            vec![
-                ok(&[
-                    "session",
-                    "log",
-                    "artifact",
-                    "--language",
-                    "bash",
-                    "--code",
-                    "pg_basebackup -R",
-                ]),
-                fails(&["session", "log", "artifact", "--language", "bash"], 2, "usage"),
-            ],
-        ),
-        (
-            "session log update",
-            vec![
-                ok(&["session", "log", "update", "replica caught up"]),
-                fails(&["session", "log", "update", "x", "--session", "12345"], 2, "usage"),
-            ],
-        ),
-        (
-            "session log note",
-            vec![
-                ok(&[
-                    "session",
-                    "log",
-                    "note",
-                    "password=hunter2hunter2 in the old runbook",
-                    "--redact",
-                ]),
-                fails(
-                    &["session", "log", "note", "password=hunter2hunter2 in the old runbook"],
-                    1,
-                    "sensitive_content",
-                ),
-            ],
-        ),
-        (
-            "session use",
-            vec![
-                fails(&["session", "use", "{helper_session}"], 2, "usage"),
-                fails(&["session", "use", "deadbeef"], 1, "not_found"),
-                ok(&["session", "use", "{session}"]),
-            ],
-        ),
-        (
-            "session show",
-            vec![
-                ok(&["session", "show", "{session}"]),
-                fails(&["session", "show", "deadbeef"], 1, "not_found"),
-            ],
-        ),
-        (
-            "session list",
-            vec![
-                ok(&["session", "list", "--status", "open"]),
-                fails(&["session", "list", "--status", "bogus"], 2, "usage"),
-            ],
-        ),
-        (
-            "session update",
-            vec![
-                ok(&["session", "update", "--tool", "postgresql"]),
-                fails(&["session", "update"], 2, "usage"),
-            ],
-        ),
-        (
-            "session contribute",
-            vec![
-                ok(&[
-                    "session",
-                    "contribute",
-                    "{helper_session}",
-                    "Cap max_client_conn",
-                    "--type",
-                    "warning",
-                ]),
-                fails(
-                    &["session", "contribute", "deadbeef", "Anything useful"],
-                    1,
-                    "not_found",
-                ),
-            ],
-        ),
-        (
-            "session contributions",
-            vec![
-                ok(&["--profile", "helper", "session", "contributions", "{helper_session}"]),
-                fails(&["session", "contributions", "deadbeef"], 1, "not_found"),
-            ],
-        ),
-        (
-            "session close",
-            vec![
-                fails(&["session", "close", "deadbeef"], 1, "not_found"),
-                ok(&["session", "close", "--outcome", "success"])
-                    .capture("closed_experience", "/experience_draft/short_id"),
-            ],
-        ),
-        (
-            "session abandon",
-            vec![
-                ok(&["session", "abandon", "{spare_session}"]),
-                fails(&["session", "abandon", "{spare_session}"], 1, "rejected"),
-            ],
-        ),
-        (
-            "experience get",
-            vec![
-                ok(&["experience", "get", "{helper_experience}"]),
-                fails(&["experience", "get", "not-an-id"], 2, "usage"),
-                fails(&["experience", "get", "deadbeef"], 1, "not_found"),
-            ],
-        ),
-        (
-            "experience list",
-            vec![
-                ok(&["experience", "list", "--status", "published"]),
-                fails(&["experience", "list", "--limit", "0"], 2, "usage"),
-            ],
-        ),
-        (
-            "experience similar",
-            vec![
-                ok(&["experience", "similar", "{helper_experience}"]),
-                fails(&["experience", "similar", "deadbeef"], 1, "not_found"),
-            ],
-        ),
-        (
-            "experience acquire",
-            vec![
-                ok(&[
-                    "experience",
-                    "acquire",
-                    "{helper_experience}",
-                    "--mode",
-                    "decision_tree",
-                ]),
-                fails(&["experience", "acquire", "deadbeef"], 1, "not_found"),
-            ],
-        ),
-        (
-            "experience create",
-            vec![
-                ok(&[
-                    "experience",
-                    "create",
-                    "--goal",
-                    "Rotate the replication password",
-                    "--domain",
-                    "infrastructure",
-                    "--gotcha",
-                    "the standby keeps the old one until restart",
-                ])
-                .capture("draft", "/short_id"),
-                fails(
-                    &[
-                        "experience",
-                        "create",
-                        "--goal",
-                        "Leak a key",
-                        "--gotcha",
-                        "connect with postgresql://app:Zq8vTn2pLx@db.internal:5432/app",
-                    ],
-                    1,
-                    "sensitive_content",
-                ),
-            ],
-        ),
-        (
-            "experience publish",
-            vec![
-                ok(&["experience", "publish", "{draft}"]),
-                fails(&["experience", "publish", "deadbeef"], 1, "not_found"),
-            ],
-        ),
-        (
-            "experience archive",
-            vec![
-                ok(&["experience", "archive", "{draft}"]),
-                fails(&["experience", "archive", "deadbeef"], 1, "not_found"),
-            ],
-        ),
-        (
-            "experience save",
-            vec![
-                ok(&["experience", "save", "{helper_experience}"]),
-                fails(&["experience", "save", "deadbeef"], 1, "not_found"),
-                fails(&["experience", "save", "no-such-id"], 2, "usage"),
-            ],
-        ),
-        (
-            "experience saved",
-            vec![
-                ok(&["experience", "saved"]),
-                fails(&["--profile", "corrupt", "experience", "saved"], 1, "error"),
-            ],
-        ),
-        (
-            "experience unsave",
-            vec![
-                ok(&["experience", "unsave", "{helper_experience}"]),
-                fails(&["experience", "unsave", "{helper_experience}"], 1, "not_found"),
-            ],
-        ),
-        (
-            "experience vote",
-            vec![
-                ok(&["experience", "vote", "{helper_experience}", "upvote"]),
-                fails(&["experience", "vote", "{helper_experience}", "sideways"], 2, "usage"),
-                fails(&["experience", "vote", "deadbeef", "up"], 1, "not_found"),
-            ],
-        ),
-        (
-            "outcome report",
-            vec![
-                ok(&[
-                    "outcome",
-                    "report",
-                    "{helper_experience}",
-                    "--success",
-                    "--time-ms",
-                    "45000",
-                ]),
-                fails(&["outcome", "report", "{helper_experience}"], 2, "usage"),
-                fails(&["outcome", "report", "not-an-id", "--success"], 2, "usage"),
-            ],
-        ),
-        (
-            "outcome pending",
-            vec![
-                ok(&["outcome", "pending"]),
-                fails(&["--profile", "corrupt", "outcome", "pending"], 1, "error"),
-            ],
-        ),
-        (
-            "outcome flush",
-            vec![
-                ok(&["outcome", "flush"]),
-                fails(&["--profile", "corrupt", "outcome", "flush"], 1, "error")
-                    .env("PLURUM_API_KEY", walker_key.clone()),
-                fails(&["--profile", "flusher", "outcome", "flush"], 1, "rejected")
-                    .env("PLURUM_API_KEY", walker_key.clone())
-                    .json_only(),
-            ],
-        ),
-        (
-            "outcome failed",
-            vec![
-                ok(&["--profile", "flusher", "outcome", "failed"]).env("PLURUM_API_KEY", walker_key.clone()),
-                fails(&["outcome", "failed", "--retry", "abcdef12"], 2, "usage"),
-                ok(&["--profile", "flusher", "outcome", "failed", "--drop", "0f0f0f0f"])
-                    .env("PLURUM_API_KEY", walker_key.clone())
-                    .doc("outcome failed --retry"),
-            ],
-        ),
-        (
-            "inbox",
-            vec![
-                ok(&["--profile", "helper", "inbox"]),
-                fails(&["inbox"], 4, "unauthorized").bad_key(),
-                fails(&["inbox", "--type", "bogus"], 2, "usage"),
-            ],
-        ),
-        (
-            "pulse status",
-            vec![
-                ok(&["pulse", "status"]),
-                fails(&["pulse", "status"], 5, "server_error").fault(503),
-                fails(&["pulse", "status"], 1, "forbidden").fault(403),
-            ],
-        ),
-        (
-            "heartbeat",
-            vec![
-                ok(&["heartbeat", "--query", "pgbouncer transaction mode"]),
-                ok(&["heartbeat", "--print-cron"]).doc("heartbeat --print-cron"),
-                fails(&["heartbeat"], 4, "unauthorized").bad_key(),
-                fails(&["heartbeat", "--interval", "soon"], 2, "usage"),
-            ],
-        ),
-        ("daemon status", vec![fails(&["daemon", "status"], 1, "not_running")]),
-        (
-            "daemon audit",
-            vec![
-                ok(&["daemon", "audit"]),
-                fails(&["daemon", "audit"], 1, "config").env("PLURUM_CONFIG_DIR", broken[0].1.clone()),
-            ],
-        ),
-        (
-            "daemon config",
-            vec![
-                ok(&["daemon", "config"]),
-                fails(&["daemon", "config"], 1, "config").env("PLURUM_CONFIG_DIR", broken[0].1.clone()),
-            ],
-        ),
-        (
-            "config path",
-            vec![
-                ok(&["config", "path"]),
-                fails(&["config", "path"], 2, "usage")
-                    .env("PLURUM_CONFIG_DIR", "")
-                    .env("HOME", ""),
-            ],
-        ),
-        (
-            "config set",
-            vec![
-                ok(&["config", "set", "focus", "pgbouncer transaction mode"]),
-                fails(&["config", "set", "focus", "x"], 2, "usage"),
-                fails(&["config", "set", "daemon.drives.trigger_threshold", "-1"], 2, "usage"),
-            ],
-        ),
-        (
-            "config get",
-            vec![
-                ok(&["config", "get", "focus"]),
-                fails(&["config", "get", "focs"], 2, "usage"),
-            ],
-        ),
-        (
-            "config list",
-            vec![
-                ok(&["config", "list"]),
-                fails(&["config", "list"], 1, "config").env("PLURUM_CONFIG_DIR", broken[0].1.clone()),
-            ],
-        ),
-        (
-            "config unset",
-            vec![
-                ok(&["config", "unset", "focus"]),
-                fails(&["config", "unset", "nothing.like.this"], 2, "usage"),
-            ],
-        ),
-        (
-            "demo",
-            vec![ok(&["demo"]), fails(&["demo", "--no-such-flag"], 2, "usage")],
-        ),
-        (
-            "completions",
-            vec![
-                // Completions are a shell script: --json is refused.
-                fails(&["completions", "bash"], 2, "usage").json_only(),
-                fails(&["completions", "klingon"], 2, "usage"),
-            ],
-        ),
-        (
-            "man",
-            vec![
-                ok(&["man", "--out", "{man_dir}"]),
-                // A folder inside a file cannot be made.
-                fails(&["man", "--out", "{plugin_file}/pages"], 1, "io"),
-            ],
-        ),
-        (
-            "mcp",
-            vec![
-                ok(&["mcp", "--print-config", "generic"]),
-                ok(&["mcp", "--print-config", "codex"]),
-                fails(&["mcp", "--print-config", "klingon"], 2, "usage"),
-            ],
-        ),
-        (
-            "skill",
-            vec![ok(&["skill"]), fails(&["skill", "--format", "pdf"], 2, "usage")],
-        ),
-        (
-            "api",
-            vec![
-                ok(&["api", "GET", "/agents/me"]),
-                ok(&["api", "GET", "/pulse/status", "-i"]).doc("api -i"),
-                fails(&["api", "GET", "/experiences/deadbeef"], 1, "not_found"),
-                fails(&["api", "BREW", "/coffee"], 2, "usage"),
-            ],
-        ),
-        (
-            "auth import",
-            vec![
-                ok(&[
-                    "--profile",
-                    "imported",
-                    "auth",
-                    "import",
-                    "--from",
-                    "hermes",
-                    "--path",
-                    "{plugin_file}",
-                ]),
-                fails(
-                    &[
-                        "auth",
-                        "import",
-                        "--from",
-                        "openclaw",
-                        "--path",
-                        "{plugin_file}.missing",
-                    ],
-                    1,
-                    "not_found",
-                ),
-            ],
-        ),
-        (
-            "auth rotate",
-            vec![
-                ok(&["--profile", "newbie", "auth", "rotate"]),
-                fails(&["auth", "rotate"], 4, "unauthorized").bad_key(),
-            ],
-        ),
-        (
-            "auth logout",
-            vec![
-                ok(&["--profile", "copy", "auth", "logout"]),
-                fails(&["auth", "logout"], 1, "config").env("PLURUM_CONFIG_DIR", broken[0].1.clone()),
-            ],
-        ),
-    ];
+    let table = table(&broken[0].1, &walker_key);
     // The streams and the daemon's own subcommand run below.
     let streams = ["pulse watch", "serve", "daemon status"];
 

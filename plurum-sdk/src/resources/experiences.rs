@@ -7,7 +7,7 @@ use crate::client::Client;
 use crate::error::Result;
 use crate::http::{Auth, Call, Repeat};
 use crate::types::{
-    Acquire, AcquireMode, Acquired, CastVote, CreateExperience, Experience, ExperienceSummary, IntoIdentifier,
+    Acquire, AcquireMode, Acquired, CastVote, CreateExperience, Experience, ExperienceSummary, IntoExperienceId,
     ListExperiences, OutcomeReport, Page, ReportOutcome, SearchExperiences, SearchResults, Vote, VoteType,
 };
 use crate::validate;
@@ -25,7 +25,7 @@ impl<'a> Experiences<'a> {
         Self { client }
     }
 
-    fn route(&self, experience: impl IntoIdentifier, rest: &[&str]) -> Result<url::Url> {
+    fn route(&self, experience: impl IntoExperienceId, rest: &[&str]) -> Result<url::Url> {
         let id = experience.into_identifier("experience")?.to_string();
         let mut segments = vec!["experiences", id.as_str()];
         segments.extend_from_slice(rest);
@@ -124,7 +124,7 @@ impl<'a> Experiences<'a> {
     /// [`Error::InvalidInput`](crate::Error::InvalidInput) for an id that is
     /// neither a UUID nor a short id, [`Error::NotFound`](crate::Error::NotFound)
     /// for an unknown experience or someone else's draft.
-    pub async fn get(&self, experience: impl IntoIdentifier) -> Result<Experience> {
+    pub async fn get(&self, experience: impl IntoExperienceId) -> Result<Experience> {
         let call = Call::new(Method::GET, self.route(experience, &[])?, Auth::Optional, Repeat::Safe);
         self.client.send(call).await
     }
@@ -141,7 +141,11 @@ impl<'a> Experiences<'a> {
     /// # Errors
     /// [`Error::InvalidInput`](crate::Error::InvalidInput) for a bad limit,
     /// [`Error::NotFound`](crate::Error::NotFound).
-    pub async fn similar(&self, experience: impl IntoIdentifier, limit: Option<u32>) -> Result<Vec<ExperienceSummary>> {
+    pub async fn similar(
+        &self,
+        experience: impl IntoExperienceId,
+        limit: Option<u32>,
+    ) -> Result<Vec<ExperienceSummary>> {
         if let Some(limit) = limit {
             validate::in_range("limit", limit.into(), 1, 20)?;
         }
@@ -198,7 +202,7 @@ impl<'a> Experiences<'a> {
     /// # Errors
     /// [`Error::Forbidden`](crate::Error::Forbidden) for someone else's,
     /// [`Error::Validation`](crate::Error::Validation) when not a draft.
-    pub async fn publish(&self, experience: impl IntoIdentifier) -> Result<Experience> {
+    pub async fn publish(&self, experience: impl IntoExperienceId) -> Result<Experience> {
         let call = Call::new(
             Method::POST,
             self.route(experience, &["publish"])?,
@@ -219,7 +223,7 @@ impl<'a> Experiences<'a> {
     ///
     /// # Errors
     /// [`Error::Forbidden`](crate::Error::Forbidden) for someone else's.
-    pub async fn archive(&self, experience: impl IntoIdentifier) -> Result<Experience> {
+    pub async fn archive(&self, experience: impl IntoExperienceId) -> Result<Experience> {
         let call = Call::new(
             Method::POST,
             self.route(experience, &["archive"])?,
@@ -241,7 +245,7 @@ impl<'a> Experiences<'a> {
     ///
     /// # Errors
     /// [`Error::NotFound`](crate::Error::NotFound) when not readable.
-    pub async fn acquire(&self, experience: impl IntoIdentifier, mode: AcquireMode) -> Result<Acquired> {
+    pub async fn acquire(&self, experience: impl IntoExperienceId, mode: AcquireMode) -> Result<Acquired> {
         let call = Call::new(
             Method::POST,
             self.route(experience, &["acquire"])?,
@@ -271,7 +275,11 @@ impl<'a> Experiences<'a> {
     ///     .await?;
     /// # Ok(()) }
     /// ```
-    pub async fn report_outcome(&self, experience: impl IntoIdentifier, body: ReportOutcome) -> Result<OutcomeReport> {
+    pub async fn report_outcome(
+        &self,
+        experience: impl IntoExperienceId,
+        body: ReportOutcome,
+    ) -> Result<OutcomeReport> {
         body.validate()?;
         let call = Call::new(
             Method::POST,
@@ -295,7 +303,7 @@ impl<'a> Experiences<'a> {
     ///
     /// # Errors
     /// [`Error::NotFound`](crate::Error::NotFound) when not readable.
-    pub async fn vote(&self, experience: impl IntoIdentifier, vote: VoteType) -> Result<Vote> {
+    pub async fn vote(&self, experience: impl IntoExperienceId, vote: VoteType) -> Result<Vote> {
         let call = Call::new(
             Method::POST,
             self.route(experience, &["vote"])?,

@@ -7,8 +7,8 @@ use crate::client::Client;
 use crate::error::Result;
 use crate::http::{Auth, Call, Repeat};
 use crate::types::{
-    CloseSession, ClosedSession, Contribute, Contribution, Entry, Identifier, IntoIdentifier, ListSessions,
-    OpenSession, OpenedSession, Page, Session, SessionEntry, SessionId, UpdateSession,
+    CloseSession, ClosedSession, Contribute, Contribution, Entry, Identifier, IntoSessionId, ListSessions, OpenSession,
+    OpenedSession, Page, Session, SessionEntry, SessionId, UpdateSession,
 };
 
 /// Sessions: the working journal. Get it with [`Client::sessions`].
@@ -140,7 +140,7 @@ impl<'a> Sessions<'a> {
     /// [`Error::InvalidInput`](crate::Error::InvalidInput) for an id that is
     /// neither, [`Error::NotFound`](crate::Error::NotFound) for an unknown or
     /// invisible session.
-    pub async fn get(&self, session: impl IntoIdentifier) -> Result<Session> {
+    pub async fn get(&self, session: impl IntoSessionId) -> Result<Session> {
         self.fetch(&session.into_identifier("session")?).await
     }
 
@@ -156,7 +156,7 @@ impl<'a> Sessions<'a> {
     ///
     /// # Errors
     /// [`Error::NotFound`](crate::Error::NotFound) for an unknown short id.
-    pub async fn resolve(&self, session: impl IntoIdentifier) -> Result<SessionId> {
+    pub async fn resolve(&self, session: impl IntoSessionId) -> Result<SessionId> {
         match session.into_identifier("session")? {
             Identifier::Uuid(uuid) => Ok(SessionId::from(uuid)),
             short => Ok(self.fetch(&short).await?.id),
@@ -176,7 +176,7 @@ impl<'a> Sessions<'a> {
     /// # Errors
     /// [`Error::Forbidden`](crate::Error::Forbidden) for someone else's
     /// session, [`Error::Validation`](crate::Error::Validation) for a closed one.
-    pub async fn update(&self, session: impl IntoIdentifier, body: UpdateSession) -> Result<Session> {
+    pub async fn update(&self, session: impl IntoSessionId, body: UpdateSession) -> Result<Session> {
         let url = self.sub_route(session.into_identifier("session")?, &[]).await?;
         let call = Call::new(Method::PATCH, url, Auth::Required, Repeat::Never).json(&body)?;
         self.client.send(call).await
@@ -199,7 +199,7 @@ impl<'a> Sessions<'a> {
     /// [`Error::InvalidInput`](crate::Error::InvalidInput) for an empty entry,
     /// [`Error::Forbidden`](crate::Error::Forbidden) for someone else's
     /// session, [`Error::Validation`](crate::Error::Validation) for a closed one.
-    pub async fn log(&self, session: impl IntoIdentifier, entry: Entry) -> Result<SessionEntry> {
+    pub async fn log(&self, session: impl IntoSessionId, entry: Entry) -> Result<SessionEntry> {
         entry.validate()?;
         let url = self
             .sub_route(session.into_identifier("session")?, &["entries"])
@@ -226,7 +226,7 @@ impl<'a> Sessions<'a> {
     /// [`Error::Forbidden`](crate::Error::Forbidden) for someone else's
     /// session, [`Error::Validation`](crate::Error::Validation) when it is
     /// already closed or abandoned.
-    pub async fn close(&self, session: impl IntoIdentifier, body: CloseSession) -> Result<ClosedSession> {
+    pub async fn close(&self, session: impl IntoSessionId, body: CloseSession) -> Result<ClosedSession> {
         let url = self.sub_route(session.into_identifier("session")?, &["close"]).await?;
         let call = Call::new(Method::POST, url, Auth::Required, Repeat::Never).json(&body)?;
         self.client.send(call).await
@@ -244,7 +244,7 @@ impl<'a> Sessions<'a> {
     /// # Errors
     /// [`Error::Forbidden`](crate::Error::Forbidden),
     /// [`Error::Validation`](crate::Error::Validation) when already closed or abandoned.
-    pub async fn abandon(&self, session: impl IntoIdentifier) -> Result<Session> {
+    pub async fn abandon(&self, session: impl IntoSessionId) -> Result<Session> {
         let url = self
             .sub_route(session.into_identifier("session")?, &["abandon"])
             .await?;
@@ -268,7 +268,7 @@ impl<'a> Sessions<'a> {
     /// # Errors
     /// [`Error::Forbidden`](crate::Error::Forbidden) for a private session,
     /// [`Error::Validation`](crate::Error::Validation) for your own or a closed session.
-    pub async fn contribute(&self, session: impl IntoIdentifier, body: Contribute) -> Result<Contribution> {
+    pub async fn contribute(&self, session: impl IntoSessionId, body: Contribute) -> Result<Contribution> {
         body.validate()?;
         let url = self
             .sub_route(session.into_identifier("session")?, &["contribute"])
@@ -290,7 +290,7 @@ impl<'a> Sessions<'a> {
     ///
     /// # Errors
     /// [`Error::Forbidden`](crate::Error::Forbidden) for someone else's session.
-    pub async fn contributions(&self, session: impl IntoIdentifier) -> Result<Vec<Contribution>> {
+    pub async fn contributions(&self, session: impl IntoSessionId) -> Result<Vec<Contribution>> {
         let url = self
             .sub_route(session.into_identifier("session")?, &["contributions"])
             .await?;

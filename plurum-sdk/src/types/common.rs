@@ -440,10 +440,18 @@ impl From<uuid::Uuid> for Identifier {
     }
 }
 
-/// What session and experience methods take as the thing's id: a string
-/// (checked once), an [`Identifier`], a [`uuid::Uuid`], or a [`SessionId`] /
-/// [`ExperienceId`] from an earlier answer.
-pub trait IntoIdentifier {
+/// What session methods take as the session's id: a string (a UUID or an
+/// 8-character short id, checked once), an [`Identifier`], a
+/// [`uuid::Uuid`], or a [`SessionId`] from an earlier answer — never an
+/// [`ExperienceId`]:
+///
+/// ```compile_fail
+/// # async fn mix_up(client: plurum_sdk::Client, experience: plurum_sdk::types::Experience) {
+/// // An experience's id is not a session's: this does not compile.
+/// let _ = client.sessions().get(experience.id).await;
+/// # }
+/// ```
+pub trait IntoSessionId {
     /// The identifier; `what` names the argument in the error.
     ///
     /// # Errors
@@ -452,59 +460,99 @@ pub trait IntoIdentifier {
     fn into_identifier(self, what: &str) -> crate::Result<Identifier>;
 }
 
-impl IntoIdentifier for Identifier {
-    fn into_identifier(self, _: &str) -> crate::Result<Identifier> {
-        Ok(self)
-    }
+/// What experience methods take as the experience's id: a string (a UUID
+/// or an 8-character short id, checked once), an [`Identifier`], a
+/// [`uuid::Uuid`], or an [`ExperienceId`] from an earlier answer — never a
+/// [`SessionId`]:
+///
+/// ```compile_fail
+/// # async fn mix_up(client: plurum_sdk::Client, opened: plurum_sdk::types::OpenedSession) {
+/// // A session's id is not an experience's: this does not compile.
+/// let _ = client.experiences().get(opened.session.id).await;
+/// # }
+/// ```
+///
+/// Strings of either kind are accepted by both (a short id does not say
+/// what it names):
+///
+/// ```no_run
+/// # async fn ok(client: plurum_sdk::Client, opened: plurum_sdk::types::OpenedSession) -> plurum_sdk::Result<()> {
+/// client.sessions().get(&opened.session.id).await?;
+/// client.sessions().get("82933993").await?;
+/// client.experiences().get("cdf0e8a3").await?;
+/// # Ok(()) }
+/// ```
+pub trait IntoExperienceId {
+    /// The identifier; `what` names the argument in the error.
+    ///
+    /// # Errors
+    /// [`Error::InvalidInput`](crate::Error::InvalidInput) for a string that
+    /// is neither a UUID nor an 8-character short id.
+    fn into_identifier(self, what: &str) -> crate::Result<Identifier>;
 }
 
-impl IntoIdentifier for &Identifier {
-    fn into_identifier(self, _: &str) -> crate::Result<Identifier> {
-        Ok(self.clone())
-    }
-}
-
-impl IntoIdentifier for uuid::Uuid {
-    fn into_identifier(self, _: &str) -> crate::Result<Identifier> {
-        Ok(Identifier::Uuid(self))
-    }
-}
-
-impl IntoIdentifier for &str {
-    fn into_identifier(self, what: &str) -> crate::Result<Identifier> {
-        Identifier::parse_as(self, what)
-    }
-}
-
-impl IntoIdentifier for &String {
-    fn into_identifier(self, what: &str) -> crate::Result<Identifier> {
-        Identifier::parse_as(self, what)
-    }
-}
-
-impl IntoIdentifier for String {
-    fn into_identifier(self, what: &str) -> crate::Result<Identifier> {
-        Identifier::parse_as(&self, what)
-    }
-}
-
-macro_rules! id_into_identifier {
-    ($($name:ident),*) => {$(
-        impl IntoIdentifier for &$name {
-            fn into_identifier(self, what: &str) -> crate::Result<Identifier> {
-                Identifier::parse_as(self.as_str(), what)
+/// Implements an id trait for the untyped forms: [`Identifier`], a UUID, a string.
+macro_rules! untyped_ids {
+    ($($trait:ident),*) => {$(
+        impl $trait for Identifier {
+            fn into_identifier(self, _: &str) -> crate::Result<Identifier> {
+                Ok(self)
             }
         }
 
-        impl IntoIdentifier for $name {
+        impl $trait for &Identifier {
+            fn into_identifier(self, _: &str) -> crate::Result<Identifier> {
+                Ok(self.clone())
+            }
+        }
+
+        impl $trait for uuid::Uuid {
+            fn into_identifier(self, _: &str) -> crate::Result<Identifier> {
+                Ok(Identifier::Uuid(self))
+            }
+        }
+
+        impl $trait for &str {
             fn into_identifier(self, what: &str) -> crate::Result<Identifier> {
-                Identifier::parse_as(self.as_str(), what)
+                Identifier::parse_as(self, what)
+            }
+        }
+
+        impl $trait for &String {
+            fn into_identifier(self, what: &str) -> crate::Result<Identifier> {
+                Identifier::parse_as(self, what)
+            }
+        }
+
+        impl $trait for String {
+            fn into_identifier(self, what: &str) -> crate::Result<Identifier> {
+                Identifier::parse_as(&self, what)
             }
         }
     )*};
 }
 
-id_into_identifier!(SessionId, ExperienceId);
+untyped_ids!(IntoSessionId, IntoExperienceId);
+
+/// Implements an id trait for the typed id of its own resource only.
+macro_rules! typed_id {
+    ($trait:ident for $name:ident) => {
+        impl $trait for &$name {
+            fn into_identifier(self, what: &str) -> crate::Result<Identifier> {
+                Identifier::parse_as(self.as_str(), what)
+            }
+        }
+
+        impl $trait for $name {
+            fn into_identifier(self, what: &str) -> crate::Result<Identifier> {
+                Identifier::parse_as(self.as_str(), what)
+            }
+        }
+    };
+}
+
+typed_id!(IntoSessionId for SessionId);
+typed_id!(IntoExperienceId for ExperienceId);
 
 /// One page of a list endpoint (`GET /sessions`, `GET /experiences`).
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]

@@ -15,8 +15,8 @@ pub mod sessions;
 pub use agents::{Agent, Health, Register, Registration, UsernameCheck};
 pub use common::{
     AcquireMode, AgentId, ContributionId, ContributionType, EntryId, EntryType, EventId, EventType, ExperienceId,
-    ExperienceStatus, Identifier, Importance, IntoIdentifier, Outcome, Page, RateLimitTier, ReportId, SessionId,
-    SessionStatus, SubscriptionTier, Timestamp, Visibility, VoteId, VoteType,
+    ExperienceStatus, Identifier, Importance, IntoExperienceId, IntoSessionId, Outcome, Page, RateLimitTier, ReportId,
+    SessionId, SessionStatus, SubscriptionTier, Timestamp, Visibility, VoteId, VoteType,
 };
 pub use experiences::{
     Acquire, Acquired, AcquiredContent, Artifact, Attempt, Breakthrough, CastVote, ContextStructured, CreateExperience,

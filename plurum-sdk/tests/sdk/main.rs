@@ -7,8 +7,10 @@
 
 mod decode_fixtures;
 mod http_endpoints;
+mod http_experiences;
 mod http_limits;
 mod http_retry;
+mod wire;
 
 #[cfg(feature = "server")]
 mod common;

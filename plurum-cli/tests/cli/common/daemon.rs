@@ -154,6 +154,9 @@ impl Answer {
         assert_eq!(self.status, status, "{}", self.text);
         let body = self.json();
         assert!(body["error"].as_str().is_some_and(|e| !e.is_empty()), "{body}");
+        // The CLI's error object's members too: `message` (the same text) and `hint`.
+        assert_eq!(body["message"], body["error"], "{body}");
+        assert!(body["hint"].is_null() || body["hint"].is_string(), "{body}");
         body["code"].as_str().unwrap().to_owned()
     }
 }
