@@ -195,7 +195,7 @@ pub(crate) enum Command {
         after_help = "Examples:\n  plurum pulse status\n  plurum pulse watch --json"
     )]
     Pulse(commands::pulse::Command),
-    /// Run the HEARTBEAT.md routine: inbox, queued outcomes, search, pulse (cron-safe).
+    /// Run the heartbeat routine: inbox, queued outcomes, search, pulse (cron-safe).
     Heartbeat(commands::heartbeat::Args),
     /// The always-on companion: holds the pulse, runs heartbeats, wakes the agent when pressure builds.
     Daemon(commands::daemon::Args),

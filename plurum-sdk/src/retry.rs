@@ -3,7 +3,7 @@
 //! The decision is the pure function [`decide`]: no clock, no randomness of
 //! its own (the caller passes the jitter), so every rule is unit-tested.
 //!
-//! Rules (see DESIGN.md, "SDK shape"):
+//! Rules (docs/sdk.md, "Retries and timeouts"):
 //!
 //! * Only calls that are harmless to repeat are retried: every GET, search,
 //!   acquire, outcome, vote, mark-read, publish and archive. Register,

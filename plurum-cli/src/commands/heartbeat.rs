@@ -1,4 +1,4 @@
-//! `plurum heartbeat`: the routine of HEARTBEAT.md (see [`crate::heartbeat`]),
+//! `plurum heartbeat`: the routine of HEARTBEAT.md (docs/seeds.md) (see [`crate::heartbeat`]),
 //! once, from a shell or cron: the due check, the lock against overlapping
 //! runs, the jitter, and the printing.
 

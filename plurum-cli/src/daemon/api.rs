@@ -1,4 +1,4 @@
-//! The daemon's local HTTP API (seed 004): `/health`, `/state`,
+//! The daemon's local HTTP API (seed 004's, docs/seeds.md): `/health`, `/state`,
 //! `/feedback`, `/trigger`, `/config`, `/metrics`, and `/inbox` for
 //! `plurum inbox`. Errors are `{"error", "code", "message", "hint"}`.
 

@@ -13,7 +13,7 @@
 //!
 //! Every drive is capped at `drives.max_pressure`. Weighted pressure is
 //! pressure × weight; the agent is woken when their sum reaches
-//! `drives.trigger_threshold`. Feedback decays a drive as seed 004 says:
+//! `drives.trigger_threshold`. Feedback decays a drive as seed 004 (docs/seeds.md) says:
 //! success × 0.5, partial × 0.75, failure unchanged.
 
 use std::collections::BTreeMap;

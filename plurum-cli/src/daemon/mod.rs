@@ -2,7 +2,7 @@
 //! runs the heartbeat on its interval, is the only consumer of the inbox
 //! while it runs, builds up drive pressure from what happens, wakes the
 //! agent (a command or a webhook) when the pressure crosses the threshold,
-//! within hard rate limits that survive restarts, and serves seed 004's
+//! within hard rate limits that survive restarts, and serves seed 004's (docs/seeds.md)
 //! local HTTP API.
 //!
 //! Files, in the profile's state directory: `daemon.lock` (one daemon per

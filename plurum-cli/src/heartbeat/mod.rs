@@ -1,4 +1,4 @@
-//! The heartbeat engine: the routine of HEARTBEAT.md, run once by
+//! The heartbeat engine: the routine of HEARTBEAT.md (docs/seeds.md), run once by
 //! `plurum heartbeat` (which adds the due check, the lock and the printing)
 //! and on its interval by `plurum daemon`.
 //!
@@ -35,7 +35,7 @@ use crate::state::{SavedExperience, SavedReason, StateFile, Ts};
 pub(crate) struct Beat {
     /// The exit code: 0, 3 (needs the human), 4 (key rejected mid-way), 5 (incomplete).
     pub(crate) code: u8,
-    /// The one-line summary of HEARTBEAT.md's response format.
+    /// The one-line summary of HEARTBEAT.md's response format (docs/seeds.md).
     pub(crate) line: String,
     /// The `--json` summary.
     pub(crate) summary: Value,

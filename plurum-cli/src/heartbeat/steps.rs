@@ -159,7 +159,7 @@ fn step_name(step: &str) -> &str {
     }
 }
 
-/// The one line HEARTBEAT.md's response format asks for. A heartbeat that
+/// The one line HEARTBEAT.md's response format (docs/seeds.md) asks for. A heartbeat that
 /// failed a step says so first, and never "complete".
 pub(crate) fn summary_line(summary: &Summary<'_>) -> String {
     let mut failures: Vec<String> = Vec::new();

@@ -47,7 +47,7 @@ pub(crate) const SCHEMA_VERSION: u32 = 2;
 pub(crate) struct State {
     /// The schema version of this file.
     pub(crate) schema_version: u32,
-    /// When the last heartbeat completed (RFC 3339), as HEARTBEAT.md keeps it.
+    /// When the last heartbeat completed (RFC 3339), as HEARTBEAT.md (docs/seeds.md) keeps it.
     #[serde(with = "rfc3339::option")]
     pub(crate) last_plurum_check: Option<Ts>,
     /// Outcome reports waiting to be sent (the seed's outbox).

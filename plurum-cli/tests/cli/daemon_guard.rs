@@ -89,7 +89,7 @@ fn no_web_page_can_drive_the_daemon() {
         wrong.text
     );
 
-    // A local client with the token, as seed 004 describes, still works.
+    // A local client with the token, as seed 004 (docs/seeds.md) describes, still works.
     let (status, text) = post(
         &format!("localhost:{port}"),
         &format!("Content-Type: application/json\r\n{bearer}"),

@@ -20,7 +20,7 @@ use crate::common::World;
 const SKILL: &str = include_str!("../../SKILL.md");
 const WAIT: Duration = Duration::from_secs(20);
 
-/// What the service's SKILL.md and PULSE.md call, as its API table lists it.
+/// What the service's SKILL.md and PULSE.md call (docs/seeds.md), as its API table lists it.
 const SEED_CALLS: &[&str] = &[
     "POST /agents/register",
     "GET /agents/me",

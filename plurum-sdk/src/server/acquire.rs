@@ -1,4 +1,4 @@
-//! The four acquire formats (CONTRACT §6.7).
+//! The four acquire formats (docs/api-contract.md §6.7).
 
 use serde_json::{Value, json};
 

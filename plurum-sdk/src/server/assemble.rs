@@ -1,4 +1,4 @@
-//! Building an experience from a closed session's entries (CONTRACT §6.3).
+//! Building an experience from a closed session's entries (docs/api-contract.md §6.3).
 
 use serde_json::{Value, json};
 

@@ -230,7 +230,7 @@ pub(crate) fn from_blob(blob: &[u8]) -> Vec<f32> {
         .collect()
 }
 
-/// The text embedded for a search query or a session topic (CONTRACT §6.8):
+/// The text embedded for a search query or a session topic (docs/api-contract.md §6.8):
 /// topic, then domain, then tools. The field labels are left out: they are
 /// the same in every text and would only add noise to a hashed embedding.
 pub(crate) fn query_text(query: &str, domain: Option<&str>, tools: &[String]) -> String {

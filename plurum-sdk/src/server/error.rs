@@ -1,4 +1,4 @@
-//! The server's error answers, in the real server's five shapes (CONTRACT §1.4).
+//! The server's error answers, in the real server's five shapes (docs/api-contract.md §1.4).
 
 use axum::http::{HeaderValue, StatusCode, header};
 use axum::response::{IntoResponse, Response};

@@ -45,7 +45,7 @@ impl Rate {
 }
 
 /// The server's limits. [`Limits::default`] are the real server's values
-/// (CONTRACT §1.7) with registration at 5 per hour per IP (the seed);
+/// (docs/api-contract.md §1.7) with registration at 5 per hour per IP (the seed);
 /// [`Limits::none`] turns every limit and pulse guardrail off.
 #[derive(Debug, Clone, PartialEq, Eq)]
 #[non_exhaustive]

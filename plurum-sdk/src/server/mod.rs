@@ -2,7 +2,7 @@
 //! the pulse hub and fault injection (feature `server`).
 //!
 //! It implements what the seed documents promise and, where they are
-//! silent, what the real server does (see CONTRACT.md), without the real
+//! silent, what the real server does (see docs/api-contract.md), without the real
 //! server's bugs that leak data or crash: private sessions are never
 //! broadcast, short ids on session sub-routes are a 404 rather than a 500,
 //! and a second outcome report by the same agent is a 409 as the seed says.
@@ -100,7 +100,7 @@ pub struct ServerConfig {
 }
 
 /// Which behaviour the server follows where the seed documents and the real
-/// service differ (each difference is in docs/server.md, with its CONTRACT
+/// service differ (each difference is in docs/server.md, with its docs/api-contract.md
 /// reference).
 #[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
 #[non_exhaustive]

@@ -1,4 +1,4 @@
-//! Reciprocal rank fusion (CONTRACT §6.8): the vector arm's ranking and the
+//! Reciprocal rank fusion (docs/api-contract.md §6.8): the vector arm's ranking and the
 //! keyword arm's, each worth half, `1 / (k + rank)` with `k = 60`. Pure:
 //! no SQLite, no vectors, just the two rankings.
 

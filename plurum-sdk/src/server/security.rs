@@ -1,4 +1,4 @@
-//! The real server's credential check (CONTRACT §6.10): six token patterns,
+//! The real server's credential check (docs/api-contract.md §6.10): six token patterns,
 //! searched in every string value, reported with the JSON path of the first
 //! match. Narrower on purpose than the SDK's client-side scanner.
 

@@ -1,4 +1,4 @@
-//! `/api/v1/pulse/ws`: the pulse WebSocket (CONTRACT §8).
+//! `/api/v1/pulse/ws`: the pulse WebSocket (docs/api-contract.md §8).
 
 use std::collections::VecDeque;
 use std::sync::Arc;
@@ -27,7 +27,7 @@ pub(crate) async fn upgrade(
     headers: axum::http::HeaderMap,
     upgrade: Result<WebSocketUpgrade, axum::extract::ws::rejection::WebSocketUpgradeRejection>,
 ) -> Response {
-    // A browser page may only connect from an allowed origin (CONTRACT
+    // A browser page may only connect from an allowed origin (docs/api-contract.md
     // §8.1); native clients send no Origin and are always let in. The real
     // server closes before accepting, which uvicorn turns into a 403.
     if let Some(origin) = headers.get(axum::http::header::ORIGIN) {

@@ -1,4 +1,4 @@
-//! Every example payload of the seed documents and of CONTRACT §11 decodes
+//! Every example payload of the seed documents and of docs/api-contract.md §11 decodes
 //! into the SDK's types, with the values a user would read.
 
 use plurum_sdk::types::*;

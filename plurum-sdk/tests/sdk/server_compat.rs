@@ -1,5 +1,5 @@
 //! The two behaviours of the reference server where the seed documents and
-//! the real service differ (CONTRACT references in docs/server.md): each
+//! the real service differ (docs/api-contract.md references in docs/server.md): each
 //! difference asserted in both modes, and the socket's Origin check.
 
 use std::time::Duration;
@@ -485,7 +485,7 @@ async fn the_sdk_loop_passes_against_both_modes() {
         let server = server_in(compat).await;
         let a = crate::common::agent(&server, "atlas-builder").await;
         let b = crate::common::agent(&server, "harbor-scout").await;
-        // Quirk (CONTRACT §7.2): the real inbox reports every public session
+        // Quirk (docs/api-contract.md §7.2): the real inbox reports every public session
         // opened since the last read, so b reads once first to start clean.
         b.pulse().inbox(InboxQuery::new()).await.unwrap();
 

@@ -110,7 +110,7 @@ pub(crate) async fn similar(State(state): State<Arc<ServerState>>, Path(id): Pat
     ))
 }
 
-/// Validates a manual experience (CONTRACT §4.3) into its normalized form.
+/// Validates a manual experience (docs/api-contract.md §4.3) into its normalized form.
 fn new_experience(agent: &Agent, body: &serde_json::Map<String, Value>) -> Outcome<(NewExperience, Value)> {
     let mut f = Fields::body(body);
     let goal = f.string("goal", 10, Some(2000));

@@ -23,7 +23,7 @@ const CONTRIBUTION_TYPES: &[&str] = &["suggestion", "warning", "reference"];
 
 /// A session sub-route's session: UUIDs only. Anything else is a 404, or
 /// with the real service's quirks a 500 (PostgREST refuses the query;
-/// CONTRACT §2), short ids included.
+/// docs/api-contract.md §2), short ids included.
 fn session_by_uuid(state: &ServerState, id: &str) -> Outcome<Session> {
     if uuid::Uuid::parse_str(id).is_err() {
         if state.real() {
@@ -112,7 +112,7 @@ pub(crate) async fn open(State(state): State<Arc<ServerState>>, req: Req) -> Ans
     });
     // Seed: public sessions only, stored for the inbox. Real: the inbox
     // builds session events at read time, and the socket tells everyone,
-    // whatever the visibility (CONTRACT §8, a quirk).
+    // whatever the visibility (docs/api-contract.md §8, a quirk).
     if session.is_public() && !state.real() {
         state
             .store
@@ -157,7 +157,7 @@ pub(crate) async fn get(State(state): State<Arc<ServerState>>, Path(id): Path<St
     } else {
         match uuid::Uuid::parse_str(&id) {
             Ok(uuid) => state.store.session(&uuid.hyphenated().to_string())?,
-            // The real service: PostgREST refuses the query (CONTRACT §2).
+            // The real service: PostgREST refuses the query (docs/api-contract.md §2).
             Err(_) if state.real() => return Err(Failure::Internal),
             Err(_) => None,
         }
@@ -165,7 +165,7 @@ pub(crate) async fn get(State(state): State<Arc<ServerState>>, Path(id): Path<St
     let session = session.ok_or_else(|| Failure::not_found("Session", &id))?;
     let owner = agent.as_ref().is_some_and(|a| a.id == session.agent_id);
     // The real service makes no visibility check for a caller with a key
-    // (CONTRACT §4.2): another agent's private session, without entries.
+    // (docs/api-contract.md §4.2): another agent's private session, without entries.
     let hidden = session.visibility == "private" && !owner && !(state.real() && agent.is_some());
     if hidden {
         return Err(Failure::not_found("Session", &id));
@@ -364,7 +364,7 @@ pub(crate) async fn contributions(State(state): State<Arc<ServerState>>, Path(id
 impl Session {
     /// The full row, as `select *` returns it (the embedding as null).
     /// The row as the API sends it; the real service includes the topic's
-    /// vector as pgvector text (CONTRACT §3.2), the seed documents do not.
+    /// vector as pgvector text (docs/api-contract.md §3.2), the seed documents do not.
     pub(crate) fn row(&self, state: &ServerState) -> Value {
         let mut row = self.row_json();
         if state.real() {

@@ -114,7 +114,7 @@ impl Store {
         Ok((events, unread))
     }
 
-    /// The real service's inbox (CONTRACT §7.2): stored contribution events,
+    /// The real service's inbox (docs/api-contract.md §7.2): stored contribution events,
     /// plus session events built now from the public sessions started since
     /// the caller's last inbox check, with `id: null`. The filter does not
     /// separate `session_opened` from `session_closed`, every read moves the

@@ -121,7 +121,7 @@ pub(crate) struct NewExperience {
 }
 
 impl NewExperience {
-    /// The text embedded for this experience (CONTRACT §6.8), labels left out.
+    /// The text embedded for this experience (docs/api-contract.md §6.8), labels left out.
     pub(crate) fn embedding_text(&self) -> String {
         let mut lines = vec![self.goal.clone()];
         let items = |value: &Value, f: &dyn Fn(&Value) -> String| -> Option<String> {
@@ -368,7 +368,7 @@ impl Store {
     /// The real service's outcome report: an upsert on (experience, agent).
     /// A second report replaces the verdict; optional fields it does not
     /// send keep their stored values, and `created_at` and the id stay
-    /// (CONTRACT §6.6). Recomputes the metrics.
+    /// (docs/api-contract.md §6.6). Recomputes the metrics.
     pub(crate) fn upsert_outcome(
         &self,
         experience: &Experience,

@@ -21,7 +21,7 @@ impl Eligibility {
 }
 
 impl Store {
-    /// Hybrid search (CONTRACT §6.8): a vector arm and a keyword arm of
+    /// Hybrid search (docs/api-contract.md §6.8): a vector arm and a keyword arm of
     /// `3 · limit` candidates each, fused by reciprocal rank (k = 60,
     /// 0.5/0.5). Returns `(experience, similarity, keyword_rank, combined)`,
     /// best first.
