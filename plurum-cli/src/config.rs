@@ -149,7 +149,9 @@ fn daemon_about(key: &str) -> &'static str {
         "wake.min_trigger_interval" => "seconds that must pass between two wake-ups",
         "wake.max_turns_per_hour" => "at most this many wake-ups in any hour",
         "wake.pass_api_key" => "whether the wake command sees PLURUM_API_KEY",
-        "api.addr" => "where the daemon's local API listens (loopback only; port 0 picks a free one)",
+        "api.addr" => {
+            "where the daemon's local API listens (loopback only; another profile than the default gets a free port at its first start, saved here; port 0 picks one every start)"
+        }
         "api.auth" => "require the bearer token in daemon.token on the local API",
         "pulse.ping_interval_seconds" => "seconds between pings on the pulse socket",
         "mutator.enabled" => "whether POST /config may change settings at runtime",

@@ -34,6 +34,7 @@ fn main() -> ExitCode {
     // A TAB in a shell that sourced `plurum completions`: answer and exit.
     commands::completions::answer_if_asked();
     let args = gh_style_jq(std::env::args_os().collect());
+    let args = commands::config::flags_after_values(args);
     let cli = match parse(&args) {
         Ok(cli) => cli,
         Err(code) => return ExitCode::from(code),

@@ -66,6 +66,104 @@ table every profile shares; a running daemon reads them on SIGHUP or restart.")]
     },
 }
 
+/// Global flags that take no value, and those that take one.
+const FLAGS: &[&str] = &[
+    "--json",
+    "-q",
+    "--quiet",
+    "-v",
+    "-vv",
+    "-vvv",
+    "--verbose",
+    "--no-color",
+    "--allow-insecure-http",
+];
+const FLAGS_WITH_VALUE: &[&str] = &["--jq", "--profile", "--api-url", "--api-key-file"];
+
+/// `plurum config set KEY VALUE… --json`: the values take anything (a
+/// command's arguments, a value starting with a dash), so global flags
+/// after them would be stored as values. Known flags after the first value
+/// are moved where clap reads them as flags; `--` makes what follows values
+/// whatever it looks like (`config set daemon.wake.command my-agent --
+/// --wake`). Said once per machine (it used to store the flags).
+pub(crate) fn flags_after_values(args: Vec<std::ffi::OsString>) -> Vec<std::ffi::OsString> {
+    let text: Vec<String> = args.iter().map(|a| a.to_string_lossy().into_owned()).collect();
+    // The subcommand: the first word that is not a global flag or its value.
+    let mut position = 1;
+    while position < text.len() {
+        let arg = text[position].as_str();
+        if FLAGS_WITH_VALUE.contains(&arg) {
+            position += 2;
+        } else if arg.starts_with('-') {
+            position += 1;
+        } else {
+            break;
+        }
+    }
+    if text.get(position).map(String::as_str) != Some("config")
+        || text.get(position + 1).map(String::as_str) != Some("set")
+    {
+        return args;
+    }
+    // KEY, then the values: the first value is always one.
+    let first_value = position + 3;
+    if text.len() <= first_value {
+        return args;
+    }
+    let mut moved_global: Vec<std::ffi::OsString> = Vec::new();
+    let mut moved_local: Vec<std::ffi::OsString> = Vec::new();
+    let mut kept: Vec<std::ffi::OsString> = args[..=first_value].to_vec();
+    let mut index = first_value + 1;
+    while index < args.len() {
+        let arg = text[index].as_str();
+        if arg == "--" {
+            kept.extend(args[index + 1..].iter().cloned());
+            break;
+        }
+        if FLAGS.contains(&arg) || arg.starts_with("--jq=") {
+            moved_global.push(args[index].clone());
+        } else if arg == "--shared" {
+            moved_local.push(args[index].clone());
+        } else if FLAGS_WITH_VALUE.contains(&arg) && index + 1 < args.len() {
+            moved_global.extend([args[index].clone(), args[index + 1].clone()]);
+            index += 1;
+        } else {
+            kept.push(args[index].clone());
+        }
+        index += 1;
+    }
+    if moved_global.is_empty() && moved_local.is_empty() && !text[first_value..].iter().any(|a| a == "--") {
+        return args;
+    }
+    if !moved_global.is_empty() {
+        say_once(
+            "config-set-flags",
+            "flags after the values of 'plurum config set' are flags now (they used to be stored as values); put -- before a value that starts with --",
+        );
+    }
+    // The global flags before `config`, `--shared` right after `set`.
+    let mut out: Vec<std::ffi::OsString> = kept[..position].to_vec();
+    out.extend(moved_global);
+    out.extend(kept[position..position + 2].iter().cloned());
+    out.extend(moved_local);
+    out.extend(kept[position + 2..].iter().cloned());
+    out
+}
+
+/// A warning shown once per machine (a marker in the config folder).
+fn say_once(name: &str, text: &str) {
+    let Ok(paths) = Paths::resolve() else { return };
+    let marker = paths.config_dir.join(".notices").join(name);
+    if marker.exists() {
+        return;
+    }
+    crate::output::eprint_clean(&format!("warning: {text}"));
+    if let Some(dir) = marker.parent() {
+        let _ = std::fs::create_dir_all(dir);
+    }
+    let _ = std::fs::write(&marker, b"shown\n");
+}
+
 /// Where a value comes from.
 fn profile_name(options: &Options) -> String {
     if options.profile.is_empty() {
@@ -202,6 +300,15 @@ pub(crate) fn run(command: Command, options: &Options) -> anyhow::Result<u8> {
         }
     }
     Ok(exit::OK)
+}
+
+/// Writes one setting of `profile` to config.toml (comments and layout
+/// kept), as `plurum config set` would.
+pub(crate) fn save(paths: &Paths, profile: &str, key: &str, value: Value) -> anyhow::Result<()> {
+    let setting = find(key)?;
+    edit(&paths.config_file(), |doc| {
+        set(doc, &location(&setting, profile, false), &value)
+    })
 }
 
 /// What is wrong in the file but does not stop anything.

@@ -165,15 +165,20 @@ impl Default for WakeConfig {
     }
 }
 
+/// Where seed 004's daemon listens, and the default profile's does.
+pub(crate) const DEFAULT_ADDR: &str = "127.0.0.1:9720";
+
 /// The local HTTP API.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 #[serde(default)]
 pub(crate) struct ApiConfig {
-    /// Where to listen: a loopback address only. The default port 0 picks a
-    /// free one, so that the daemons of several profiles run side by side;
-    /// the address is written to `daemon.addr` in the profile's state
-    /// directory, where `plurum inbox`, `daemon status` and the heartbeat
-    /// find it.
+    /// Where to listen: a loopback address only. Seed 004's 127.0.0.1:9720
+    /// by default; a profile other than the default gets a free port at its
+    /// first start, saved here (so the daemons of several profiles run side
+    /// by side, each at a port that stays). Port 0 picks a free one at every
+    /// start. The address in use is written to `daemon.addr` in the
+    /// profile's state directory, where `plurum inbox`, `daemon status` and
+    /// the heartbeat find it.
     pub(crate) addr: String,
     /// Require `Authorization: Bearer <token>` (on by default; `/health`
     /// stays open); the token is in `daemon.token` (0600) in the profile's
@@ -184,7 +189,7 @@ pub(crate) struct ApiConfig {
 impl Default for ApiConfig {
     fn default() -> Self {
         Self {
-            addr: "127.0.0.1:0".to_owned(),
+            addr: DEFAULT_ADDR.to_owned(),
             auth: true,
         }
     }

@@ -166,6 +166,35 @@ fn daemon_table(ctx: &Ctx) -> Option<toml::Value> {
     ctx.settings.other.get("daemon").cloned()
 }
 
+/// Where the daemon listens when `--api-addr` does not say: `daemon.api.addr`
+/// when it is set (for the profile or every profile); otherwise seed 004's
+/// `127.0.0.1:9720` for the default profile, and for another profile a free
+/// port chosen now and saved as its `daemon.api.addr`, so it stays the same
+/// across restarts (scrape configs and scripts keep working) and never
+/// collides with the default profile's.
+fn listen_addr(ctx: &Ctx, configured: &str) -> anyhow::Result<String> {
+    let set = daemon_table(ctx)
+        .as_ref()
+        .and_then(|t| t.get("api"))
+        .and_then(|api| api.get("addr"))
+        .is_some();
+    if set || ctx.profile == "default" {
+        return Ok(configured.to_owned());
+    }
+    let port = std::net::TcpListener::bind("127.0.0.1:0")
+        .and_then(|probe| probe.local_addr())
+        .context("could not find a free port for the daemon's API")?
+        .port();
+    let addr = format!("127.0.0.1:{port}");
+    crate::commands::config::save(&ctx.paths, &ctx.profile, "daemon.api.addr", serde_json::json!(addr))?;
+    log(&format!(
+        "profile '{}' listens on {addr} from now on (saved as daemon.api.addr in {})",
+        ctx.profile,
+        ctx.paths.config_file().display()
+    ));
+    Ok(addr)
+}
+
 fn token(dir: &Path) -> anyhow::Result<String> {
     let path = dir.join("daemon.token");
     if let Ok(existing) = std::fs::read_to_string(&path)
@@ -198,7 +227,10 @@ pub(crate) async fn run(ctx: Ctx, options: Options) -> anyhow::Result<u8> {
         .into());
     };
     let mut core = Core::load(&dir, daemon_table(&ctx), crate::interest::Interest::of(&ctx.settings))?;
-    let addr_text = options.api_addr.clone().unwrap_or_else(|| core.config.api.addr.clone());
+    let addr_text = match options.api_addr.clone() {
+        Some(addr) => addr,
+        None => listen_addr(&ctx, &core.config.api.addr)?,
+    };
     let addr: SocketAddr = addr_text.parse().map_err(|e| {
         CliError::new(
             exit::USAGE,

@@ -2,7 +2,7 @@
 //! without losing the file's comments; a file with mistakes warns and never
 //! stops unrelated commands.
 
-use serde_json::Value;
+use serde_json::{Value, json};
 
 use crate::common::World;
 
@@ -192,4 +192,51 @@ fn the_heartbeat_help_names_the_keys_that_steer_it_and_uses_them() {
     assert_eq!(beat["search"]["source"], "profile_focus");
     assert_eq!(beat["search"]["query"], "replication lag");
     assert_eq!(beat["steps"]["search"], "ok");
+}
+
+/// Global flags after the values of `config set` are flags, not values; a
+/// value that starts with `--` comes after `--`. The change is said once.
+#[test]
+fn flags_after_the_values_of_config_set_are_flags() {
+    let world = World::new();
+    let output = world
+        .plurum()
+        .args(["config", "set", "domains", "infrastructure,databases", "--jq", ".value"])
+        .output()
+        .unwrap();
+    assert!(output.status.success(), "{}", String::from_utf8_lossy(&output.stderr));
+    assert_eq!(
+        String::from_utf8_lossy(&output.stdout).trim(),
+        r#"["infrastructure","databases"]"#
+    );
+    assert!(String::from_utf8_lossy(&output.stderr).contains("are flags now"));
+    let stored = world.json(&["config", "get", "domains"]);
+    assert_eq!(stored["value"], json!(["infrastructure", "databases"]));
+    // The second time, no warning.
+    let again = world
+        .plurum()
+        .args(["config", "set", "tools", "postgresql", "--json"])
+        .output()
+        .unwrap();
+    let document: Value = serde_json::from_slice(&again.stdout).unwrap();
+    assert_eq!(document["value"], json!(["postgresql"]));
+    assert!(!String::from_utf8_lossy(&again.stderr).contains("are flags now"));
+    // A value that starts with `--`, after `--`.
+    world.json(&["config", "set", "daemon.wake.command", "my-agent", "--", "--wake"]);
+    let command = world.json(&["config", "get", "daemon.wake.command"]);
+    assert_eq!(command["value"], json!(["my-agent", "--wake"]));
+    // An error with --json after the value is one JSON document.
+    let refused = world
+        .plurum()
+        .args(["config", "set", "tools", "", "--json"])
+        .output()
+        .unwrap();
+    assert_eq!(refused.status.code(), Some(2));
+    let error: Value = serde_json::from_slice(&refused.stdout).unwrap();
+    assert_eq!(error["error"]["code"], "usage");
+    assert_eq!(
+        world.json(&["config", "get", "tools"])["value"],
+        json!(["postgresql"]),
+        "nothing was written"
+    );
 }

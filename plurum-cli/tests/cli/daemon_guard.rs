@@ -427,10 +427,25 @@ fn daemons_of_two_profiles_run_at_once_and_a_taken_port_names_the_setting() {
     let world = World::new();
     world.register("one", "first-profile");
     world.register("two", "second-profile");
-    // The defaults: no address configured anywhere.
+    // The default profile listens on seed 004's port (not bound here: tests
+    // use no fixed port).
+    let default = world.json(&["config", "get", "daemon.api.addr"]);
+    assert_eq!(default["value"], "127.0.0.1:9720");
+    // Other profiles, with no address configured anywhere: each picks a free
+    // port at its first start and keeps it.
     let first = Daemon::start_args(&world, "one", &[], &[]);
     let second = Daemon::start_args(&world, "two", &[], &[]);
     assert_ne!(first.addr, second.addr, "each picked its own port");
+    for (profile, daemon) in [("one", &first), ("two", &second)] {
+        let saved = world.json(&["--profile", profile, "config", "get", "daemon.api.addr"]);
+        assert_eq!(saved["value"], daemon.addr.as_str(), "{profile}: {saved}");
+        assert_eq!(saved["source"], "profile");
+    }
+    // Restarted, a profile is found where it was.
+    let first_addr = first.addr.clone();
+    first.stop();
+    let first = Daemon::start_args(&world, "one", &[], &[]);
+    assert_eq!(first.addr, first_addr, "the same port after a restart");
     for (profile, daemon) in [("one", &first), ("two", &second)] {
         let status = world.json(&["--profile", profile, "daemon", "status"]);
         assert_eq!(status["running"], true);

@@ -171,6 +171,13 @@ impl<'w> Agent<'w> {
     fn new(world: &'w World) -> Self {
         let hermes_home = world.dir.path().join("hermes");
         std::fs::create_dir_all(&hermes_home).unwrap();
+        // The guide's `plurum daemon` would listen on seed 004's port 9720:
+        // tests use no fixed port, so this machine's configuration says 0.
+        std::fs::create_dir_all(world.config_dir()).unwrap();
+        let config = world.config_dir().join("config.toml");
+        if !config.exists() {
+            std::fs::write(&config, "[daemon.api]\naddr = \"127.0.0.1:0\"\n").unwrap();
+        }
         Self {
             world,
             vars: Vec::new(),
