@@ -169,12 +169,18 @@ pub(crate) fn acknowledge(state: &mut State, ids: &[String], all: bool) -> (usiz
         .filter(|given| !state.inbox_events.iter().any(|e| e.matches(given)))
         .cloned()
         .collect();
+    let mut acked: Vec<String> = Vec::new();
     for event in &mut state.inbox_events {
         if event.is_waiting() && (all || ids.iter().any(|given| event.matches(given))) {
             event.acked_at = Some(at);
             count += 1;
+            acked.push(event.id.clone());
         }
     }
+    // A warning's alert has its event's id: acknowledged with it.
+    state
+        .needs_human
+        .retain(|alert| !(alert.key.starts_with("warning:") && acked.contains(&alert.id)));
     age_out(state);
     (count, unknown)
 }

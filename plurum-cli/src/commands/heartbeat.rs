@@ -75,6 +75,14 @@ pub(crate) struct Args {
     #[serde(skip)]
     #[schemars(skip)]
     notify: Option<String>,
+    /// Acknowledge these items of needs_human (ids as listed; the first 8 characters are enough) instead of running the heartbeat.
+    #[arg(long, value_name = "ID", num_args = 1.., conflicts_with_all = ["query", "if_due", "print_cron", "ack_all"])]
+    #[serde(default)]
+    pub(crate) ack: Vec<String>,
+    /// Acknowledge every item of needs_human instead of running the heartbeat.
+    #[arg(long, conflicts_with_all = ["query", "if_due", "print_cron"])]
+    #[serde(default)]
+    pub(crate) ack_all: bool,
 }
 
 fn thirty_minutes() -> Duration {
@@ -104,17 +112,26 @@ pub(crate) async fn run(args: Args, ctx: &Ctx) -> anyhow::Result<u8> {
         return Ok(exit::OK);
     }
     let state_file = ctx.state();
+    if !args.ack.is_empty() || args.ack_all {
+        return acknowledge(ctx, &state_file, &args.ack, args.ack_all);
+    }
     if let Some(daemon) = crate::daemon::running(state_file.dir())? {
+        return deferred(ctx, &state_file, &daemon).await;
+    }
+    if args.if_due
+        && let Some(next) = next_due(&state_file.load_for_change()?, args.interval, args.jitter)
+    {
+        return not_due(ctx, next);
+    }
+    // The jitter is waited before the lock: a heartbeat run by hand
+    // meanwhile runs, and this one then finds itself not due.
+    if let Some(jitter) = args.jitter.filter(|j| !j.is_zero()) {
+        let wait = jitter.mul_f64(fastrand::f64());
         ctx.out.note(&format!(
-            "the daemon (API on {}) runs the heartbeat for profile '{}'; skipping this one",
-            daemon.addr, ctx.profile
+            "waiting {} (--jitter) before the heartbeat",
+            humantime::format_duration(Duration::from_millis(wait.as_millis() as u64))
         ));
-        if ctx.out.json {
-            ctx.out.json(
-                &json!({"status": "ok", "skipped": "daemon_running", "profile": ctx.profile, "daemon": daemon.addr}),
-            )?;
-        }
-        return Ok(exit::OK);
+        tokio::time::sleep(wait).await;
     }
     let Some(_running) = paths::try_lock(&state_file.dir().join("heartbeat.lock"))? else {
         ctx.out.note(&format!(
@@ -127,20 +144,110 @@ pub(crate) async fn run(args: Args, ctx: &Ctx) -> anyhow::Result<u8> {
         }
         return Ok(exit::OK);
     };
+    // Due again under the lock: one cron tick never runs twice.
     if args.if_due
         && let Some(next) = next_due(&state_file.load_for_change()?, args.interval, args.jitter)
     {
-        ctx.out.note(&format!("heartbeat not due until {next}"));
-        if ctx.out.json {
-            ctx.out
-                .json(&json!({"status": "ok", "skipped": "not_due", "profile": ctx.profile, "next_due_at": next}))?;
-        }
-        return Ok(exit::OK);
-    }
-    if let Some(jitter) = args.jitter.filter(|j| !j.is_zero()) {
-        tokio::time::sleep(jitter.mul_f64(fastrand::f64())).await;
+        return not_due(ctx, next);
     }
     beat(args, ctx, &state_file, started_at).await
+}
+
+fn not_due(ctx: &Ctx, next: String) -> anyhow::Result<u8> {
+    ctx.out.note(&format!("heartbeat not due until {next}"));
+    if ctx.out.json {
+        ctx.out
+            .json(&json!({"status": "ok", "skipped": "not_due", "profile": ctx.profile, "next_due_at": next}))?;
+    }
+    Ok(exit::OK)
+}
+
+/// What needs the human, as it waits in the state (new or not).
+fn waiting_json(state: &crate::state::State) -> Vec<serde_json::Value> {
+    state
+        .needs_human
+        .iter()
+        .map(|a| crate::heartbeat::alert_json(a, false))
+        .collect()
+}
+
+/// While the daemon runs it is the one that runs the heartbeat: say so,
+/// with its latest summary and what waits for the human.
+async fn deferred(ctx: &Ctx, state_file: &StateFile, daemon: &crate::daemon::Running) -> anyhow::Result<u8> {
+    let summary = daemon.get("/state").await.ok().and_then(|state| {
+        state["sensors"]["heartbeat"]["last_summary"]
+            .as_str()
+            .map(str::to_owned)
+    });
+    let state = state_file.load()?;
+    ctx.out.note(&format!(
+        "the daemon (API on {}) runs the heartbeat for profile '{}'; skipping this one",
+        daemon.addr, ctx.profile
+    ));
+    if ctx.out.json {
+        ctx.out.json(&json!({
+            "status": "ok",
+            "skipped": "daemon_running",
+            "profile": ctx.profile,
+            "daemon": daemon.addr,
+            "summary": summary,
+            "needs_human": waiting_json(&state),
+            "needs_human_new": 0,
+        }))?;
+    } else {
+        if let Some(summary) = &summary
+            && !ctx.out.quiet
+        {
+            ctx.out.write(&format!("The daemon's last heartbeat: {summary}"));
+        }
+        for alert in &state.needs_human {
+            ctx.out.note(&format!(
+                "For your human (since {} ago): {} (acknowledge: plurum heartbeat --ack {})",
+                crate::output::age(alert.first_seen),
+                alert.text,
+                alert.short_id()
+            ));
+        }
+    }
+    Ok(exit::OK)
+}
+
+/// `plurum heartbeat --ack ID…` / `--ack-all`: the items of needs_human
+/// (and, for a warning, its inbox event) are acknowledged.
+fn acknowledge(ctx: &Ctx, state_file: &StateFile, ids: &[String], all: bool) -> anyhow::Result<u8> {
+    let (acknowledged, unknown, state) = state_file.update(|state| {
+        let (count, unknown) = crate::state::acknowledge_alerts(&mut state.needs_human, ids, all);
+        // A warning's inbox event goes with it.
+        let events: Vec<String> = ids.iter().filter(|given| !unknown.contains(given)).cloned().collect();
+        crate::kept::acknowledge(state, &events, false);
+        Ok((count, unknown, state.clone()))
+    })?;
+    let value = json!({
+        "acknowledged": acknowledged,
+        "unknown": unknown,
+        "needs_human": waiting_json(&state),
+    });
+    let human = || {
+        let mut text = format!("Acknowledged {acknowledged}.");
+        if !state.needs_human.is_empty() {
+            text.push_str(&format!(" {} more wait for your human.", state.needs_human.len()));
+        }
+        text
+    };
+    if unknown.is_empty() {
+        ctx.out.emit(&value, human)?;
+        return Ok(exit::OK);
+    }
+    let error = CliError::new(
+        exit::USAGE,
+        format!("nothing for the human has the id {}", unknown.join(", ")),
+    )
+    .hint("the ids are those 'plurum heartbeat --json' lists in needs_human");
+    if ctx.out.json {
+        return Err(error.partial(value).into());
+    }
+    ctx.out.write(&human());
+    Err(error.into())
 }
 
 /// The error of a heartbeat that could not do all its work (exit 4 or 5).
@@ -184,6 +291,16 @@ async fn beat(args: Args, ctx: &Ctx, state_file: &StateFile, started_at: crate::
         }
         for item in &beat.needs_human {
             ctx.out.write(&format!("Tell your human: {item}."));
+        }
+        // Told before and not acknowledged: a reminder for the agent, not
+        // news for cron mail.
+        for alert in beat.waiting.iter().filter(|a| !beat.needs_human.contains(&a.text)) {
+            ctx.out.note(&format!(
+                "Still for your human (since {} ago): {} (acknowledge: plurum heartbeat --ack {})",
+                crate::output::age(alert.first_seen),
+                alert.text,
+                alert.short_id()
+            ));
         }
         for error in &beat.errors {
             eprintln!("heartbeat: {error}");

@@ -131,6 +131,17 @@ impl Running {
         }
         request
     }
+
+    /// `GET path`, as JSON.
+    pub(crate) async fn get(&self, path: &str) -> anyhow::Result<serde_json::Value> {
+        let response = self
+            .request(reqwest::Method::GET, path)
+            .timeout(Duration::from_secs(5))
+            .send()
+            .await?
+            .error_for_status()?;
+        Ok(response.json().await?)
+    }
 }
 
 /// The daemon running for the profile whose state directory is `dir`, if any.
@@ -502,6 +513,7 @@ async fn heartbeat_task(ctx: Arc<Ctx>, shared: Arc<Shared>, mut stop: watch::Rec
             core.metrics.heartbeat_duration_seconds = took.as_secs_f64();
             let status = match result {
                 Ok(beat) => {
+                    core.sensors.last_heartbeat_summary = Some(beat.line.clone());
                     core.on_events(&beat.new_events);
                     core.metrics.reports_flushed += beat.flushed as u64;
                     for item in &beat.needs_human {

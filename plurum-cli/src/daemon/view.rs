@@ -55,6 +55,8 @@ pub(crate) struct Sensors {
     #[serde(with = "time::serde::rfc3339::option")]
     pub(crate) last_heartbeat_run: Option<OffsetDateTime>,
     pub(crate) last_heartbeat_status: Option<String>,
+    /// The last heartbeat's one-line summary.
+    pub(crate) last_heartbeat_summary: Option<String>,
     pub(crate) last_heartbeat_duration_ms: Option<u64>,
     #[serde(with = "time::serde::rfc3339::option")]
     pub(crate) last_plurum_check: Option<OffsetDateTime>,
@@ -102,6 +104,7 @@ impl Core {
                     "last_check": text(s.last_plurum_check),
                     "last_run": text(s.last_heartbeat_run),
                     "last_status": s.last_heartbeat_status,
+                    "last_summary": s.last_heartbeat_summary,
                     "last_duration_ms": s.last_heartbeat_duration_ms,
                     "interval_minutes": self.config.heartbeat_interval_minutes,
                 },

@@ -27,6 +27,10 @@ pub(crate) enum Attention {
         total_reports: u64,
     },
     WarningContributed {
+        /// The inbox event it came in (the alert's id, so that `plurum
+        /// inbox --ack` acknowledges both).
+        #[serde(skip)]
+        event_id: Option<String>,
         session_id: String,
         #[serde(skip_serializing_if = "Option::is_none")]
         session_short_id: Option<String>,
@@ -41,6 +45,32 @@ pub(crate) enum Attention {
 }
 
 impl Attention {
+    /// What it is about, to recognise it again in the next heartbeats.
+    pub(crate) fn key(&self) -> String {
+        match self {
+            Self::QualityDropped { experience, .. } => format!("quality:{experience}"),
+            Self::FailureRateRose { experience, .. } => format!("failure_rate:{experience}"),
+            Self::WarningContributed {
+                event_id,
+                session_id,
+                text,
+                ..
+            } => match event_id {
+                Some(id) => format!("warning:{id}"),
+                None => format!("warning:{session_id}:{text}"),
+            },
+            Self::ReportsRejected { .. } => "reports_rejected".to_owned(),
+        }
+    }
+
+    /// The id its alert takes: a warning's inbox event id.
+    pub(crate) fn event_id(&self) -> Option<&str> {
+        match self {
+            Self::WarningContributed { event_id, .. } => event_id.as_deref(),
+            _ => None,
+        }
+    }
+
     /// The attention item as a sentence for the human.
     pub(crate) fn sentence(&self) -> String {
         match self {

@@ -28,7 +28,7 @@ use crate::context::Ctx;
 use crate::exit::{self, CliError};
 use crate::interest::Interest;
 use crate::outbox;
-use crate::state::{SavedExperience, SavedReason, StateFile, Ts};
+use crate::state::{Alert, SavedExperience, SavedReason, StateFile, Ts, raise_alert};
 
 /// What one heartbeat found and did.
 #[derive(Debug)]
@@ -39,8 +39,11 @@ pub(crate) struct Beat {
     pub(crate) line: String,
     /// The `--json` summary.
     pub(crate) summary: Value,
-    /// What the human should hear, as sentences.
+    /// What the human should hear now (raised, or changed, by this run),
+    /// as sentences.
     pub(crate) needs_human: Vec<String>,
+    /// Everything waiting for the human (new or not), until acknowledged.
+    pub(crate) waiting: Vec<Alert>,
     /// Inbox events seen for the first time.
     pub(crate) new_events: Vec<InboxEvent>,
     /// Inbox events, one line each.
@@ -170,7 +173,7 @@ pub(crate) async fn execute(
     // 6. Update the state: saved experiences, their scores, the check time.
     let all_ok = steps.failed.is_empty();
     let results: Vec<ExperienceSummary> = found.as_ref().map(|f| f.results.clone()).unwrap_or_default();
-    let (new_finds, score_changes, rejected_waiting) = state_file.update(|state| {
+    let (new_finds, alerts, new_alerts, rejected_waiting) = state_file.update(|state| {
         let mut changes = Vec::new();
         // Experiences the agent relies on: a fall in their scores is for
         // the human.
@@ -223,9 +226,33 @@ pub(crate) async fn execute(
         if all_ok {
             state.last_plurum_check = Some(started_at);
         }
-        Ok((new_finds, changes, state.failed_outcome_reports.len()))
+        // What the human should hear waits until acknowledged; it is news
+        // when raised or changed now. Rejected reports that were retried or
+        // dropped no longer need anyone.
+        if state.failed_outcome_reports.is_empty() {
+            state.needs_human.retain(|a| a.key != "reports_rejected");
+        }
+        let mut new_alerts = Vec::new();
+        for attention in needs_human.iter().chain(&changes) {
+            let item = serde_json::to_value(attention).unwrap_or(Value::Null);
+            let (id, new) = raise_alert(
+                &mut state.needs_human,
+                attention.event_id(),
+                attention.key(),
+                attention.sentence(),
+                item,
+            );
+            if new {
+                new_alerts.push(id);
+            }
+        }
+        Ok((
+            new_finds,
+            state.needs_human.clone(),
+            new_alerts,
+            state.failed_outcome_reports.len(),
+        ))
     })?;
-    needs_human.extend(score_changes);
 
     let own: Vec<&str> = state.opened_sessions.iter().map(|s| s.id.as_str()).collect();
     let relevant: Vec<&PulseSession> = pulse
@@ -237,7 +264,12 @@ pub(crate) async fn execute(
                 .collect()
         })
         .unwrap_or_default();
+    let alert_texts: Vec<(&str, bool)> = alerts
+        .iter()
+        .map(|a| (a.text.as_str(), new_alerts.contains(&a.id)))
+        .collect();
     let line = summary_line(&Summary {
+        alerts: &alert_texts,
         inbox: inbox.as_ref(),
         flushed: flushed.as_ref(),
         new_finds: &new_finds,
@@ -246,7 +278,7 @@ pub(crate) async fn execute(
         search_skipped: query.is_none(),
         failed: &steps.failed,
     });
-    let code = if !needs_human.is_empty() {
+    let code = if !new_alerts.is_empty() {
         exit::NEEDS_HUMAN
     } else if !steps.failed.is_empty() {
         exit::TEMPORARY
@@ -279,7 +311,8 @@ pub(crate) async fn execute(
             "active_sessions": p.active_sessions,
             "relevant": relevant,
         })),
-        "needs_human": needs_human,
+        "needs_human": alerts.iter().map(|a| alert_json(a, new_alerts.contains(&a.id))).collect::<Vec<_>>(),
+        "needs_human_new": new_alerts.len(),
         "errors": errors,
         "last_plurum_check": state_file.load()?.last_plurum_check.map(crate::state::rfc3339_text),
         "duration_ms": started.elapsed().as_millis() as u64,
@@ -288,13 +321,33 @@ pub(crate) async fn execute(
         code,
         line,
         summary,
-        needs_human: needs_human.iter().map(Attention::sentence).collect(),
+        needs_human: alerts
+            .iter()
+            .filter(|a| new_alerts.contains(&a.id))
+            .map(|a| a.text.clone())
+            .collect(),
+        waiting: alerts,
         new_events: inbox.as_ref().map(|i| i.added.clone()).unwrap_or_default(),
         inbox_lines: inbox.map(|i| i.lines).unwrap_or_default(),
         flushed: flushed.as_ref().map_or(0, |f| f.delivered),
         errors,
         duration: started.elapsed(),
     })
+}
+
+/// A waiting alert as `needs_human` prints it: its details (`kind`, …)
+/// with `id`, `short_id`, `text`, `new` and `first_seen`.
+pub(crate) fn alert_json(alert: &Alert, new: bool) -> Value {
+    let mut value = match &alert.item {
+        Value::Object(members) => Value::Object(members.clone()),
+        _ => json!({}),
+    };
+    value["id"] = json!(alert.id);
+    value["short_id"] = json!(alert.short_id());
+    value["text"] = json!(alert.text);
+    value["new"] = json!(new);
+    value["first_seen"] = json!(crate::state::rfc3339_text(alert.first_seen));
+    value
 }
 
 /// What each step did: `ok`, `failed` or `skipped`, and why they failed.

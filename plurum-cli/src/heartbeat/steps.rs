@@ -67,7 +67,10 @@ pub(crate) async fn inbox_step(
         ..InboxStep::default()
     };
     for event in &fetched.added {
-        count(&mut step, event, &names);
+        // The id the event is kept under (`plurum inbox --ack` takes it).
+        let key = event.event.dedup_key();
+        let kept_id = fetched.kept.iter().find(|k| k.key() == key).map(|k| k.id.clone());
+        count(&mut step, event, kept_id, &names);
     }
     step.events = fetched
         .kept
@@ -78,13 +81,14 @@ pub(crate) async fn inbox_step(
     Ok(step)
 }
 
-fn count(step: &mut InboxStep, event: &InboxEvent, names: &SessionNames) {
+fn count(step: &mut InboxStep, event: &InboxEvent, kept_id: Option<String>, names: &SessionNames) {
     step.lines.push(describe_event(&event.event, names));
     match &event.event {
         PulseEvent::ContributionReceived(c) => {
             step.contributions += 1;
             if c.contribution_type == ContributionType::Warning {
                 step.warnings.push(Attention::WarningContributed {
+                    event_id: kept_id,
                     session_id: c.session_id.to_string(),
                     session_short_id: names.short(c.session_id.as_str()).map(str::to_owned),
                     session_topic: names.topic(c.session_id.as_str()).map(str::to_owned),
@@ -137,6 +141,8 @@ pub(crate) fn relevant_sessions<'a>(
 
 /// What the one-line summary is made of.
 pub(crate) struct Summary<'a> {
+    /// What waits for the human (the text, and whether it is new).
+    pub(crate) alerts: &'a [(&'a str, bool)],
     pub(crate) inbox: Option<&'a InboxStep>,
     pub(crate) flushed: Option<&'a FlushSummary>,
     pub(crate) new_finds: &'a [ExperienceSummary],
@@ -172,6 +178,12 @@ pub(crate) fn summary_line(summary: &Summary<'_>) -> String {
         failures.push(format!("{}: {} — will retry next run", step_name(step), clip(why, 120)));
     }
     let mut parts = Vec::new();
+    for (text, new) in summary.alerts {
+        parts.push(format!(
+            "tell your human{}: {text}",
+            if *new { "" } else { " (told before, not acknowledged)" }
+        ));
+    }
     if let Some(inbox) = summary.inbox.filter(|i| !i.events.is_empty()) {
         let mut kinds = Vec::new();
         if inbox.contributions > 0 {

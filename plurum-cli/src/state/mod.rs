@@ -13,6 +13,7 @@
 //! the next command that changes state, never silently dropped. Either way
 //! the command says so and exits non-zero ([`Notices`]).
 
+mod alerts;
 mod events;
 mod parse;
 mod reports;
@@ -25,6 +26,7 @@ use anyhow::Context as _;
 use serde::{Deserialize, Serialize};
 use serde_json::{Map, Value};
 
+pub(crate) use alerts::{Alert, acknowledge as acknowledge_alerts, raise as raise_alert};
 pub(crate) use events::KeptEvent;
 pub(crate) use parse::parse;
 use parse::{describe, parse_value};
@@ -66,6 +68,9 @@ pub(crate) struct State {
     /// Inbox events read from the server (or the socket), kept until
     /// acknowledged.
     pub(crate) inbox_events: Vec<KeptEvent>,
+    /// What the human should hear about, until acknowledged.
+    #[serde(skip_serializing_if = "Vec::is_empty")]
+    pub(crate) needs_human: Vec<Alert>,
     /// Entries that did not parse, set aside with why.
     #[serde(skip_serializing_if = "Vec::is_empty")]
     pub(crate) quarantined_entries: Vec<Quarantined>,
@@ -95,6 +100,7 @@ impl Default for State {
             current_session: None,
             opened_sessions: Vec::new(),
             inbox_events: Vec::new(),
+            needs_human: Vec::new(),
             quarantined_entries: Vec::new(),
             other: Map::new(),
         }

@@ -73,6 +73,7 @@ pub(super) fn parse_value(value: Value) -> Result<(State, Vec<Quarantined>), Str
         current_session: one(&mut map, "currentSession", &mut bad),
         opened_sessions: list(&mut map, "openedSessions", &mut bad),
         inbox_events: list(&mut map, "inboxEvents", &mut bad),
+        needs_human: list(&mut map, "needsHuman", &mut bad),
         quarantined_entries: list(&mut map, "quarantinedEntries", &mut bad),
         other: map,
     };

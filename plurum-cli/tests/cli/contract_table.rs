@@ -420,6 +420,8 @@ pub(super) fn table(broken_config_dir: &str, walker_key: &str) -> Vec<(&'static 
             vec![
                 ok(&["heartbeat", "--query", "pgbouncer transaction mode"]),
                 ok(&["heartbeat", "--print-cron"]).doc("heartbeat --print-cron"),
+                ok(&["heartbeat", "--ack-all"]).doc("heartbeat --ack"),
+                fails(&["heartbeat", "--ack", "feedface"], 2, "usage").doc("heartbeat --ack"),
                 fails(&["heartbeat"], 4, "unauthorized").bad_key(),
                 fails(&["heartbeat", "--interval", "soon"], 2, "usage"),
             ],

@@ -450,11 +450,13 @@ fn daemons_of_two_profiles_run_at_once_and_a_taken_port_names_the_setting() {
         let status = world.json(&["--profile", profile, "daemon", "status"]);
         assert_eq!(status["running"], true);
         assert_eq!(status["api"], daemon.addr.as_str());
-        // The heartbeat and the inbox find their own profile's daemon.
-        assert_eq!(
-            world.json(&["--profile", profile, "heartbeat"])["daemon"],
-            daemon.addr.as_str()
-        );
+        // The heartbeat and the inbox find their own profile's daemon; the
+        // heartbeat says what the daemon's found and what waits for the human.
+        let deferred = world.json(&["--profile", profile, "heartbeat"]);
+        assert_eq!(deferred["daemon"], daemon.addr.as_str());
+        assert_eq!(deferred["skipped"], "daemon_running");
+        assert!(deferred["needs_human"].is_array(), "{deferred}");
+        assert!(deferred.get("summary").is_some(), "{deferred}");
         assert_eq!(world.json(&["--profile", profile, "inbox"])["source"], "daemon");
     }
     // A fixed port that is taken: the error names the setting to change.

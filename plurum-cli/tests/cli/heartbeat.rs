@@ -843,3 +843,97 @@ fn notify_hands_what_needs_the_human_to_a_command() {
     assert_eq!(output.status.code(), Some(0));
     assert!(!out.exists());
 }
+
+/// What needs the human is kept until acknowledged: every heartbeat lists
+/// it and says it in the summary, exit 3 only when something is new.
+#[test]
+fn what_needs_the_human_waits_until_acknowledged() {
+    let world = World::new();
+    world.register("default", "owner");
+    world.register("critic", "critic");
+    let opened = world.json(&["session", "open", "Replay the dead-letter queue"]);
+    let short = opened["session"]["short_id"].as_str().unwrap().to_owned();
+    world.json(&[
+        "--profile",
+        "critic",
+        "session",
+        "contribute",
+        &short,
+        "The DLQ holds poison messages",
+        "--type",
+        "warning",
+    ]);
+    // The guide's two commands: the summary says it (exit 3, news) ...
+    let first = world.plurum().args(["heartbeat", "--jq", ".summary"]).output().unwrap();
+    assert_eq!(
+        first.status.code(),
+        Some(3),
+        "{}",
+        String::from_utf8_lossy(&first.stderr)
+    );
+    let summary = String::from_utf8(first.stdout).unwrap();
+    assert!(summary.contains("The DLQ holds poison messages"), "{summary}");
+    // ... and the next heartbeat still lists it (exit 0: not news).
+    let second = world
+        .plurum()
+        .args(["heartbeat", "--jq", ".needs_human"])
+        .output()
+        .unwrap();
+    assert_eq!(second.status.code(), Some(0));
+    let waiting: Value = serde_json::from_slice(&second.stdout).unwrap();
+    let items = waiting.as_array().unwrap();
+    assert_eq!(items.len(), 1, "{waiting}");
+    assert_eq!(items[0]["kind"], "warning_contributed");
+    assert_eq!(items[0]["new"], false);
+    assert!(items[0]["text"].as_str().unwrap().contains("poison messages"));
+    let id = items[0]["id"].as_str().unwrap().to_owned();
+    assert_eq!(items[0]["short_id"], &id[..8]);
+    // A warning is its inbox event: acknowledging the event acknowledges it.
+    world.json(&["inbox", "--ack", &id[..8]]);
+    let (code, after, _) = heartbeat(&world, "default", &[]);
+    assert_eq!(code, 0);
+    assert_eq!(after["needs_human"], json!([]), "{after}");
+
+    // Rejected reports: acknowledged with `heartbeat --ack`.
+    queue_reports(&world, "default", &["0badc0de".to_owned()]);
+    let (code, rejected, _) = heartbeat(&world, "default", &[]);
+    assert_eq!(code, 3, "{rejected}");
+    let id = rejected["needs_human"][0]["id"].as_str().unwrap().to_owned();
+    let unknown = world
+        .plurum()
+        .args(["--json", "heartbeat", "--ack", "feedface"])
+        .output()
+        .unwrap();
+    assert_eq!(unknown.status.code(), Some(2));
+    let acked = world.json(&["heartbeat", "--ack", &id[..8]]);
+    assert_eq!(acked["acknowledged"], 1);
+    assert_eq!(acked["needs_human"], json!([]));
+    let (code, quiet, _) = heartbeat(&world, "default", &[]);
+    assert_eq!((code, &quiet["needs_human"]), (0, &json!([])));
+}
+
+/// `--jitter` waits before the heartbeat's lock: a heartbeat run by hand
+/// meanwhile runs (it used to answer `already_running`).
+#[test]
+fn the_jitter_is_waited_before_the_lock() {
+    use std::io::{BufRead, BufReader};
+    let world = World::new();
+    world.register("default", "jittery");
+    let mut waiting = world
+        .process()
+        .args(["heartbeat", "--jitter", "1h"])
+        .stdout(std::process::Stdio::null())
+        .stderr(std::process::Stdio::piped())
+        .spawn()
+        .unwrap();
+    let mut stderr = BufReader::new(waiting.stderr.take().unwrap());
+    let mut line = String::new();
+    stderr.read_line(&mut line).unwrap();
+    assert!(line.contains("(--jitter) before the heartbeat"), "{line}");
+    let (code, summary, _) = heartbeat(&world, "default", &[]);
+    waiting.kill().unwrap();
+    waiting.wait().unwrap();
+    assert_eq!(code, 0, "{summary}");
+    assert!(summary.get("skipped").is_none(), "it ran: {summary}");
+    assert!(summary["summary"].as_str().unwrap().starts_with("Plurum heartbeat"));
+}
