@@ -178,7 +178,11 @@ pub(crate) async fn send(
                     continue;
                 };
                 match delivery {
-                    Delivery::Delivered(_) | Delivery::AlreadyReported => {
+                    Delivery::Delivered(_) => {
+                        let delivered = s.pending_outcome_reports.remove(index);
+                        s.count_own_report(&delivered.identifier);
+                    }
+                    Delivery::AlreadyReported => {
                         s.pending_outcome_reports.remove(index);
                     }
                     Delivery::Temporary(e) | Delivery::Unauthorized(e) => {

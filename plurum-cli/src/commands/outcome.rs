@@ -151,8 +151,12 @@ pub(crate) async fn report(args: ReportArgs, ctx: &Ctx) -> anyhow::Result<u8> {
             Delivery::Delivered(report) => Some(report.experience_id.to_string()),
             _ => None,
         };
+        let delivered = matches!(delivery, Delivery::Delivered(_));
         ctx.state().update(|state| {
             state.rely_on(&args.experience, None, id.as_deref(), SavedReason::Reported);
+            if delivered {
+                state.count_own_report(&args.experience);
+            }
             Ok(())
         })?;
     }

@@ -9,6 +9,10 @@ use crate::state::{Reading, SavedExperience, now};
 /// Score readings kept per saved experience.
 const KEPT_READINGS: usize = 20;
 
+/// A failure rate is a trend from this many reports on (one report is no
+/// trend).
+pub(crate) const MIN_REPORTS_FOR_A_RATE: u64 = 5;
+
 /// Something the human should hear about.
 #[derive(Debug, Clone, Serialize)]
 #[serde(tag = "kind", rename_all = "snake_case")]
@@ -140,7 +144,13 @@ pub(crate) fn record(
 ) -> Vec<Attention> {
     let mut attention = Vec::new();
     if let (Some(previous), Some(previous_total)) = (saved.quality_score, saved.total_reports) {
-        if quality + 1e-9 < previous {
+        // Reports since the last reading that this agent delivered itself
+        // explain the change: the agent knows what it reported.
+        let new_reports = total_reports.saturating_sub(previous_total);
+        let own = saved.own_reports_unread.min(new_reports);
+        saved.own_reports_unread -= own;
+        let ours_alone = new_reports > 0 && own == new_reports;
+        if quality + 1e-9 < previous && !ours_alone {
             attention.push(Attention::QualityDropped {
                 experience: saved.short_id.clone(),
                 goal: Some(goal.to_owned()),
@@ -154,9 +164,10 @@ pub(crate) fn record(
         } else {
             0.0
         };
-        let after = (total_reports > 0).then_some(1.0 - success_rate);
+        let after = (total_reports >= MIN_REPORTS_FOR_A_RATE).then_some(1.0 - success_rate);
         if let Some(after) = after
             && after > before + 1e-9
+            && !ours_alone
         {
             attention.push(Attention::FailureRateRose {
                 experience: saved.short_id.clone(),
@@ -171,6 +182,10 @@ pub(crate) fn record(
             .push(reading(previous, saved.success_rate.unwrap_or(0.0), previous_total));
         let excess = saved.history.len().saturating_sub(KEPT_READINGS);
         saved.history.drain(..excess);
+    }
+    if saved.quality_score.is_none() || saved.total_reports.is_none() {
+        // A first reading already counts every report made so far.
+        saved.own_reports_unread = 0;
     }
     saved.goal = Some(goal.to_owned());
     saved.quality_score = Some(quality);
@@ -195,6 +210,7 @@ mod tests {
             total_reports: Some(13),
             saved_at: None,
             history: Vec::new(),
+            own_reports_unread: 0,
         };
         let same = record(&mut saved, "g", 0.69, 0.92, 13);
         assert!(same.is_empty());
@@ -210,17 +226,29 @@ mod tests {
             ..saved.clone()
         };
         assert!(record(&mut fresh, "g", 0.1, 0.1, 1).is_empty());
-        // From no report to a first failure: the failure rate rose.
+        // From no report to a first failure: one report is no trend.
         let mut untried = SavedExperience {
             quality_score: Some(0.0),
             success_rate: Some(0.0),
             total_reports: Some(0),
             ..saved.clone()
         };
-        let first = record(&mut untried, "g", 0.0, 0.0, 1);
+        assert!(record(&mut untried, "g", 0.0, 0.0, 1).is_empty());
+        // The agent's own reports explain their change: no alarm; a report
+        // of another agent beyond them does.
+        let mut mine = SavedExperience {
+            quality_score: Some(0.8),
+            success_rate: Some(1.0),
+            total_reports: Some(10),
+            own_reports_unread: 3,
+            ..saved.clone()
+        };
         assert!(
-            matches!(first[..], [Attention::FailureRateRose { total_reports: 1, .. }]),
-            "{first:?}"
+            record(&mut mine, "g", 0.5, 0.77, 13).is_empty(),
+            "three reports, all ours"
         );
+        assert_eq!(mine.own_reports_unread, 0);
+        let others = record(&mut mine, "g", 0.4, 0.71, 14);
+        assert_eq!(others.len(), 2, "{others:?}");
     }
 }

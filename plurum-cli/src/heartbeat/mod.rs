@@ -173,8 +173,17 @@ pub(crate) async fn execute(
     // 6. Update the state: saved experiences, their scores, the check time.
     let all_ok = steps.failed.is_empty();
     let results: Vec<ExperienceSummary> = found.as_ref().map(|f| f.results.clone()).unwrap_or_default();
+    let my_id = me.as_ref().map(|m| m.id.to_string());
     let (new_finds, alerts, new_alerts, rejected_waiting) = state_file.update(|state| {
         let mut changes = Vec::new();
+        // An experience that is gone (404) is no longer watched.
+        for (given, result) in &refreshed {
+            if let Err(e) = result
+                && e.is_not_found()
+            {
+                state.saved_experiences.retain(|s| !s.named(given));
+            }
+        }
         // Experiences the agent relies on: a fall in their scores is for
         // the human.
         for (given, result) in &refreshed {
@@ -192,7 +201,11 @@ pub(crate) async fn execute(
         // Search hits: listed, kept as suggestions; their readings are
         // recorded quietly.
         let mut new_finds = Vec::new();
-        for hit in &results {
+        // The agent's own experiences are not suggested back to it.
+        let theirs = results
+            .iter()
+            .filter(|hit| my_id.is_none() || hit.agent_id.as_ref().map(ToString::to_string) != my_id);
+        for hit in theirs {
             let refreshed_here = refreshed
                 .iter()
                 .any(|(given, r)| given == &hit.short_id || r.as_ref().is_ok_and(|e| e.short_id == hit.short_id));

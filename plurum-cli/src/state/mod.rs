@@ -122,6 +122,14 @@ impl State {
         previous.filter(|p| Some(&p.id) != self.current_session.as_ref().map(|c| &c.id))
     }
 
+    /// Counts a report this agent delivered on `given` (a short id or a
+    /// UUID), so the next reading of its scores knows the change is ours.
+    pub(crate) fn count_own_report(&mut self, given: &str) {
+        if let Some(saved) = self.saved_experiences.iter_mut().find(|s| s.named(given)) {
+            saved.own_reports_unread += 1;
+        }
+    }
+
     /// Records that the agent relies on an experience (`given` as the user
     /// gave it: a short id or a UUID; `short_id` and `id` when known).
     pub(crate) fn rely_on(&mut self, given: &str, short_id: Option<&str>, id: Option<&str>, reason: SavedReason) {

@@ -29,6 +29,7 @@ impl From<SavedItem> for SavedExperience {
                 total_reports: None,
                 saved_at: None,
                 history: Vec::new(),
+                own_reports_unread: 0,
             },
             SavedItem::Full(full) => full,
         }

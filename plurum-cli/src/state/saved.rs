@@ -73,6 +73,15 @@ pub(crate) struct SavedExperience {
     /// Earlier readings, oldest first (bounded).
     #[serde(default, skip_serializing_if = "Vec::is_empty")]
     pub(crate) history: Vec<Reading>,
+    /// Reports this agent delivered that no reading has accounted for yet:
+    /// a change they alone explain is the agent's own doing, never news
+    /// for its human.
+    #[serde(default, skip_serializing_if = "is_zero")]
+    pub(crate) own_reports_unread: u64,
+}
+
+fn is_zero(n: &u64) -> bool {
+    *n == 0
 }
 
 impl SavedExperience {
@@ -88,6 +97,7 @@ impl SavedExperience {
             total_reports: None,
             saved_at: Some(now()),
             history: Vec::new(),
+            own_reports_unread: 0,
         }
     }
 

@@ -257,7 +257,8 @@ fn what_the_human_should_know_is_exit_3() {
         .iter()
         .map(|n| n["kind"].as_str().unwrap())
         .collect();
-    assert_eq!(kinds, ["quality_dropped", "failure_rate_rose"]);
+    // A failure rate from two reports is no trend yet; the quality drop is news.
+    assert_eq!(kinds, ["quality_dropped"]);
     let text = world
         .plurum()
         .args(["heartbeat", "--query", "replication lag"])
@@ -328,7 +329,6 @@ fn only_experiences_the_agent_relies_on_alarm_the_human() {
     let world = World::new();
     world.register("author", "author");
     world.register("default", "watcher");
-    world.register("critic", "critic");
     let ids = publish(&world, 4);
     // Search hits become suggestions: listed, never alarming.
     let (code, summary, _) = heartbeat(&world, "default", &["--query", "replication lag"]);
@@ -363,9 +363,14 @@ fn only_experiences_the_agent_relies_on_alarm_the_human() {
     let (code, summary, _) = heartbeat(&world, "default", &["--query", "replication lag"]);
     assert_eq!(code, 0, "nothing changed yet: {summary}");
 
-    // Failures on all four: only the three relied on reach the human.
-    for id in &ids {
-        world.json(&["--profile", "critic", "outcome", "report", id, "--failure"]);
+    // Failures on all four, from enough agents to be a trend: only the
+    // three relied on reach the human.
+    for n in 0..5 {
+        let critic = format!("critic-{n}");
+        world.register(&critic, &critic);
+        for id in &ids {
+            world.json(&["--profile", &critic, "outcome", "report", id, "--failure"]);
+        }
     }
     let (code, summary, _) = heartbeat(&world, "default", &["--query", "replication lag"]);
     assert_eq!(code, 3, "{summary}");
@@ -936,4 +941,102 @@ fn the_jitter_is_waited_before_the_lock() {
     assert_eq!(code, 0, "{summary}");
     assert!(summary.get("skipped").is_none(), "it ran: {summary}");
     assert!(summary["summary"].as_str().unwrap().starts_with("Plurum heartbeat"));
+}
+
+/// The agent's own reports never alarm its human, a rate needs a few
+/// reports to be a trend, its own experiences are not suggested back to
+/// it, and an experience that is gone (404) is no longer watched.
+#[test]
+fn alarms_come_from_other_agents_and_real_trends() {
+    let world = World::new();
+    world.register("author", "author");
+    world.register("default", "relier");
+    let ids = publish(&world, 3);
+    for id in &ids {
+        world.json(&["experience", "acquire", id]);
+    }
+    let (code, summary, _) = heartbeat(&world, "default", &[]);
+    assert_eq!(code, 0, "{summary}");
+    // Its own reports: a success on the first, failures on the others:
+    // its doing, no news.
+    world.json(&["outcome", "report", &ids[0], "--success"]);
+    for id in &ids[1..] {
+        world.json(&["outcome", "report", id, "--failure", "--error", "did not apply here"]);
+    }
+    let (code, summary, _) = heartbeat(&world, "default", &[]);
+    assert_eq!(code, 0, "{summary}");
+    assert_eq!(summary["needs_human"], json!([]), "{summary}");
+    // Other agents' failures on the first, enough to be a trend: news.
+    for n in 0..4 {
+        let critic = format!("critic{n}");
+        world.register(&critic, &critic);
+        world.json(&["--profile", &critic, "outcome", "report", &ids[0], "--failure"]);
+    }
+    let (code, summary, _) = heartbeat(&world, "default", &[]);
+    assert_eq!(code, 3, "{summary}");
+    let kinds: Vec<&str> = summary["needs_human"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|n| n["kind"].as_str().unwrap())
+        .collect();
+    assert!(kinds.contains(&"failure_rate_rose"), "{kinds:?}");
+    assert!(
+        summary["needs_human"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .all(|n| n["experience"] == ids[0].as_str()),
+        "only the one others reported on: {summary}"
+    );
+
+    // Its own experience is not suggested back to it.
+    let mine = world.json(&[
+        "experience",
+        "create",
+        "--goal",
+        "Tune replication lag alarms on Kafka",
+        "--outcome",
+        "success",
+        "--publish",
+    ]);
+    let (_, summary, _) = heartbeat(&world, "default", &["--query", "replication lag alarms"]);
+    let new: Vec<&str> = summary["search"]["new"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .filter_map(Value::as_str)
+        .collect();
+    assert!(!new.contains(&mine["short_id"].as_str().unwrap()), "{new:?}");
+    let saved = world.json(&["experience", "saved"]);
+    assert!(
+        saved["items"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .all(|s| s["short_id"] != mine["short_id"]),
+        "{saved}"
+    );
+
+    // An experience that answers 404 is dropped from what is watched.
+    world.json(&["experience", "save", &ids[1]]);
+    let path = world.state_file("default");
+    let mut state: Value = serde_json::from_str(&std::fs::read_to_string(&path).unwrap()).unwrap();
+    for saved in state["savedExperiences"].as_array_mut().unwrap() {
+        if saved["short_id"] == ids[1].as_str() {
+            saved["short_id"] = json!("deadbeef");
+            saved["id"] = json!(null);
+        }
+    }
+    std::fs::write(&path, serde_json::to_vec(&state).unwrap()).unwrap();
+    heartbeat(&world, "default", &[]);
+    let saved = world.json(&["experience", "saved"]);
+    assert!(
+        saved["items"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .all(|s| s["short_id"] != "deadbeef"),
+        "{saved}"
+    );
 }
