@@ -3,14 +3,18 @@
 //! Reading the server's inbox consumes events there (they are marked read;
 //! the real server's session events vanish at the next poll anyway), so
 //! every event read is kept here first, and only what is kept is marked
-//! read. Unacknowledged events are never evicted: when
-//! [`KEEP_UNACKNOWLEDGED`] of them wait, new events are left unread on the
-//! server (and the reader says so) until the agent acknowledges some with
-//! `plurum inbox --ack`. Acknowledged events age out, oldest first, beyond
+//! read. Every event waits until acknowledged. When [`KEEP_UNACKNOWLEDGED`]
+//! wait, a new event takes the place of the oldest waiting one that asks
+//! nothing of the agent; events that ask for action are never dropped, and
+//! when only such events wait, new ones are left unread on the server (and
+//! the reader says so) until the agent acknowledges some with `plurum inbox
+//! --ack`. Acknowledged events age out, oldest first, beyond
 //! [`KEEP_ACKNOWLEDGED`].
 
 use plurum_sdk::Client;
 use plurum_sdk::types::{EventId, InboxEvent, InboxQuery, MarkRead};
+
+use crate::interest::Interest;
 
 pub(crate) use crate::state::KeptEvent;
 use crate::state::{State, StateFile, now};
@@ -31,6 +35,8 @@ pub(crate) struct Kept {
     pub(crate) markable: Vec<String>,
     /// Events not kept because the local inbox is full.
     pub(crate) left_out: Vec<InboxEvent>,
+    /// Waiting events that asked nothing of the agent, dropped to make room.
+    pub(crate) evicted: usize,
 }
 
 /// The kept events, newest first (by when they happened; the later kept
@@ -48,7 +54,7 @@ pub(crate) fn waiting(state: &State) -> usize {
 
 /// Keeps new events (each once, whichever way it arrived) while there is
 /// room; acknowledged events beyond [`KEEP_ACKNOWLEDGED`] age out.
-pub(crate) fn keep(state: &mut State, events: &[InboxEvent], source: &str) -> Kept {
+pub(crate) fn keep(state: &mut State, events: &[InboxEvent], source: &str, interest: &Interest) -> Kept {
     let mut kept = Kept::default();
     let mut room = KEEP_UNACKNOWLEDGED.saturating_sub(waiting(state));
     let mut known: std::collections::HashSet<String> = state.inbox_events.iter().map(KeptEvent::key).collect();
@@ -69,10 +75,28 @@ pub(crate) fn keep(state: &mut State, events: &[InboxEvent], source: &str) -> Ke
             continue;
         }
         if room == 0 {
-            kept.left_out.push(event.clone());
-            continue;
+            // Full: the oldest waiting event that asks nothing of the agent
+            // makes room (one that asks for action never does).
+            let oldest_informational = state
+                .inbox_events
+                .iter()
+                .enumerate()
+                .filter(|(_, e)| e.is_waiting() && !e.needs_action(interest))
+                .min_by_key(|(_, e)| e.kept_at)
+                .map(|(index, _)| index);
+            match oldest_informational {
+                Some(index) => {
+                    state.inbox_events.remove(index);
+                    kept.evicted += 1;
+                }
+                _ => {
+                    kept.left_out.push(event.clone());
+                    continue;
+                }
+            }
+        } else {
+            room -= 1;
         }
-        room -= 1;
         known.insert(key);
         let new = KeptEvent::new(event, source);
         kept.kept.push(new.clone());
@@ -124,6 +148,8 @@ pub(crate) struct Fetched {
     pub(crate) not_kept: usize,
     /// Kept events waiting for the agent, after this read.
     pub(crate) waiting: usize,
+    /// Waiting events that asked nothing of the agent, dropped to make room.
+    pub(crate) evicted: usize,
 }
 
 /// Reads the server's inbox page by page: keeps each page's events in
@@ -132,7 +158,7 @@ pub(crate) struct Fetched {
 ///
 /// # Errors
 /// The server's or the state file's; what was kept before stays kept.
-pub(crate) async fn fetch(client: &Client, state_file: &StateFile) -> anyhow::Result<Fetched> {
+pub(crate) async fn fetch(client: &Client, state_file: &StateFile, interest: &Interest) -> anyhow::Result<Fetched> {
     let mut fetched = Fetched::default();
     for _ in 0..MAX_PAGES {
         let page = client.pulse().inbox(InboxQuery::new().limit(100)).await?;
@@ -140,7 +166,7 @@ pub(crate) async fn fetch(client: &Client, state_file: &StateFile) -> anyhow::Re
             break;
         }
         fetched.read += page.events.len();
-        let kept = state_file.update(|state| Ok(keep(state, &page.events, "inbox")))?;
+        let kept = state_file.update(|state| Ok(keep(state, &page.events, "inbox", interest)))?;
         if !kept.markable.is_empty() {
             let ids = kept.markable.iter().map(|id| EventId::new(id.as_str()));
             fetched.marked_read += client.pulse().mark_read(MarkRead::ids(ids)).await?.marked_read;
@@ -148,6 +174,7 @@ pub(crate) async fn fetch(client: &Client, state_file: &StateFile) -> anyhow::Re
         let left_unread = kept.left_out.iter().filter(|e| e.id.is_some()).count();
         fetched.left_unread += left_unread;
         fetched.not_kept += kept.left_out.len() - left_unread;
+        fetched.evicted += kept.evicted;
         let done = kept.markable.is_empty() || !kept.left_out.is_empty() || page.events.len() < 100;
         fetched.added.extend(kept.added);
         fetched.kept.extend(kept.kept);
@@ -190,6 +217,57 @@ mod tests {
     use super::*;
     use serde_json::json;
 
+    fn none() -> Interest {
+        Interest::new(Vec::new(), Vec::new())
+    }
+
+    fn opened(n: usize) -> InboxEvent {
+        serde_json::from_value(json!({
+            "id": format!("30000000-0000-4000-8000-{n:012}"),
+            "event_type": "session_opened",
+            "event_data": {"session_id": format!("40000000-0000-4000-8000-{n:012}"), "topic": format!("topic {n}"), "domain": "elsewhere"},
+            "is_read": false,
+            "created_at": "2026-11-30T10:00:00Z",
+        }))
+        .unwrap()
+    }
+
+    #[test]
+    fn a_full_inbox_drops_what_asks_nothing_first_never_what_asks_for_action() {
+        let mut state = State::default();
+        // 400 contributions (they ask for action) and 100 sessions opened elsewhere.
+        keep(
+            &mut state,
+            &(0..400).map(contribution).collect::<Vec<_>>(),
+            "inbox",
+            &none(),
+        );
+        keep(&mut state, &(0..100).map(opened).collect::<Vec<_>>(), "inbox", &none());
+        assert_eq!(waiting(&state), KEEP_UNACKNOWLEDGED);
+        // New contributions take the place of the oldest informational events.
+        let kept = keep(
+            &mut state,
+            &(400..450).map(contribution).collect::<Vec<_>>(),
+            "inbox",
+            &none(),
+        );
+        assert_eq!((kept.added.len(), kept.evicted, kept.left_out.len()), (50, 50, 0));
+        let actions = state.inbox_events.iter().filter(|e| e.needs_action(&none())).count();
+        assert_eq!(actions, 450, "no event that asks for action was dropped");
+        // Once only such events wait, new ones stay on the server.
+        let kept = keep(
+            &mut state,
+            &(450..550).map(contribution).collect::<Vec<_>>(),
+            "inbox",
+            &none(),
+        );
+        assert_eq!((kept.added.len(), kept.evicted, kept.left_out.len()), (50, 50, 50));
+        assert_eq!(
+            state.inbox_events.iter().filter(|e| e.needs_action(&none())).count(),
+            500
+        );
+    }
+
     fn contribution(n: usize) -> InboxEvent {
         serde_json::from_value(json!({
             "id": format!("00000000-0000-4000-8000-{n:012}"),
@@ -206,25 +284,25 @@ mod tests {
     fn waiting_events_are_never_evicted_and_the_rest_stays_on_the_server() {
         let mut state = State::default();
         let first: Vec<InboxEvent> = (0..450).map(contribution).collect();
-        let kept = keep(&mut state, &first, "inbox");
+        let kept = keep(&mut state, &first, "inbox", &none());
         assert_eq!(
             (kept.added.len(), kept.markable.len(), kept.left_out.len()),
             (450, 450, 0)
         );
         let more: Vec<InboxEvent> = (450..600).map(contribution).collect();
-        let kept = keep(&mut state, &more, "inbox");
+        let kept = keep(&mut state, &more, "inbox", &none());
         assert_eq!(kept.added.len(), 50);
         assert_eq!(kept.markable.len(), 50, "only what is kept may be marked read");
         assert_eq!(kept.left_out.len(), 100);
         assert_eq!(waiting(&state), KEEP_UNACKNOWLEDGED);
         // Again: the same events are not kept twice, and may be marked read again.
-        let again = keep(&mut state, &first[..10], "pulse");
+        let again = keep(&mut state, &first[..10], "pulse", &none());
         assert_eq!((again.added.len(), again.markable.len()), (0, 10));
         // Acknowledging makes room; acknowledged events age out beyond the cap.
         let (count, unknown) = acknowledge(&mut state, &[], true);
         assert_eq!((count, unknown.len()), (500, 0));
         assert_eq!(state.inbox_events.len(), KEEP_ACKNOWLEDGED);
-        let kept = keep(&mut state, &more[50..], "inbox");
+        let kept = keep(&mut state, &more[50..], "inbox", &none());
         assert_eq!(kept.added.len(), 100);
         assert_eq!(waiting(&state), 100);
     }
@@ -241,7 +319,7 @@ mod tests {
         assert_eq!(old.acked_at, Some(time::macros::datetime!(2026-11-30 11:00 UTC)));
         assert_eq!(old.kept_at, time::macros::datetime!(2026-11-30 10:00 UTC));
         let mut state = State::default();
-        keep(&mut state, &[contribution(7)], "inbox");
+        keep(&mut state, &[contribution(7)], "inbox", &none());
         let (count, unknown) = acknowledge(&mut state, &["00000000".into(), "ffffffff".into()], false);
         assert_eq!(count, 1);
         assert_eq!(unknown, ["ffffffff"]);

@@ -2,7 +2,7 @@
 //! agents opened or closed, kept until you acknowledge them.
 
 use anyhow::Context as _;
-use plurum_sdk::types::{EventType, PulseEvent};
+use plurum_sdk::types::EventType;
 use reqwest::Method;
 use serde_json::{Value, json};
 
@@ -70,54 +70,56 @@ pub(crate) async fn run(args: Args, ctx: &Ctx) -> anyhow::Result<u8> {
     }
     let state_file = ctx.state();
     let client = ctx.authed()?;
+    let interest = Interest::of(&ctx.settings);
     let fetched = ctx
         .out
-        .spin("reading the inbox", kept::fetch(&client, &state_file))
+        .spin("reading the inbox", kept::fetch(&client, &state_file, &interest))
         .await?;
+    // Acknowledge first (`--ack`, `--all`), so what is listed is what still
+    // waits; `--mark-read` acknowledges the events listed, after.
+    let (mut acknowledged, unknown) = if args.mark_read {
+        (0, Vec::new())
+    } else {
+        acknowledge(&state_file, &args, &[])?
+    };
     let state = state_file.load()?;
-    let mut names = SessionNames::from_state(&state);
-    let shown: Vec<PulseEvent> = state
-        .inbox_events
-        .iter()
-        .filter(|e| e.is_waiting())
-        .map(KeptEvent::event)
-        .collect();
-    names.fill(&client, shown.iter()).await;
-    let listed: Vec<&KeptEvent> = kept::newest_first(&state.inbox_events)
+    let listed_ids: Vec<String> = kept::newest_first(&state.inbox_events)
         .into_iter()
         .filter(|e| e.is_waiting())
         .filter(|e| args.event_type.as_ref().is_none_or(|t| e.event_type == t.as_str()))
         .take(args.limit as usize)
-        .collect();
-    let interest = Interest::of(&ctx.settings);
-    let shown_ids: Vec<String> = listed.iter().map(|e| e.id.clone()).collect();
-    let informational: Vec<String> = listed
-        .iter()
-        .filter(|e| !e.needs_action(&interest))
         .map(|e| e.id.clone())
         .collect();
+    let state = if args.mark_read && !listed_ids.is_empty() {
+        acknowledged = acknowledge(&state_file, &args, &listed_ids)?.0;
+        state_file.load()?
+    } else {
+        state
+    };
+    let listed: Vec<&KeptEvent> = listed_ids
+        .iter()
+        .filter_map(|id| state.inbox_events.iter().find(|e| &e.id == id))
+        .collect();
+    let mut names = SessionNames::from_state(&state);
+    names
+        .fill(&client, listed.iter().map(|e| e.event()).collect::<Vec<_>>().iter())
+        .await;
     let events: Vec<Value> = listed.iter().map(|e| kept_event_json(e, &names, &interest)).collect();
     let human_list = listing(&listed, &names, &interest);
-    drop(listed);
-    let (acknowledged, unknown) = acknowledge(&state_file, &args, &shown_ids)?;
-    // Shown once is enough for what asks nothing of the agent.
-    let seen = if informational.is_empty() {
-        0
-    } else {
-        state_file.update(|state| Ok(kept::acknowledge(state, &informational, false).0))?
-    };
-    let waiting = kept::waiting(&state_file.load()?);
+    let waiting = kept::waiting(&state);
     let value = json!({
         "events": events,
         "waiting": waiting,
         "acknowledged": acknowledged,
-        "seen": seen,
+        // Deprecated: events are no longer acknowledged by being shown.
+        "seen": 0,
         "fetched": {
             "read": fetched.read,
             "new": fetched.added.len(),
             "marked_read": fetched.marked_read,
             "left_unread": fetched.left_unread,
             "not_kept": fetched.not_kept,
+            "evicted": fetched.evicted,
         },
         "source": "local",
     });
@@ -134,29 +136,28 @@ pub(crate) async fn run(args: Args, ctx: &Ctx) -> anyhow::Result<u8> {
         }
         if fetched.left_unread > 0 {
             ctx.out.warn(&format!(
-                "{} more event(s) left unread on the server: {} already wait here, the most plurum keeps; acknowledge some with --ack or --all",
+                "{} more event(s) left unread on the server: {} that ask for action already wait here, the most plurum keeps; acknowledge some with --ack or --all",
                 fetched.left_unread,
                 kept::KEEP_UNACKNOWLEDGED
             ));
         }
-        notes(ctx, acknowledged, seen, waiting, events.len());
+        notes(ctx, acknowledged, waiting, events.len());
     }
     unknown_ids(unknown)
 }
 
 /// What happened to the waiting events, for people.
-fn notes(ctx: &Ctx, acknowledged: usize, seen: usize, waiting: usize, shown: usize) {
-    if seen > 0 {
-        ctx.out.note(&format!(
-            "{seen} event(s) that ask nothing of you were acknowledged as shown; those marked * stay until --ack."
-        ));
-    }
+fn notes(ctx: &Ctx, acknowledged: usize, waiting: usize, shown: usize) {
     if acknowledged > 0 {
         ctx.out.note(&format!(
             "Acknowledged {acknowledged} event(s); {waiting} still waiting."
         ));
-    } else if waiting > shown.saturating_sub(seen) && waiting > 0 {
+    } else if waiting > shown && waiting > 0 {
         ctx.out.note(&format!("{waiting} waiting in all (see --limit)."));
+    }
+    if waiting > 0 && acknowledged == 0 {
+        ctx.out
+            .note("Events wait until acknowledged: --ack ID..., --mark-read (those shown) or --all.");
     }
 }
 
@@ -208,41 +209,26 @@ fn unknown_ids(unknown: Vec<String>) -> anyhow::Result<u8> {
 
 /// The events a running daemon keeps (it is the inbox's only reader while it runs).
 async fn from_daemon(args: Args, ctx: &Ctx, daemon: &crate::daemon::Running) -> anyhow::Result<u8> {
-    let mut path = format!("/inbox?limit={}", args.limit);
-    if let Some(kind) = &args.event_type {
-        path.push_str(&format!("&type={}", kind.as_str()));
-    }
     let unreachable = || format!("could not ask the daemon on {} for the inbox", daemon.addr);
-    let value: Value = ctx
-        .out
-        .spin("asking the daemon", async {
-            daemon
+    let list = |all: bool| {
+        let mut path = format!("/inbox?limit={}", args.limit);
+        if let Some(kind) = &args.event_type {
+            path.push_str(&format!("&type={}", kind.as_str()));
+        }
+        if all {
+            path.push_str("&all=true");
+        }
+        async move {
+            let value: Value = daemon
                 .request(Method::GET, &path)
                 .send()
                 .await?
                 .error_for_status()?
                 .json()
-                .await
-        })
-        .await
-        .with_context(unreachable)?;
-    let listed: Vec<KeptEvent> = value["events"]
-        .as_array()
-        .map(|events| {
-            events
-                .iter()
-                .filter_map(|e| serde_json::from_value(e.clone()).ok())
-                .collect()
-        })
-        .unwrap_or_default();
-    let interest = Interest::of(&ctx.settings);
-    let shown: Vec<String> = listed.iter().map(|e| e.id.clone()).collect();
-    let informational: Vec<String> = listed
-        .iter()
-        .filter(|e| !e.needs_action(&interest))
-        .map(|e| e.id.clone())
-        .collect();
-    let ids: Vec<String> = if args.mark_read { shown } else { args.ack.clone() };
+                .await?;
+            anyhow::Ok(value)
+        }
+    };
     let acknowledge = |body: Value| async move {
         let answer: Value = daemon
             .request(Method::POST, "/inbox/mark-read")
@@ -260,26 +246,49 @@ async fn from_daemon(args: Args, ctx: &Ctx, daemon: &crate::daemon::Running) -> 
             .unwrap_or_default();
         anyhow::Ok((count, unknown))
     };
-    let (acknowledged, unknown) = if !ids.is_empty() || args.all {
-        acknowledge(json!({ "ids": ids, "all": args.all })).await?
+    let events_of = |value: &Value| -> Vec<KeptEvent> {
+        value["events"]
+            .as_array()
+            .map(|events| {
+                events
+                    .iter()
+                    .filter_map(|e| serde_json::from_value(e.clone()).ok())
+                    .collect()
+            })
+            .unwrap_or_default()
+    };
+    // Acknowledge first, so what is listed is what still waits.
+    let (mut acknowledged, unknown) = if !args.mark_read && (!args.ack.is_empty() || args.all) {
+        acknowledge(json!({ "ids": args.ack, "all": args.all })).await?
     } else {
         (0, Vec::new())
     };
-    let seen = if informational.is_empty() {
-        0
-    } else {
-        acknowledge(json!({ "ids": informational })).await?.0
-    };
-    let waiting = value["waiting"]
-        .as_u64()
-        .unwrap_or(0)
-        .saturating_sub((acknowledged + seen) as u64);
+    let value = ctx
+        .out
+        .spin("asking the daemon", list(false))
+        .await
+        .with_context(unreachable)?;
+    let mut listed = events_of(&value);
+    let mut waiting = value["waiting"].as_u64().unwrap_or(0);
+    if args.mark_read && !listed.is_empty() {
+        let shown: Vec<String> = listed.iter().map(|e| e.id.clone()).collect();
+        acknowledged = acknowledge(json!({ "ids": shown })).await?.0;
+        waiting = waiting.saturating_sub(acknowledged as u64);
+        // The same events, now acknowledged.
+        let all = events_of(&list(true).await.with_context(unreachable)?);
+        listed = shown
+            .iter()
+            .filter_map(|id| all.iter().find(|e| &e.id == id).cloned())
+            .collect();
+    }
+    let interest = Interest::of(&ctx.settings);
     let names = SessionNames::from_state(&ctx.state().load()?);
     let document = json!({
         "events": listed.iter().map(|e| kept_event_json(e, &names, &interest)).collect::<Vec<_>>(),
         "waiting": waiting,
         "acknowledged": acknowledged,
-        "seen": seen,
+        // Deprecated: events are no longer acknowledged by being shown.
+        "seen": 0,
         "fetched": null,
         "source": "daemon",
     });
@@ -293,7 +302,7 @@ async fn from_daemon(args: Args, ctx: &Ctx, daemon: &crate::daemon::Running) -> 
             ctx.out.write(&listing(&refs, &names, &interest));
         }
         ctx.out.note(&format!("Kept by the daemon on {}.", daemon.addr));
-        notes(ctx, acknowledged, seen, waiting as usize, listed.len());
+        notes(ctx, acknowledged, waiting as usize, listed.len());
     }
     unknown_ids(unknown)
 }

@@ -454,9 +454,10 @@ async fn pulse_task(shared: Arc<Shared>, client: Client, ping: Duration, mut sto
                         item = pulse.next() => match item {
                             Some(Ok(event)) => {
                                 let inbox_event = InboxEvent::from_pulse(event, OffsetDateTime::now_utc());
+                                let interest = shared.core().interest().clone();
                                 let kept = shared
                                     .state_file
-                                    .update(|state| Ok(crate::kept::keep(state, &[inbox_event], "pulse")));
+                                    .update(|state| Ok(crate::kept::keep(state, &[inbox_event], "pulse", &interest)));
                                 match kept {
                                     Ok(kept) => shared.core().on_events(&kept.added),
                                     Err(e) => log(&format!("could not keep a pulse event: {e:#}")),

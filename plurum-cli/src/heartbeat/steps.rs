@@ -37,6 +37,9 @@ pub(crate) struct InboxStep {
     /// Events that could neither be kept nor left on the server (the real
     /// server's session events, which vanish after one read).
     pub(crate) not_kept: usize,
+    /// Waiting events that asked nothing of the agent, dropped to make room
+    /// for new ones (the local inbox was full).
+    pub(crate) evicted: usize,
     /// Kept events waiting for the agent (`plurum inbox`).
     pub(crate) waiting: usize,
     #[serde(skip)]
@@ -54,7 +57,7 @@ pub(crate) async fn inbox_step(
     state_file: &StateFile,
     interest: &Interest,
 ) -> anyhow::Result<InboxStep> {
-    let fetched = kept::fetch(client, state_file).await?;
+    let fetched = kept::fetch(client, state_file, interest).await?;
     let mut names = SessionNames::from_state(&state_file.load()?);
     names.fill(client, fetched.added.iter().map(|e| &e.event)).await;
     let mut step = InboxStep {
@@ -63,6 +66,7 @@ pub(crate) async fn inbox_step(
         marked_read: fetched.marked_read,
         left_unread: fetched.left_unread,
         not_kept: fetched.not_kept,
+        evicted: fetched.evicted,
         waiting: fetched.waiting,
         ..InboxStep::default()
     };
@@ -213,6 +217,12 @@ pub(crate) fn summary_line(summary: &Summary<'_>) -> String {
             parts.push(format!(
                 "{} session event(s) could not be kept (the local inbox is full)",
                 inbox.not_kept
+            ));
+        }
+        if inbox.evicted > 0 {
+            parts.push(format!(
+                "{} older event(s) that asked nothing of you were dropped to make room (the local inbox is full)",
+                inbox.evicted
             ));
         }
         if inbox.waiting > 0 {

@@ -24,7 +24,7 @@ fn event_of<'a>(inbox: &'a Value, kind: &str, topic: &str) -> &'a Value {
 }
 
 #[test]
-fn events_read_by_quiet_heartbeats_wait_until_acknowledged_or_shown() {
+fn events_read_by_quiet_heartbeats_wait_until_acknowledged() {
     let world = World::new();
     world.register("default", "owner");
     world.register("helper", "helper");
@@ -116,32 +116,33 @@ fn events_read_by_quiet_heartbeats_wait_until_acknowledged_or_shown() {
         event_of(&first, "session_opened", "Bake sourdough")["needs_action"],
         false
     );
-    assert_eq!(first["seen"], 2, "the two that ask nothing were shown: {first}");
-    assert_eq!(first["waiting"], 2);
+    assert_eq!(first["seen"], 0, "shown is not acknowledged: {first}");
+    assert_eq!(first["waiting"], 4);
 
-    // Shown once is enough for those; the two that ask for action stay, run
-    // after run.
+    // Shown is not read: all four stay, run after run, until acknowledged.
     for _ in 0..3 {
         let again = world.json(&["inbox"]);
-        assert_eq!(again["events"].as_array().unwrap().len(), 2, "{again}");
-        assert_eq!(again["seen"], 0);
-        assert!(
-            again["events"]
-                .as_array()
-                .unwrap()
-                .iter()
-                .all(|e| e["needs_action"] == true)
-        );
+        assert_eq!(again["events"].as_array().unwrap().len(), 4, "{again}");
+        assert_eq!(again["acknowledged"], 0);
     }
     // --type filters exactly, on what is kept.
     let opened = world.json(&["inbox", "--type", "session_opened"]);
-    assert_eq!(opened["events"].as_array().unwrap().len(), 1);
-    assert_eq!(opened["events"][0]["event_data"]["topic"], "Shard the events table");
+    let topics: std::collections::BTreeSet<&str> = opened["events"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|e| e["event_data"]["topic"].as_str().unwrap())
+        .collect();
+    assert_eq!(topics, ["Bake sourdough", "Shard the events table"].into());
+    let closed = world.json(&["inbox", "--type", "session_closed"]);
+    assert_eq!(closed["events"].as_array().unwrap().len(), 1, "{closed}");
+    assert_eq!(closed["events"][0]["event_data"]["topic"], "Bake sourdough");
     assert!(
-        world.json(&["inbox", "--type", "session_closed"])["events"]
+        world.json(&["inbox", "--type", "contribution_received"])["events"]
             .as_array()
             .unwrap()
-            .is_empty()
+            .iter()
+            .all(|e| e["event_type"] == "contribution_received")
     );
 
     // --ack by the short id printed; --all for the rest.
@@ -149,13 +150,26 @@ fn events_read_by_quiet_heartbeats_wait_until_acknowledged_or_shown() {
     let short = contribution["short_id"].as_str().unwrap();
     let acked = world.json(&["inbox", "--ack", short]);
     assert_eq!(acked["acknowledged"], 1);
-    assert_eq!(acked["waiting"], 1);
+    assert_eq!(acked["waiting"], 3);
+    assert!(
+        acked["events"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .all(|e| e["short_id"] != short),
+        "what is listed after --ack is what still waits: {acked}"
+    );
     let text = world.plurum().args(["inbox"]).output().unwrap();
     let text = String::from_utf8(text.stdout).unwrap();
     assert!(text.contains("Shard the events table") && text.contains('*'), "{text}");
     assert!(!text.contains("Watch replication lag"), "{text}");
+    // --mark-read acknowledges exactly the events it lists.
+    let marked = world.json(&["inbox", "--mark-read", "--limit", "1"]);
+    assert_eq!(marked["acknowledged"], 1, "{marked}");
+    assert_eq!(marked["events"].as_array().unwrap().len(), 1);
+    assert_eq!(marked["waiting"], 2);
     let all = world.json(&["inbox", "--all"]);
-    assert_eq!(all["acknowledged"], 1);
+    assert_eq!(all["acknowledged"], 2);
     assert_eq!(world.json(&["inbox"])["waiting"], 0);
     assert_eq!(world.json(&["heartbeat"])["inbox"]["waiting"], 0);
 }
