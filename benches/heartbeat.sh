@@ -9,9 +9,14 @@
 #
 # The floor: two round trips (read the inbox, then mark what was kept as
 # read: the one step that must wait for another) plus the process start,
-# plus for N queued reports the flush's own ⌈N ÷ 32⌉ round trips beyond
-# the first (32 reports in flight at once: plurum's FLUSH_CONCURRENCY).
-# Each figure is the median of RUNS runs.
+# or for N queued reports the flush's 1 + ⌈(N − 1) ÷ 32⌉ round trips when
+# that is more (the first report goes alone, then 32 in flight at once:
+# plurum's FLUSH_CONCURRENCY). Each figure is the median of RUNS runs.
+#
+# Then the server down (a port that refuses connections): the heartbeat
+# with 0, 20 and 200 queued reports (goal: under 1 s), and `outcome report`
+# (goal: under 50 ms), the first one and the next ones (queued without
+# trying while the refusal is remembered).
 #
 # Needs: cargo, curl, awk; /usr/bin/time for the RSS (GNU time).
 set -euo pipefail
@@ -103,9 +108,12 @@ printf 'heartbeat wall time, reference server with %s ms per request, median of 
 printf 'process start (plurum config path): %s ms\n\n' "$START_MS"
 printf '%7s  %8s  %8s  %8s  %9s  %9s  %8s\n' "reports" "floor" "plurum" "curl" "vs floor" "vs curl" "peak RSS"
 for n in $COUNTS; do
-  extra=$(( (n + CONCURRENCY - 1) / CONCURRENCY ))
-  [ "$extra" -gt 0 ] && extra=$(( extra - 1 ))
-  floor=$(( START_MS + (2 + extra) * LATENCY_MS ))
+  trips=2
+  if [ "$n" -gt 0 ]; then
+    flush=$(( 1 + (n - 1 + CONCURRENCY - 1) / CONCURRENCY ))
+    [ "$flush" -gt "$trips" ] && trips=$flush
+  fi
+  floor=$(( START_MS + trips * LATENCY_MS ))
   times=()
   for run in $(seq 1 "$RUNS"); do
     profile="p$n-$run"
@@ -142,3 +150,35 @@ for n in $COUNTS; do
   [ "$rss" != "-" ] && [ -n "$rss" ] && rss_text="$(awk -v k="$rss" 'BEGIN { printf "%.1f MB", k / 1024 }')"
   printf '%7s  %5s ms  %5s ms  %5s ms  %9s  %9s  %8s\n' "$n" "$floor" "$plurum_ms" "$curl_ms" "$vs_floor" "$vs_curl" "$rss_text"
 done
+
+# The server down: nothing listens on this port.
+DOWN_URL="http://127.0.0.1:$(python3 -c 'import socket; s = socket.socket(); s.bind(("127.0.0.1", 0)); print(s.getsockname()[1])')/api/v1"
+printf '\nserver down (connections refused), median of %s runs\n' "$RUNS"
+printf '%7s  %10s\n' "reports" "heartbeat"
+for n in $COUNTS; do
+  times=()
+  for run in $(seq 1 "$RUNS"); do
+    profile="d$n-$run"
+    "$PLURUM" --profile "$profile" -q register --name "$profile" --username "d-$n-$run" >/dev/null 2>&1
+    queue "$profile" "$n"
+    start=$(now_ms)
+    code=0
+    PLURUM_API_URL="$DOWN_URL" "$PLURUM" --profile "$profile" -q heartbeat --query "replication lag" >/dev/null 2>&1 || code=$?
+    times+=($(( $(now_ms) - start )))
+    if [ "$code" -ne 5 ]; then echo "offline heartbeat exited with $code (expected 5)" >&2; exit 1; fi
+  done
+  printf '%7s  %7s ms\n' "$n" "$(printf '%s\n' "${times[@]}" | median)"
+done
+firsts=(); nexts=()
+for run in $(seq 1 "$RUNS"); do
+  profile="r$run"
+  "$PLURUM" --profile "$profile" -q register --name "$profile" --username "r-$run" >/dev/null 2>&1
+  start=$(now_ms)
+  PLURUM_API_URL="$DOWN_URL" "$PLURUM" --profile "$profile" -q outcome report "${IDS[0]}" --success >/dev/null 2>&1
+  firsts+=($(( $(now_ms) - start )))
+  start=$(now_ms)
+  PLURUM_API_URL="$DOWN_URL" "$PLURUM" --profile "$profile" -q outcome report "${IDS[1]}" --success >/dev/null 2>&1
+  nexts+=($(( $(now_ms) - start )))
+done
+printf 'outcome report, first (one refused attempt): %s ms; next (remembered): %s ms\n' \
+  "$(printf '%s\n' "${firsts[@]}" | median)" "$(printf '%s\n' "${nexts[@]}" | median)"

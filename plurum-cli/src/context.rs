@@ -164,6 +164,25 @@ impl Ctx {
         }
     }
 
+    /// An authenticated client for writes that are queued when the server
+    /// cannot be reached, and for the heartbeat (it runs again anyway): a
+    /// refused connection is not retried (see [`crate::reach`]).
+    pub(crate) fn queueing(&self) -> anyhow::Result<Client> {
+        match self.key()? {
+            Some((key, _)) => Ok(self
+                .builder()
+                .retry(RetryPolicy::default().retry_refused(false))
+                .api_key(key)
+                .build()?),
+            None => Err(CliError::not_logged_in(&self.profile).into()),
+        }
+    }
+
+    /// What this profile remembers of the server refusing connections.
+    pub(crate) fn reach(&self) -> crate::reach::Reach {
+        crate::reach::Reach::new(self.paths.profile_state_dir(&self.profile), &self.api_url)
+    }
+
     /// An authenticated client with this key (after register, login, rotate).
     pub(crate) fn with_key(&self, key: ApiKey) -> anyhow::Result<Client> {
         crate::logging::remember(&key);

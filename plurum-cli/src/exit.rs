@@ -242,6 +242,11 @@ fn classify_sdk(sdk: &SdkError) -> Classified {
             Some("the server had a temporary problem; try again later".to_owned()),
         ),
         SdkError::NotFound(_) => (ERROR, "not_found", None),
+        e if e.status() == Some(405) => (
+            ERROR,
+            "method_not_allowed",
+            Some("the route does not take this method (plurum api -X METHOD PATH chooses one; see docs/api-contract.md for the routes)".to_owned()),
+        ),
         SdkError::Forbidden(_) => (ERROR, "forbidden", None),
         SdkError::Conflict(_) => (ERROR, "conflict", None),
         SdkError::Validation(_) => (ERROR, "rejected", None),

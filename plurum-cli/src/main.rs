@@ -19,6 +19,7 @@ mod mcp;
 mod outbox;
 mod output;
 mod paths;
+mod reach;
 mod render;
 mod secrets;
 mod signals;
@@ -47,7 +48,7 @@ fn main() -> ExitCode {
                 exit::CliError::new(exit::USAGE, message)
                     .hint("--jq takes a jq filter, e.g. --jq '.results[0].short_id' (see https://jqlang.org/manual/)"),
             );
-            output::Sink::process().report(&error, &exit::classify(&error), true, cli.global.verbose);
+            output::Sink::process().report(&error, &exit::classify(&error), true, cli.global.verbose, None);
             return ExitCode::from(exit::USAGE);
         }
     };
@@ -190,7 +191,7 @@ fn print_version_json(args: &[std::ffi::OsString]) -> u8 {
         }
         Err(message) => {
             let error = anyhow::Error::new(exit::CliError::new(exit::USAGE, message));
-            output::Sink::process().report(&error, &exit::classify(&error), true, 0);
+            output::Sink::process().report(&error, &exit::classify(&error), true, 0, None);
             exit::USAGE
         }
     }
@@ -206,12 +207,13 @@ async fn run(cli: Cli, jq: Option<jq::Filter>) -> u8 {
     let json = cli.global.json || jq.is_some();
     let verbose = cli.global.verbose;
     let sink = output::Sink::process();
+    let filter = jq.clone();
     let result = dispatch(cli, jq, sink.clone()).await;
     let code = match result {
         Ok(code) => code,
         Err(error) => {
             let classified = exit::classify(&error);
-            sink.report(&error, &classified, json, verbose);
+            sink.report(&error, &classified, json, verbose, filter.as_ref());
             classified.exit
         }
     };
@@ -221,7 +223,7 @@ async fn run(cli: Cli, jq: Option<jq::Filter>) -> u8 {
     for notice in &notices {
         sink.eprint(&format!("error: {notice}"));
     }
-    sink.finish(if code == exit::OK { &notices } else { &[] });
+    sink.finish(if code == exit::OK { &notices } else { &[] }, filter.as_ref());
     if !notices.is_empty() && code == exit::OK {
         exit::ERROR
     } else {

@@ -9,13 +9,15 @@
 //! it queued: the network, a timeout, a 5xx, a 429, and any answer that is
 //! not the API's (an HTML page, a redirect, a body that does not decode, an
 //! oversized answer: a captive portal or a broken proxy). A 401 stops the
-//! flush: the remaining reports are not even sent.
+//! flush: the remaining reports are not even sent; so does a refused
+//! connection (the server is down: see [`crate::reach`]). The first report
+//! of a flush goes alone, so a refusal costs one connection attempt, not 32.
 //!
 //! Reports are removed from the file as soon as the server's answers
 //! arrive, so a crash in the middle repeats at most the reports whose
 //! answers were not written yet, which the server then answers with a 409.
 
-use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::{Mutex, PoisonError};
 
 use futures_util::StreamExt;
 use plurum_sdk::Client;
@@ -44,8 +46,17 @@ pub(crate) enum Delivery {
     Temporary(plurum_sdk::Error),
     /// The API will never take it.
     Rejected(plurum_sdk::Error),
-    /// Not sent: an earlier report's 401 stopped the flush.
-    NotSent,
+    /// Not sent: an earlier answer stopped the flush.
+    NotSent(NotSent),
+}
+
+/// Why a report was not sent.
+#[derive(Debug, Clone)]
+pub(crate) enum NotSent {
+    /// An earlier report's 401.
+    Unauthorized,
+    /// The server refused a connection (now, or a moment ago: the reason says).
+    Down(String),
 }
 
 impl Delivery {
@@ -112,6 +123,9 @@ pub(crate) struct FlushSummary {
     pub(crate) reports: Vec<Line>,
     /// The key was rejected: the flush stopped.
     pub(crate) unauthorized: bool,
+    /// The server refused the connection: the flush stopped at the first
+    /// refusal (the rest stay queued, not sent).
+    pub(crate) refused: bool,
 }
 
 /// Queues a report; the same report (same experience, result and details)
@@ -148,25 +162,42 @@ pub(crate) async fn send(
         queued_before: pending.len(),
         ..FlushSummary::default()
     };
-    let stopped = AtomicBool::new(false);
-    let stopped = &stopped;
-    let answers = futures_util::stream::iter(pending)
-        .map(|report| async move {
-            if stopped.load(Ordering::Relaxed) {
-                return (report, Delivery::NotSent);
-            }
-            let delivery = Delivery::of(
-                client
-                    .experiences()
-                    .report_outcome(&report.identifier, request(&report))
-                    .await,
-            );
-            if matches!(delivery, Delivery::Unauthorized(_)) {
-                stopped.store(true, Ordering::Relaxed);
-            }
-            (report, delivery)
-        })
-        .buffer_unordered(FLUSH_CONCURRENCY);
+    // The first report goes alone: if the server refuses the connection
+    // (or the key), the others are not even sent; then 32 at a time.
+    let stop: Mutex<Option<NotSent>> = Mutex::new(None);
+    let stop = &stop;
+    let deliver = |report: PendingReport| async move {
+        if let Some(reason) = stop.lock().unwrap_or_else(PoisonError::into_inner).clone() {
+            return (report, Delivery::NotSent(reason));
+        }
+        let delivery = Delivery::of(
+            client
+                .experiences()
+                .report_outcome(&report.identifier, request(&report))
+                .await,
+        );
+        let reason = match &delivery {
+            Delivery::Unauthorized(_) => Some(NotSent::Unauthorized),
+            Delivery::Temporary(e) if e.is_refused() => Some(NotSent::Down(format!("not sent: {e}"))),
+            _ => None,
+        };
+        if let Some(reason) = reason {
+            stop.lock()
+                .unwrap_or_else(PoisonError::into_inner)
+                .get_or_insert(reason);
+        }
+        (report, delivery)
+    };
+    let mut pending = pending.into_iter();
+    let first = match pending.next() {
+        Some(report) => Some(deliver(report).await),
+        None => None,
+    };
+    let answers = futures_util::stream::iter(first).chain(
+        futures_util::stream::iter(pending)
+            .map(deliver)
+            .buffer_unordered(FLUSH_CONCURRENCY),
+    );
     // Answers are written to the file as soon as they arrive, a batch of
     // whatever is ready at a time: a crash loses at most that batch's
     // removals, and those reports come back as 409s (already on record).
@@ -190,7 +221,7 @@ pub(crate) async fn send(
                         queued.attempts += 1;
                         queued.last_error = Some(e.to_string());
                     }
-                    Delivery::NotSent => {}
+                    Delivery::NotSent(_) => {}
                     Delivery::Rejected(e) => {
                         let queued = s.pending_outcome_reports.remove(index);
                         s.failed_outcome_reports.push(FailedReport {
@@ -210,15 +241,22 @@ pub(crate) async fn send(
                 Delivery::AlreadyReported => ("already_reported", None),
                 Delivery::Temporary(e) => ("kept", Some(format!("{e:#}"))),
                 Delivery::Unauthorized(e) => ("kept", Some(format!("{e:#}"))),
-                Delivery::NotSent => ("not_sent", Some("not sent: the key was rejected".to_owned())),
+                Delivery::NotSent(NotSent::Unauthorized) => {
+                    ("not_sent", Some("not sent: the key was rejected".to_owned()))
+                }
+                Delivery::NotSent(NotSent::Down(reason)) => ("not_sent", Some(reason.clone())),
                 Delivery::Rejected(e) => ("failed", Some(format!("{e:#}"))),
             };
             match delivery {
                 Delivery::Delivered(_) | Delivery::AlreadyReported => summary.delivered += 1,
                 Delivery::Temporary(_) => summary.kept += 1,
-                Delivery::Unauthorized(_) | Delivery::NotSent => {
+                Delivery::Unauthorized(_) | Delivery::NotSent(NotSent::Unauthorized) => {
                     summary.kept += 1;
                     summary.unauthorized = true;
+                }
+                Delivery::NotSent(NotSent::Down(_)) => {
+                    summary.kept += 1;
+                    summary.refused = true;
                 }
                 Delivery::Rejected(_) => summary.failed += 1,
             }

@@ -142,7 +142,7 @@ impl Sink {
             .take()
     }
 
-    /// Prints one JSON document as is (errors: `--jq` does not apply).
+    /// Prints one JSON document as is.
     pub(crate) fn json_document(&self, value: &serde_json::Value) {
         let text = if self.is_process() && stdout_is_terminal() {
             serde_json::to_string_pretty(value)
@@ -155,7 +155,7 @@ impl Sink {
     /// Prints the held document at the end of a run. State notices
     /// (entries that did not parse, a file moved aside) make the run fail:
     /// the document then gets an `error` member saying so.
-    pub(crate) fn finish(&self, notices: &[String]) {
+    pub(crate) fn finish(&self, notices: &[String], jq: Option<&Filter>) {
         let Some(document) = self.take_document() else {
             return;
         };
@@ -177,21 +177,50 @@ impl Sink {
             }
             other => *other = serde_json::json!({"result": other.clone(), "error": error}),
         }
-        self.json_document(&value);
+        self.filtered_document(&value, jq);
     }
 
     /// Shows an error: for people on stderr (one line, the causes with
     /// `-v`, a hint); with `--json` also as one document on stdout, holding
     /// what the command made before it failed.
-    pub(crate) fn report(&self, error: &anyhow::Error, classified: &Classified, json: bool, verbose: u8) {
+    ///
+    /// `--jq` applies to the failure's document too (its `error` member is
+    /// one of the members), so `N=$(plurum outcome flush --jq .delivered)`
+    /// holds a number whatever happened; the exit code says it failed. A
+    /// filter that fails on it prints nothing on stdout and says why on
+    /// stderr.
+    pub(crate) fn report(
+        &self,
+        error: &anyhow::Error,
+        classified: &Classified,
+        json: bool,
+        verbose: u8,
+        jq: Option<&Filter>,
+    ) {
         if json {
             let partial = classified
                 .partial
                 .clone()
                 .or_else(|| self.take_document().map(|d| d.value));
-            self.json_document(&exit::error_document(error, classified, partial));
+            let document = exit::error_document(error, classified, partial);
+            // The filter itself failed: its error is printed whole.
+            let jq = jq.filter(|_| classified.code != "jq");
+            self.filtered_document(&document, jq);
         }
         self.eprint(&exit::error_lines(error, classified, verbose).join("\n"));
+    }
+
+    /// Prints a document, or what `--jq` picks out of it.
+    fn filtered_document(&self, document: &serde_json::Value, jq: Option<&Filter>) {
+        match jq.map(|jq| jq.lines(document)) {
+            None => self.json_document(document),
+            Some(Ok(lines)) => {
+                for line in lines {
+                    self.stdout(&line);
+                }
+            }
+            Some(Err(e)) => self.eprint(&format!("note: {e} (on the failure's document)")),
+        }
     }
 }
 

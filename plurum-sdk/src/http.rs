@@ -103,6 +103,16 @@ impl Client {
     /// Sends a call, retrying per policy; the status, headers and body of a
     /// success.
     pub(crate) async fn send_raw(&self, call: &Call) -> Result<(u16, reqwest::header::HeaderMap, Bytes)> {
+        match self.send_answer(call).await? {
+            Answer::Success(status, headers, bytes) => Ok((status, headers, bytes)),
+            Answer::Failed { error, .. } => Err(error),
+        }
+    }
+
+    /// Sends a call, retrying per policy; an answer with an error status
+    /// comes back with its headers and (bounded) body as well as the error it
+    /// maps to (what `plurum api` shows, as `gh api` does).
+    pub(crate) async fn send_answer(&self, call: &Call) -> Result<Answer> {
         if call.auth == Auth::Required && self.inner.auth_header.is_none() {
             return Err(Error::MissingApiKey);
         }
@@ -124,11 +134,19 @@ impl Client {
                 retry = retries,
                 "plurum request"
             );
-            let (error, failure) = match outcome {
-                Ok(answer) => return Ok(answer),
+            let (error, failure, answer) = match outcome {
+                Ok((status, headers, bytes)) => return Ok(Answer::Success(status, headers, bytes)),
                 Err(AttemptError::Final(error)) => return Err(error),
-                Err(AttemptError::Status { error, failure }) => (error, failure),
-                Err(AttemptError::Transport(source)) => self.transport_error(&shown_url, source),
+                Err(AttemptError::Status {
+                    error,
+                    failure,
+                    headers,
+                    bytes,
+                }) => (error, failure, Some((headers, bytes))),
+                Err(AttemptError::Transport(source)) => {
+                    let (error, failure) = self.transport_error(&shown_url, source);
+                    (error, failure, None)
+                }
             };
             let repeatable = call.repeat == Repeat::Safe;
             match retry::decide(&self.inner.retry, retries, repeatable, failure, fastrand::f64()) {
@@ -144,7 +162,17 @@ impl Client {
                     tokio::time::sleep(delay).await;
                     retries += 1;
                 }
-                Decision::Stop => return Err(error),
+                Decision::Stop => {
+                    return match (error.status(), answer) {
+                        (Some(status), Some((headers, bytes))) => Ok(Answer::Failed {
+                            status,
+                            headers,
+                            bytes,
+                            error,
+                        }),
+                        _ => Err(error),
+                    };
+                }
                 Decision::TooLong(delay) => return Err(rate_limited(error, delay)),
             }
         }
@@ -201,6 +229,8 @@ impl Client {
         Err(AttemptError::Status {
             error: Error::from_api_error(api),
             failure,
+            headers,
+            bytes,
         })
     }
 
@@ -219,7 +249,13 @@ impl Client {
             return (error, Failure::Timeout);
         }
         let connect = source.is_connect();
-        let failure = if connect { Failure::Connect } else { Failure::Network };
+        let failure = if connect && crate::error::refused(&source) {
+            Failure::Refused
+        } else if connect {
+            Failure::Connect
+        } else {
+            Failure::Network
+        };
         (
             Error::Transport {
                 url: url.to_owned(),
@@ -231,10 +267,25 @@ impl Client {
     }
 }
 
+/// What a call came back with, after the retries.
+pub(crate) enum Answer {
+    /// A 2xx: status, headers, body.
+    Success(u16, reqwest::header::HeaderMap, Bytes),
+    /// An error status, with what came with it and the error it maps to.
+    Failed {
+        status: u16,
+        headers: reqwest::header::HeaderMap,
+        bytes: Bytes,
+        error: Error,
+    },
+}
+
 enum AttemptError {
     Status {
         error: Error,
         failure: Failure,
+        headers: reqwest::header::HeaderMap,
+        bytes: Bytes,
     },
     Transport(reqwest::Error),
     /// Not worth repeating (the answer is too large).

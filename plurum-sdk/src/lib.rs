@@ -88,7 +88,7 @@ pub use client::{
 #[cfg(feature = "pulse")]
 pub use error::PulseError;
 pub use error::{ApiError, Error, ErrorShape, FieldError, Result};
-pub use raw::{RawRequest, RawResponse};
+pub use raw::{RawAnswer, RawRequest, RawResponse};
 pub use resources::{Agents, Experiences, Pulse, Sessions};
 pub use retry::RetryPolicy;
 

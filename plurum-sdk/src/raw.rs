@@ -7,7 +7,8 @@ use serde_json::Value;
 
 use crate::client::Client;
 use crate::error::{Error, Result, scrub_json};
-use crate::http::{Auth, Call, Repeat};
+use crate::http::{Answer, Auth, Call, Repeat};
+use crate::types::Identifier;
 
 /// A raw request: a method, a path below the API base URL, query
 /// parameters and an optional JSON body.
@@ -111,14 +112,44 @@ pub struct RawResponse {
     pub body: Value,
 }
 
+/// The answer to a raw request whatever its status (see
+/// [`Client::raw_answer`]).
+#[derive(Debug)]
+#[non_exhaustive]
+pub struct RawAnswer {
+    /// The status, headers and body (an error body is read up to a few KB).
+    pub response: RawResponse,
+    /// The error an error status maps to (`None` for a 2xx).
+    pub error: Option<Error>,
+}
+
 impl Client {
     /// Sends a raw request to a route of the API, with the client's key,
     /// retries (GET and HEAD only), limits and error decoding.
+    ///
+    /// A session's short id in the path is resolved to its UUID first
+    /// wherever the API wants the UUID (every route below
+    /// `/sessions/{id}` but `GET /sessions/{id}` itself), as the typed
+    /// methods do; experiences take short ids everywhere.
     ///
     /// # Errors
     /// [`Error::InvalidInput`] when the path is not relative (a full URL or
     /// `//host` would send the key elsewhere); the usual errors otherwise.
     pub async fn raw(&self, request: RawRequest) -> Result<RawResponse> {
+        let answer = self.raw_answer(request).await?;
+        match answer.error {
+            Some(error) => Err(error),
+            None => Ok(answer.response),
+        }
+    }
+
+    /// Like [`Client::raw`], but an answer with an error status (after the
+    /// retries) comes back too: its status, headers and body, with the
+    /// error it maps to, as `gh api` shows an error's body.
+    ///
+    /// # Errors
+    /// What [`Client::raw`] returns, except errors the server answered with.
+    pub async fn raw_answer(&self, request: RawRequest) -> Result<RawAnswer> {
         let path = request.path.trim();
         if path.contains("://") || path.starts_with("//") || path.contains('\\') {
             return Err(Error::invalid(
@@ -130,6 +161,7 @@ impl Client {
             Some((path, query)) => (path, Some(query)),
             None => (path, None),
         };
+        let path = self.resolve_session_in(&request.method, path).await?;
         let mut url = self.inner.base.clone();
         let base = url.path().trim_end_matches('/').to_owned();
         url.set_path(&format!("{base}/{}", path.trim_start_matches('/')));
@@ -145,7 +177,15 @@ impl Client {
         if let Some(body) = &request.body {
             call = call.json(body)?;
         }
-        let (status, headers, bytes) = self.send_raw(&call).await?;
+        let (status, headers, bytes, error) = match self.send_answer(&call).await? {
+            Answer::Success(status, headers, bytes) => (status, headers, bytes, None),
+            Answer::Failed {
+                status,
+                headers,
+                bytes,
+                error,
+            } => (status, headers, bytes, Some(error)),
+        };
         let key = self.inner.api_key.as_ref();
         let mut body = if bytes.is_empty() {
             Value::Null
@@ -162,6 +202,30 @@ impl Client {
                 Some((name.as_str().to_owned(), text.as_str().unwrap_or_default().to_owned()))
             })
             .collect();
-        Ok(RawResponse { status, headers, body })
+        Ok(RawAnswer {
+            response: RawResponse { status, headers, body },
+            error,
+        })
+    }
+
+    /// The path with a session's short id replaced by its UUID where the
+    /// API wants the UUID.
+    async fn resolve_session_in(&self, method: &Method, path: &str) -> Result<String> {
+        let segments: Vec<&str> = path.trim_start_matches('/').split('/').collect();
+        let [first, id, rest @ ..] = segments.as_slice() else {
+            return Ok(path.to_owned());
+        };
+        let short = *first == "sessions" && matches!(Identifier::parse_as(id, "session"), Ok(Identifier::Short(_)));
+        let only_get = rest.iter().all(|s| s.is_empty()) && *method == Method::GET;
+        if !short || only_get {
+            return Ok(path.to_owned());
+        }
+        let uuid = self.sessions().resolve(*id).await?;
+        let mut out = format!("/sessions/{uuid}");
+        for segment in rest {
+            out.push('/');
+            out.push_str(segment);
+        }
+        Ok(out)
     }
 }

@@ -11,6 +11,9 @@
 //!   update, close and abandon are never repeated: a lost answer there is
 //!   reported, not guessed at.
 //! * Retried failures: connection errors, timeouts, 408, 429, 500, 502, 503, 504.
+//!   A refused connection (nothing listens there) is retried unless the
+//!   policy says otherwise ([`RetryPolicy::retry_refused`]): a caller that
+//!   queues its writes anyway stops at the first refusal.
 //! * Delay: `Retry-After` when the server sent one (seconds or HTTP date);
 //!   for a 429 without it, the window of the limit named in the body
 //!   (`"… 30 per 1 minute"` → 60 s); otherwise exponential backoff with
@@ -33,6 +36,11 @@ pub struct RetryPolicy {
     pub max_delay: Duration,
     /// The longest server-requested delay the client waits for (default 60 s).
     pub max_retry_after: Duration,
+    /// Whether a refused connection is retried (default true). A caller
+    /// that keeps the request for later anyway (an outbox) sets it to false
+    /// and stops at the first refusal; timeouts, DNS failures and broken
+    /// connections keep the retries above.
+    pub retry_refused: bool,
 }
 
 impl Default for RetryPolicy {
@@ -42,6 +50,7 @@ impl Default for RetryPolicy {
             base_delay: Duration::from_millis(250),
             max_delay: Duration::from_secs(8),
             max_retry_after: Duration::from_secs(60),
+            retry_refused: true,
         }
     }
 }
@@ -79,6 +88,12 @@ impl RetryPolicy {
         self
     }
 
+    /// Sets whether a refused connection is retried.
+    pub fn retry_refused(mut self, retry: bool) -> Self {
+        self.retry_refused = retry;
+        self
+    }
+
     /// The backoff before retry number `retry` (0-based), given a jitter in `[0, 1]`:
     /// between half and all of `min(max_delay, base_delay · 2^retry)`.
     ///
@@ -112,6 +127,9 @@ pub enum Failure {
     },
     /// The connection could not be established.
     Connect,
+    /// The connection was refused: the host answered, nothing listens on
+    /// the port (the server is down or restarting).
+    Refused,
     /// No answer in time.
     Timeout,
     /// The connection broke after the request may have been sent.
@@ -149,7 +167,8 @@ pub fn decide(policy: &RetryPolicy, retries_done: u32, repeatable: bool, failure
             }
             retry_after
         }
-        Failure::Connect | Failure::Timeout | Failure::Network => None,
+        Failure::Refused if !policy.retry_refused => return Decision::Stop,
+        Failure::Connect | Failure::Refused | Failure::Timeout | Failure::Network => None,
     };
     if let Some(delay) = requested
         && delay > policy.max_retry_after
@@ -223,6 +242,7 @@ mod tests {
             status(504),
             status(408),
             Failure::Connect,
+            Failure::Refused,
             Failure::Timeout,
             Failure::Network,
         ] {
@@ -238,6 +258,19 @@ mod tests {
         let policy = RetryPolicy::default();
         for failure in [status(503), status(429), Failure::Connect, Failure::Timeout] {
             assert_eq!(decide(&policy, 0, false, failure, 0.5), Decision::Stop, "{failure:?}");
+        }
+    }
+
+    #[test]
+    fn a_refused_connection_stops_at_once_when_the_policy_says_so() {
+        let policy = RetryPolicy::default().retry_refused(false);
+        assert_eq!(decide(&policy, 0, true, Failure::Refused, 0.5), Decision::Stop);
+        // Timeouts, DNS failures and broken connections keep their retries.
+        for failure in [Failure::Connect, Failure::Timeout, Failure::Network, status(503)] {
+            assert!(
+                matches!(decide(&policy, 0, true, failure, 0.5), Decision::RetryAfter(_)),
+                "{failure:?}"
+            );
         }
     }
 

@@ -302,7 +302,7 @@ async fn beat(args: Args, ctx: &Ctx, state_file: &StateFile, started_at: crate::
                 alert.short_id()
             ));
         }
-        for error in &beat.errors {
+        for error in &beat.details {
             eprintln!("heartbeat: {error}");
         }
     }

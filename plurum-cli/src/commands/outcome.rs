@@ -6,7 +6,7 @@ use super::safety::{SafetyArgs, screen};
 use crate::context::Ctx;
 use crate::exit;
 use crate::exit::CliError;
-use crate::outbox::{self, Delivery};
+use crate::outbox::{self, Delivery, NotSent};
 use crate::output::{clip, table};
 use crate::state::{PendingReport, SavedReason, now};
 
@@ -99,6 +99,25 @@ pub(crate) async fn run(command: Command, ctx: &Ctx) -> anyhow::Result<u8> {
     }
 }
 
+/// Queues a report that could not be sent and says so.
+fn queue_and_say(
+    ctx: &Ctx,
+    report: PendingReport,
+    experience: &str,
+    reason: &str,
+    down_since: Option<String>,
+) -> anyhow::Result<()> {
+    let queued = outbox::queue(&ctx.state(), report, reason)?;
+    let mut document = json!({"queued": true, "report": queued, "reason": reason});
+    if let Some(since) = down_since {
+        document["down_since"] = json!(since);
+    }
+    ctx.out.emit(&document, || {
+        format!("Queued the report on {experience} ({reason}); it will be sent by 'plurum outcome flush' or the next heartbeat.")
+    })?;
+    Ok(())
+}
+
 /// `plurum outcome report`, and the `plurum_report_outcome` tool.
 pub(crate) async fn report(args: ReportArgs, ctx: &Ctx) -> anyhow::Result<u8> {
     if ctx.front == crate::context::Front::Cli && !args.success && !args.failure {
@@ -133,18 +152,26 @@ pub(crate) async fn report(args: ReportArgs, ctx: &Ctx) -> anyhow::Result<u8> {
     };
     let request = outbox::request(&queued);
     request.validate()?;
-    let client = ctx.authed()?;
-    let result = ctx
-        .out
-        .spin(
-            "reporting",
-            client.experiences().report_outcome(&args.experience, request),
-        )
-        .await;
-    let delivery = Delivery::of(result);
+    let client = ctx.queueing()?;
+    // Refused a moment ago: queued without knocking again (crate::reach).
+    let reach = ctx.reach();
+    let (delivery, down) = match reach.down() {
+        Some(down) => (Delivery::NotSent(NotSent::Down(down.reason())), Some(down)),
+        None => {
+            let result = ctx
+                .out
+                .spin(
+                    "reporting",
+                    client.experiences().report_outcome(&args.experience, request),
+                )
+                .await;
+            let down = reach.note(&result);
+            (Delivery::of(result), down)
+        }
+    };
     if matches!(
         delivery,
-        Delivery::Delivered(_) | Delivery::AlreadyReported | Delivery::Temporary(_)
+        Delivery::Delivered(_) | Delivery::AlreadyReported | Delivery::Temporary(_) | Delivery::NotSent(_)
     ) {
         // Reported on: relied on, so the heartbeat watches its scores.
         let id = match &delivery {
@@ -160,6 +187,7 @@ pub(crate) async fn report(args: ReportArgs, ctx: &Ctx) -> anyhow::Result<u8> {
             Ok(())
         })?;
     }
+    let down_since = down.as_ref().map(|d| crate::state::rfc3339_text(d.since));
     match delivery {
         Delivery::Delivered(report) => {
             ctx.out.emit(&json!({"queued": false, "report": report}), || {
@@ -179,15 +207,10 @@ pub(crate) async fn report(args: ReportArgs, ctx: &Ctx) -> anyhow::Result<u8> {
             })?;
         }
         Delivery::Unauthorized(error) => return Err(error.into()),
-        Delivery::NotSent => {}
+        Delivery::NotSent(NotSent::Unauthorized) => {}
+        Delivery::NotSent(NotSent::Down(reason)) => queue_and_say(ctx, queued, &args.experience, &reason, down_since)?,
         Delivery::Temporary(error) => {
-            let queued = outbox::queue(&ctx.state(), queued, &error.to_string())?;
-            ctx.out.emit(&json!({"queued": true, "report": queued, "reason": error.to_string()}), || {
-                format!(
-                    "Queued the report on {} ({error}); it will be sent by 'plurum outcome flush' or the next heartbeat.",
-                    args.experience
-                )
-            })?;
+            queue_and_say(ctx, queued, &args.experience, &error.to_string(), down_since)?;
         }
         Delivery::Rejected(error) => return Err(error.into()),
     }
@@ -231,11 +254,16 @@ fn pending(ctx: &Ctx) -> anyhow::Result<u8> {
 }
 
 async fn flush(ctx: &Ctx) -> anyhow::Result<u8> {
-    let client = ctx.authed()?;
+    let client = ctx.queueing()?;
     let summary = ctx
         .out
         .spin("sending queued reports", outbox::flush(&ctx.state(), &client))
         .await?;
+    if summary.refused {
+        ctx.reach().refused();
+    } else if summary.delivered > 0 || summary.failed > 0 {
+        ctx.reach().forget();
+    }
     let human = || {
         if summary.queued_before == 0 {
             return "No reports queued.".to_owned();
@@ -244,7 +272,12 @@ async fn flush(ctx: &Ctx) -> anyhow::Result<u8> {
             "Sent {} of {} queued report(s).",
             summary.delivered, summary.queued_before
         );
-        if summary.kept > 0 {
+        if summary.refused {
+            text.push_str(&format!(
+                " {} stay queued: the server refused the connection (nothing listens there now).",
+                summary.kept
+            ));
+        } else if summary.kept > 0 {
             text.push_str(&format!(" {} stay queued (temporary failure).", summary.kept));
         }
         if summary.failed > 0 {
@@ -268,6 +301,16 @@ async fn flush(ctx: &Ctx) -> anyhow::Result<u8> {
         )
         .code("rejected")
         .hint("see them with 'plurum outcome failed' (--retry ID puts one back in the queue)")
+    } else if summary.refused {
+        CliError::new(
+            exit::TEMPORARY,
+            format!(
+                "the server refused the connection; {} report(s) stay queued",
+                summary.kept
+            ),
+        )
+        .code("network")
+        .hint("the next 'plurum outcome flush' or heartbeat sends them")
     } else if summary.kept > 0 {
         CliError::new(
             exit::TEMPORARY,

@@ -50,8 +50,9 @@ pub(crate) struct Beat {
     pub(crate) inbox_lines: Vec<String>,
     /// Queued reports the server now has.
     pub(crate) flushed: usize,
-    /// What went wrong (temporarily).
-    pub(crate) errors: Vec<String>,
+    /// One failure in full per distinct cause (what stderr shows: one line
+    /// when the server is down, not one per step).
+    pub(crate) details: Vec<String>,
     /// How long it took.
     pub(crate) duration: Duration,
 }
@@ -75,7 +76,8 @@ pub(crate) async fn execute(
     started_at: Ts,
 ) -> anyhow::Result<Beat> {
     let started = Instant::now();
-    let client = ctx.authed()?;
+    // A refused connection is not retried: the heartbeat runs again anyway.
+    let client = ctx.queueing()?;
     let state = state_file.load_for_change()?;
     let (query, query_source) = match (&query_flag, &state.current_session, &ctx.settings.focus) {
         (Some(q), _, _) => (Some(q.clone()), "flag"),
@@ -103,6 +105,8 @@ pub(crate) async fn execute(
         refresh_saved(&client, &state.saved_experiences),
         pulse_api.status(),
     );
+    // The key check says whether the server answered at all.
+    ctx.reach().note(&me);
     if let Err(e) = &me
         && e.is_unauthorized()
     {
@@ -127,7 +131,13 @@ pub(crate) async fn execute(
         if f.unauthorized {
             steps.unauthorized = true;
         }
-        if f.kept > 0 {
+        if f.refused {
+            steps.fail_because(
+                "outcomes",
+                &format!("{} report(s) still queued: the server refused the connection", f.kept),
+                REFUSED.to_owned(),
+            );
+        } else if f.kept > 0 {
             steps.fail(
                 "outcomes",
                 &format!("{} report(s) still queued after a temporary failure", f.kept),
@@ -138,7 +148,13 @@ pub(crate) async fn execute(
         if let Err(e) = result {
             steps.note_unauthorized(e);
             if !e.is_not_found() {
-                steps.fail("saved", &format!("{given}: {e}"));
+                let why = format!("{given}: {e}");
+                let cause = if e.is_refused() {
+                    REFUSED.to_owned()
+                } else {
+                    why.clone()
+                };
+                steps.fail_because("saved", &why, cause);
             }
         }
     }
@@ -289,7 +305,7 @@ pub(crate) async fn execute(
         relevant: &relevant,
         rejected_waiting,
         search_skipped: query.is_none(),
-        failed: &steps.failed,
+        failed: &steps.causes,
     });
     let code = if !new_alerts.is_empty() {
         exit::NEEDS_HUMAN
@@ -304,6 +320,17 @@ pub(crate) async fn execute(
         .iter()
         .map(|(step, error)| format!("{step}: {error}"))
         .collect();
+    let mut details = Vec::new();
+    let mut told: Vec<&str> = Vec::new();
+    for (step, cause) in &steps.causes {
+        if told.contains(&cause.as_str()) {
+            continue;
+        }
+        told.push(cause);
+        if let Some((step, error)) = steps.failed.iter().find(|(s, _)| s == step) {
+            details.push(format!("{step}: {error}"));
+        }
+    }
     let summary = json!({
         "status": status,
         "summary": line,
@@ -343,7 +370,7 @@ pub(crate) async fn execute(
         new_events: inbox.as_ref().map(|i| i.added.clone()).unwrap_or_default(),
         inbox_lines: inbox.map(|i| i.lines).unwrap_or_default(),
         flushed: flushed.as_ref().map_or(0, |f| f.delivered),
-        errors,
+        details,
         duration: started.elapsed(),
     })
 }
@@ -367,9 +394,27 @@ pub(crate) fn alert_json(alert: &Alert, new: bool) -> Value {
 #[derive(Debug, Default)]
 pub(crate) struct Steps {
     states: std::collections::BTreeMap<&'static str, &'static str>,
+    /// Each failure in full (the JSON's `errors`).
     failed: Vec<(&'static str, String)>,
+    /// Each failed step's cause in a few words (the summary groups steps
+    /// that failed the same way: one line when the server is down).
+    causes: Vec<(&'static str, String)>,
     unauthorized: bool,
 }
+
+/// A failure in a few words, the same for every step it hit.
+fn cause(error: &anyhow::Error) -> String {
+    let sdk = error.chain().find_map(|c| c.downcast_ref::<plurum_sdk::Error>());
+    match sdk {
+        Some(e) if e.is_refused() => REFUSED.to_owned(),
+        Some(plurum_sdk::Error::Transport { .. }) => "could not reach the server".to_owned(),
+        Some(plurum_sdk::Error::Timeout { .. }) => "the server did not answer in time".to_owned(),
+        _ => crate::exit::one_line(error),
+    }
+}
+
+/// The cause of a failure when nothing listens at the API URL.
+const REFUSED: &str = "the server refused the connection (nothing listens at the API URL)";
 
 impl Steps {
     /// Records how a step ended; its value when it worked.
@@ -383,7 +428,7 @@ impl Steps {
                 if let Some(sdk) = error.chain().find_map(|c| c.downcast_ref::<plurum_sdk::Error>()) {
                     self.note_unauthorized(sdk);
                 }
-                self.fail(step, &crate::exit::one_line(&error));
+                self.fail_because(step, &crate::exit::one_line(&error), cause(&error));
                 None
             }
         }
@@ -396,8 +441,15 @@ impl Steps {
     }
 
     fn fail(&mut self, step: &'static str, why: &str) {
+        self.fail_because(step, why, why.to_owned());
+    }
+
+    fn fail_because(&mut self, step: &'static str, why: &str, cause: String) {
         self.states.insert(step, "failed");
         self.failed.push((step, crate::logging::scrub(why)));
+        if !self.causes.iter().any(|(s, _)| *s == step) {
+            self.causes.push((step, crate::logging::scrub(&cause)));
+        }
     }
 
     fn skip(&mut self, step: &'static str) {

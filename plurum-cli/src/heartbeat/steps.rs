@@ -119,14 +119,29 @@ pub(crate) async fn refresh_saved(
         .take(SAVED_REFRESH)
         .map(|s| s.short_id.clone())
         .collect();
-    futures_util::stream::iter(recent)
-        .map(|id| async move {
-            let result = client.experiences().get(&id).await;
-            (id, result)
-        })
-        .buffer_unordered(8)
-        .collect()
-        .await
+    let read = |id: String| async move {
+        let result = client.experiences().get(&id).await;
+        (id, result)
+    };
+    // The first goes alone: a server that refuses the connection is not
+    // asked again for the others (they are re-read next run).
+    let mut recent = recent.into_iter();
+    let Some(first) = recent.next() else {
+        return Vec::new();
+    };
+    let first = read(first).await;
+    if first.1.as_ref().is_err_and(plurum_sdk::Error::is_refused) {
+        return vec![first];
+    }
+    let mut all = vec![first];
+    all.extend(
+        futures_util::stream::iter(recent)
+            .map(read)
+            .buffer_unordered(8)
+            .collect::<Vec<_>>()
+            .await,
+    );
+    all
 }
 
 /// The open sessions of other agents in the profile's domains or tools.
@@ -172,15 +187,28 @@ fn step_name(step: &str) -> &str {
 /// The one line HEARTBEAT.md's response format (docs/seeds.md) asks for. A heartbeat that
 /// failed a step says so first, and never "complete".
 pub(crate) fn summary_line(summary: &Summary<'_>) -> String {
-    let mut failures: Vec<String> = Vec::new();
-    let mut seen_steps: Vec<&str> = Vec::new();
+    // Steps that failed the same way share one clause ("key check, inbox
+    // and pulse: the server refused the connection").
+    let mut causes: Vec<(&str, Vec<&str>)> = Vec::new();
     for (step, why) in summary.failed {
-        if seen_steps.contains(step) {
-            continue;
+        match causes.iter_mut().find(|(cause, _)| cause == why) {
+            Some((_, steps)) if !steps.contains(step) => steps.push(step),
+            Some(_) => {}
+            None => causes.push((why, vec![step])),
         }
-        seen_steps.push(step);
-        failures.push(format!("{}: {} — will retry next run", step_name(step), clip(why, 120)));
     }
+    let mut failures: Vec<String> = causes
+        .iter()
+        .map(|(why, steps)| {
+            let names: Vec<&str> = steps.iter().map(|s| step_name(s)).collect();
+            let names = match names.as_slice() {
+                [one] => (*one).to_owned(),
+                [rest @ .., last] => format!("{} and {last}", rest.join(", ")),
+                [] => String::new(),
+            };
+            format!("{names}: {} — will retry next run", clip(why, 120))
+        })
+        .collect();
     let mut parts = Vec::new();
     for (text, new) in summary.alerts {
         parts.push(format!(
@@ -230,10 +258,11 @@ pub(crate) fn summary_line(summary: &Summary<'_>) -> String {
         }
     }
     if let Some(flushed) = summary.flushed.filter(|f| f.queued_before > 0) {
-        let mut text = format!("reported {} queued outcome(s)", flushed.delivered);
-        if flushed.kept > 0 {
-            text.push_str(&format!(", {} still queued", flushed.kept));
-        }
+        let text = match (flushed.delivered, flushed.kept) {
+            (0, kept) => format!("{kept} outcome report(s) still queued"),
+            (delivered, 0) => format!("reported {delivered} queued outcome(s)"),
+            (delivered, kept) => format!("reported {delivered} queued outcome(s), {kept} still queued"),
+        };
         parts.push(text);
     }
     if summary.rejected_waiting > 0 {
@@ -268,8 +297,8 @@ pub(crate) fn summary_line(summary: &Summary<'_>) -> String {
         "search skipped: no --query, no current session and no focus (set one: plurum config set focus \"what you work on\")",
     );
     if !failures.is_empty() {
+        // The search advice waits for a run that reaches the server.
         failures.extend(parts);
-        failures.extend(skipped.map(str::to_owned));
         format!("Plurum heartbeat incomplete: {}.", failures.join("; "))
     } else if parts.is_empty() {
         match skipped {

@@ -201,7 +201,7 @@ fn bad_ids_are_usage_errors_that_never_reach_the_server() {
 }
 
 #[test]
-fn jq_picks_fields_and_leaves_errors_whole() {
+fn jq_picks_fields_from_successes_and_failures() {
     let world = World::new();
     world.register("default", "picker");
     world.json(&[
@@ -228,15 +228,42 @@ fn jq_picks_fields_and_leaves_errors_whole() {
         .output()
         .unwrap();
     assert_eq!(stdout(&output), "1\n");
-    // A failure prints the whole error document, not the filter's output.
+    // A failure's document goes through the filter too: the error is one
+    // of its members, the exit code says it failed.
     let output = world
         .plurum()
         .args(["experience", "get", "deadbeef", "--jq", ".goal"])
         .output()
         .unwrap();
     assert_eq!(output.status.code(), Some(1));
-    let document: Value = serde_json::from_str(&stdout(&output)).unwrap();
-    assert_eq!(document["error"]["code"], "not_found");
+    assert_eq!(stdout(&output), "null\n");
+    let output = world
+        .plurum()
+        .args(["experience", "get", "deadbeef", "--jq", ".error.code"])
+        .output()
+        .unwrap();
+    assert_eq!(
+        (output.status.code(), stdout(&output)),
+        (Some(1), "not_found\n".to_owned())
+    );
+    // A command that failed part-way: the filter picks from its document.
+    world.faults().fail_all(503);
+    world.json(&["outcome", "report", "0badc0de", "--success"]);
+    let output = world
+        .plurum()
+        .args(["outcome", "flush", "--jq", ".delivered"])
+        .output()
+        .unwrap();
+    world.faults().clear();
+    assert_eq!((output.status.code(), stdout(&output)), (Some(5), "0\n".to_owned()));
+    // A filter that fails on a failure's document prints nothing on stdout.
+    let output = world
+        .plurum()
+        .args(["experience", "get", "deadbeef", "--jq", ".items[]"])
+        .output()
+        .unwrap();
+    assert_eq!((output.status.code(), stdout(&output)), (Some(1), String::new()));
+    assert!(stderr(&output).contains("--jq"), "{}", stderr(&output));
     // A filter that does not parse is a usage error before anything runs.
     let output = world.plurum().args(["whoami", "--jq", ".[[["]).output().unwrap();
     assert_eq!(output.status.code(), Some(2), "{}", stderr(&output));

@@ -359,3 +359,123 @@ fn keys_the_plugins_saved_are_imported_checked_and_stored_our_way() {
     let backup = replaced["old_key_backup"].as_str().unwrap();
     assert_eq!(std::fs::read_to_string(backup).unwrap().trim(), own);
 }
+
+#[test]
+fn api_reads_like_gh_api() {
+    let world = World::new();
+    world.register("default", "gh-style");
+    let run = |args: &[&str]| {
+        let output = world.plurum().arg("--json").args(args).output().unwrap();
+        let document: Value = serde_json::from_slice(&output.stdout).unwrap_or(Value::Null);
+        (output.status.code().unwrap_or(-1), document, stderr(&output))
+    };
+    // The method defaults to GET, POST when fields are given; -X chooses.
+    assert_eq!(world.json(&["api", "/agents/me"])["username"], "gh-style");
+    let opened = world.json(&[
+        "api",
+        "/sessions",
+        "-f",
+        "topic=Raw calls like gh",
+        "-f",
+        "tools_used[]=curl",
+    ]);
+    let short = opened["session"]["short_id"].as_str().unwrap().to_owned();
+    // A short id works in every path (the API wants the UUID below /sessions/ID).
+    let logged = world.json(&[
+        "api",
+        &format!("/sessions/{short}/entries"),
+        "-f",
+        "entry_type=dead_end",
+        "-f",
+        "content[what]=synchronous_commit=on",
+        "-f",
+        "content[why]=write latency tripled",
+    ]);
+    assert_eq!(logged["entry_type"], "dead_end", "{logged}");
+    assert_eq!(logged["content"]["why"], "write latency tripled", "nested fields");
+    let patched = world.json(&[
+        "api",
+        "-X",
+        "PATCH",
+        &format!("/sessions/{short}"),
+        "-f",
+        "tools_used[]=postgresql",
+        "-f",
+        "tools_used[]=pgbouncer",
+    ]);
+    assert_eq!(patched["tools_used"], json!(["postgresql", "pgbouncer"]), "{patched}");
+    // The old form still works; two different methods are a usage error.
+    assert_eq!(world.json(&["api", "GET", "/agents/me"])["username"], "gh-style");
+    let (exit, document, _) = run(&["api", "-X", "POST", "GET", "/agents/me"]);
+    assert_eq!((exit, document["error"]["code"].as_str()), (2, Some("usage")));
+    let (exit, document, _) = run(&["api", "-X", "FETCH", "/agents/me"]);
+    assert_eq!(exit, 2);
+    assert!(
+        document["error"]["message"]
+            .as_str()
+            .unwrap()
+            .contains("possible values")
+    );
+    let (exit, _, _) = run(&["api", "/sessions", "-f", "a[]b=1"]);
+    assert_eq!(exit, 2, "a broken key is a usage error");
+
+    // Bodies go through the safety gate: refused, masked, or allowed.
+    let secret = "password=hunter2hunter2";
+    let (exit, document, _) = run(&[
+        "api",
+        &format!("/sessions/{short}/entries"),
+        "-f",
+        "entry_type=note",
+        "-f",
+        &format!("content[text]=connect with {secret}"),
+    ]);
+    assert_eq!(
+        (exit, document["error"]["code"].as_str()),
+        (1, Some("sensitive_content")),
+        "{document}"
+    );
+    let masked = world.json(&[
+        "api",
+        &format!("/sessions/{short}/entries"),
+        "-f",
+        "entry_type=note",
+        "-f",
+        &format!("content[text]=connect with {secret}"),
+        "--redact",
+    ]);
+    assert!(!masked.to_string().contains("hunter2"), "{masked}");
+
+    // An HTTP error: the body still goes to stdout (with the error member
+    // under --json), --jq applies to it, -i shows the status.
+    let (exit, document, err) = run(&["api", "/experiences/deadbeef"]);
+    assert_eq!(exit, 1);
+    assert_eq!(document["error"]["code"], "not_found");
+    assert!(document["detail"].is_string(), "the API's body: {document}");
+    assert!(err.contains("error:"), "{err}");
+    let (exit, document, _) = run(&["api", "/experiences/deadbeef", "-i"]);
+    assert_eq!(exit, 1);
+    assert_eq!(document["status"], 404);
+    assert!(
+        document["headers"].is_object() && document["body"]["detail"].is_string(),
+        "{document}"
+    );
+    let jq = world
+        .plurum()
+        .args(["api", "/experiences/deadbeef", "--jq", ".detail"])
+        .output()
+        .unwrap();
+    assert_eq!(jq.status.code(), Some(1));
+    assert!(
+        !stdout(&jq).trim().is_empty() && !stdout(&jq).contains('{'),
+        "{}",
+        stdout(&jq)
+    );
+    // A method the route does not take: 405, its own code.
+    let (exit, document, _) = run(&["api", "-X", "DELETE", "/pulse/status"]);
+    assert_eq!(
+        (exit, document["error"]["code"].as_str()),
+        (1, Some("method_not_allowed")),
+        "{document}"
+    );
+    assert_eq!(document["error"]["status"], 405);
+}

@@ -580,6 +580,138 @@ fn outcomes_queue_while_the_server_fails_and_flush_later() {
     assert_eq!(state["failedOutcomeReports"][0]["status"], 404);
 }
 
+/// A closed port on this machine: connections to it are refused.
+fn refusing_url() -> String {
+    let listener = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
+    let addr = listener.local_addr().unwrap();
+    drop(listener);
+    format!("http://{addr}/api/v1")
+}
+
+/// Runs plurum against `url` with the SDK's per-attempt log on; returns
+/// the output and how many connection attempts it made.
+fn attempts(world: &World, url: &str, args: &[&str]) -> (std::process::Output, usize) {
+    let output = world
+        .plurum()
+        .env("PLURUM_API_URL", url)
+        .env("RUST_LOG", "plurum_sdk=debug")
+        .args(args)
+        .output()
+        .unwrap();
+    let count = String::from_utf8_lossy(&output.stderr)
+        .matches("plurum request")
+        .count();
+    (output, count)
+}
+
+#[test]
+fn writes_to_a_server_that_refuses_are_queued_after_one_attempt() {
+    let world = World::new();
+    world.register("default", "reporter");
+    let down = refusing_url();
+
+    // The first report tries once (no retries with backoff) and is queued.
+    let (output, tries) = attempts(&world, &down, &["--json", "outcome", "report", "0badc0de", "--success"]);
+    assert_eq!(
+        output.status.code(),
+        Some(0),
+        "{}",
+        String::from_utf8_lossy(&output.stderr)
+    );
+    assert_eq!(
+        tries,
+        1,
+        "one connection attempt: {}",
+        String::from_utf8_lossy(&output.stderr)
+    );
+    let first: Value = serde_json::from_slice(&output.stdout).unwrap();
+    assert_eq!(first["queued"], true);
+    let since = first["down_since"].as_str().expect("down_since").to_owned();
+
+    // The next writes, moments later, do not knock again.
+    for n in 1..=20 {
+        let id = format!("{n:08x}");
+        let (output, tries) = attempts(&world, &down, &["--json", "outcome", "report", &id, "--failure"]);
+        assert_eq!(tries, 0, "report {n} tried again");
+        let queued: Value = serde_json::from_slice(&output.stdout).unwrap();
+        assert_eq!(queued["queued"], true);
+        assert_eq!(queued["down_since"], since.as_str(), "the outage's start is kept");
+        assert!(queued["reason"].as_str().unwrap().contains("down since"), "{queued}");
+    }
+    assert_eq!(
+        world.state("default")["pendingOutcomeReports"]
+            .as_array()
+            .unwrap()
+            .len(),
+        21
+    );
+
+    // Another server (another URL) is not assumed down.
+    let other = refusing_url();
+    let (_, tries) = attempts(
+        &world,
+        &other,
+        &["--json", "outcome", "report", "0badc0de", "--failure"],
+    );
+    assert_eq!(tries, 1);
+
+    // A heartbeat with the server down: one attempt per step, however many
+    // reports wait (the flush's first report goes alone and stops it), and a
+    // short summary naming the cause once.
+    for queued in [21, 221] {
+        if queued == 221 {
+            let state = world.state_file("default");
+            let mut value: Value = serde_json::from_slice(&std::fs::read(&state).unwrap()).unwrap();
+            let reports = value["pendingOutcomeReports"].as_array_mut().unwrap();
+            for n in 0..200 {
+                reports.push(serde_json::json!({
+                    "id": format!("00000000-0000-4000-8000-{n:012}"),
+                    "identifier": format!("{:08x}", 0x1000 + n),
+                    "success": true,
+                }));
+            }
+            std::fs::write(&state, value.to_string()).unwrap();
+        }
+        let (output, tries) = attempts(&world, &down, &["--json", "heartbeat"]);
+        assert_eq!(
+            output.status.code(),
+            Some(5),
+            "{}",
+            String::from_utf8_lossy(&output.stderr)
+        );
+        let beat: Value = serde_json::from_slice(&output.stdout).unwrap();
+        assert_eq!(beat["error"]["code"], "incomplete");
+        assert!(
+            tries <= 6,
+            "{tries} attempts with {queued} queued (key, inbox, flush, search, saved, pulse at most)"
+        );
+        assert_eq!(beat["outcomes"]["refused"], true, "{beat:#}");
+        assert_eq!(beat["outcomes"]["delivered"], 0);
+        let summary = beat["summary"].as_str().unwrap();
+        assert_eq!(summary.matches("refused the connection").count(), 1, "{summary}");
+        assert!(summary.len() < 300, "{} characters: {summary}", summary.len());
+        assert_eq!(
+            world.state("default")["pendingOutcomeReports"]
+                .as_array()
+                .unwrap()
+                .len(),
+            queued + 1,
+            "nothing lost"
+        );
+    }
+
+    // Back up: the flush reaches the server (the made-up ids are rejected
+    // for good, exit 1) and the outage is forgotten.
+    let (output, _) = attempts(&world, &world.server.base_url(), &["--json", "outcome", "flush"]);
+    let flushed: Value = serde_json::from_slice(&output.stdout).unwrap();
+    assert_eq!(flushed["refused"], false, "{flushed}");
+    assert_eq!(flushed["failed"], 222, "{flushed}");
+    assert!(
+        !world.state_dir().join("default").join("server-down.json").exists(),
+        "an answer from the server forgets the refusal"
+    );
+}
+
 #[test]
 fn inbox_keeps_events_until_acknowledged() {
     let world = World::new();
@@ -620,10 +752,11 @@ fn inbox_keeps_events_until_acknowledged() {
     assert_eq!(marked["acknowledged"], 1);
     assert_eq!(world.json(&["inbox"])["waiting"], 0);
     // The helper saw the owner's session opened: outside its domains, it
-    // asks nothing of the helper, so it is acknowledged once shown.
+    // asks nothing of the helper, and it waits until acknowledged too.
     let text = world.plurum().args(["--profile", "helper", "inbox"]).output().unwrap();
     assert!(String::from_utf8(text.stdout).unwrap().contains("session opened"));
     let helper = world.json(&["--profile", "helper", "inbox", "--all"]);
+    assert_eq!(helper["acknowledged"], 1, "{helper}");
     assert_eq!(helper["waiting"], 0, "{helper}");
 }
 

@@ -516,7 +516,10 @@ pub(super) fn table(broken_config_dir: &str, walker_key: &str) -> Vec<(&'static 
             vec![
                 ok(&["api", "GET", "/agents/me"]),
                 ok(&["api", "GET", "/pulse/status", "-i"]).doc("api -i"),
-                fails(&["api", "GET", "/experiences/deadbeef"], 1, "not_found"),
+                // Without --json the API's error body goes to stdout, as in gh api
+                // (api::api_reads_like_gh_api checks it).
+                fails(&["api", "GET", "/experiences/deadbeef"], 1, "not_found").json_only(),
+                fails(&["api", "-X", "DELETE", "/pulse/status"], 1, "method_not_allowed").json_only(),
                 fails(&["api", "BREW", "/coffee"], 2, "usage"),
             ],
         ),

@@ -349,6 +349,18 @@ impl Error {
         }
     }
 
+    /// Whether the connection was refused: the host answered but nothing
+    /// listens on the port (the server is down or restarting). A timeout or
+    /// a name that does not resolve is not a refusal.
+    pub fn is_refused(&self) -> bool {
+        match self {
+            Self::Transport {
+                connect: true, source, ..
+            } => refused(source.as_ref()),
+            _ => false,
+        }
+    }
+
     /// 401: the key was rejected.
     pub fn is_unauthorized(&self) -> bool {
         match self {
@@ -368,4 +380,18 @@ impl Error {
     pub fn is_conflict(&self) -> bool {
         matches!(self, Self::Conflict(_))
     }
+}
+
+/// Whether an error's source chain holds a refused connection.
+pub(crate) fn refused(error: &(dyn std::error::Error + 'static)) -> bool {
+    let mut current = Some(error);
+    while let Some(error) = current {
+        if let Some(io) = error.downcast_ref::<std::io::Error>()
+            && io.kind() == std::io::ErrorKind::ConnectionRefused
+        {
+            return true;
+        }
+        current = error.source();
+    }
+    false
 }

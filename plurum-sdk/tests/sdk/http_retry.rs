@@ -344,6 +344,51 @@ async fn a_closed_port_is_a_transport_error() {
     assert!(matches!(err, Error::Transport { .. }), "{err:?}");
     assert!(err.is_temporary());
     assert!(std::error::Error::source(&err).is_some(), "the cause is kept");
+    assert!(err.is_refused(), "{err:?}");
+}
+
+#[tokio::test]
+async fn a_refused_connection_is_not_retried_when_the_policy_says_so() {
+    let listener = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
+    let addr = listener.local_addr().unwrap();
+    drop(listener);
+    // A retry would wait an hour: the call must come back at once.
+    let policy = RetryPolicy::default()
+        .base_delay(Duration::from_secs(3600))
+        .max_delay(Duration::from_secs(3600))
+        .retry_refused(false);
+    let client = Client::builder()
+        .base_url(format!("http://{addr}/api/v1"))
+        .retry(policy)
+        .build()
+        .unwrap();
+    let err = tokio::time::timeout(Duration::from_secs(60), client.health())
+        .await
+        .expect("a refused connection was retried")
+        .unwrap_err();
+    assert!(err.is_refused() && err.is_temporary(), "{err:?}");
+}
+
+#[tokio::test]
+async fn a_timeout_is_not_a_refusal() {
+    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+    let addr = listener.local_addr().unwrap();
+    // Accepts and never answers.
+    let holder = tokio::spawn(async move {
+        let mut held = Vec::new();
+        while let Ok((socket, _)) = listener.accept().await {
+            held.push(socket);
+        }
+    });
+    let client = Client::builder()
+        .base_url(format!("http://{addr}/api/v1"))
+        .timeout(Duration::from_millis(200))
+        .retry(RetryPolicy::none())
+        .build()
+        .unwrap();
+    let err = client.health().await.unwrap_err();
+    assert!(matches!(err, Error::Timeout { .. }) && !err.is_refused(), "{err:?}");
+    holder.abort();
 }
 
 #[tokio::test]
