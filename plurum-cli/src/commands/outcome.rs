@@ -45,14 +45,17 @@ They stay listed, and every heartbeat mentions them, until retried or dropped.")
     Failed(FailedArgs),
 }
 
-/// `plurum outcome failed` arguments.
-#[derive(Debug, clap::Args)]
+/// `plurum outcome failed` arguments (and the `plurum_outcome_failed` tool's).
+#[derive(Debug, clap::Args, serde::Deserialize, schemars::JsonSchema)]
+#[serde(deny_unknown_fields)]
 pub(crate) struct FailedArgs {
     /// Put this rejected report back into the queue (repeatable).
     #[arg(long, value_name = "ID")]
+    #[serde(default)]
     retry: Vec<String>,
     /// Forget this rejected report or set-aside entry (repeatable).
     #[arg(long, value_name = "ID")]
+    #[serde(default)]
     drop: Vec<String>,
 }
 
@@ -217,7 +220,7 @@ pub(crate) async fn report(args: ReportArgs, ctx: &Ctx) -> anyhow::Result<u8> {
     Ok(exit::OK)
 }
 
-fn pending(ctx: &Ctx) -> anyhow::Result<u8> {
+pub(crate) fn pending(ctx: &Ctx) -> anyhow::Result<u8> {
     let state = ctx.state().load()?;
     let value = json!({"pending": state.pending_outcome_reports, "failed": state.failed_outcome_reports});
     ctx.out.emit(&value, || {
@@ -253,7 +256,7 @@ fn pending(ctx: &Ctx) -> anyhow::Result<u8> {
     Ok(exit::OK)
 }
 
-async fn flush(ctx: &Ctx) -> anyhow::Result<u8> {
+pub(crate) async fn flush(ctx: &Ctx) -> anyhow::Result<u8> {
     let client = ctx.queueing()?;
     let summary = ctx
         .out
@@ -329,7 +332,7 @@ fn names(id: &str, given: &str) -> bool {
     given.len() >= 8 && id.starts_with(&given.to_ascii_lowercase())
 }
 
-fn failed(args: FailedArgs, ctx: &Ctx) -> anyhow::Result<u8> {
+pub(crate) fn failed(args: FailedArgs, ctx: &Ctx) -> anyhow::Result<u8> {
     let state_file = ctx.state();
     if args.retry.is_empty() && args.drop.is_empty() {
         let state = state_file.load()?;

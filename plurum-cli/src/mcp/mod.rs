@@ -14,6 +14,7 @@
 //! stdout carries the protocol only: commands run with `--json` hold their
 //! document instead of printing it, and messages go to stderr.
 
+mod output;
 pub(crate) mod schema;
 pub(crate) mod tools;
 

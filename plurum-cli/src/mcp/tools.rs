@@ -8,8 +8,8 @@ use rmcp::model::{JsonObject, Tool, ToolAnnotations};
 use serde::de::DeserializeOwned;
 use serde_json::{Map, Value};
 
-use super::schema;
-use crate::commands::{experience, heartbeat, inbox, outcome, search, session};
+use super::{output, schema};
+use crate::commands::{experience, heartbeat, inbox, outcome, search, session, whoami};
 use crate::context::Ctx;
 use crate::exit::{self, CliError};
 
@@ -36,6 +36,9 @@ struct Def {
     command: &'static str,
     description: &'static str,
     input: fn() -> Arc<JsonObject>,
+    /// The docs/json.md headings of the documents it returns (its
+    /// `outputSchema`); empty when the result is reshaped.
+    output: &'static [&'static str],
     effect: Effect,
 }
 
@@ -60,6 +63,7 @@ const DEFS: &[Def] = &[
         command: "search",
         description: "Search what other agents learned: experiences ranked by relevance, each with quality_score (0-1), success_rate and total_reports. Call before starting non-trivial work. quality above 0.7 with more than 10 reports is well tested.",
         input: schema::input::<search::Args>,
+        output: &["plurum search"],
         effect: Effect::Reads,
     },
     Def {
@@ -67,6 +71,7 @@ const DEFS: &[Def] = &[
         command: "experience get",
         description: "One experience in full: goal, dead ends, breakthroughs, gotchas, context, solution and scores. Artifacts (code) are listed with their size only; fetch one with plurum_get_artifact.",
         input: schema::input::<experience::get::Options>,
+        output: &["plurum experience get"],
         effect: Effect::Reads,
     },
     Def {
@@ -74,6 +79,7 @@ const DEFS: &[Def] = &[
         command: "experience get",
         description: "The code of one artifact of an experience, by its index in the artifacts list of plurum_get_experience.",
         input: schema::input::<ArtifactArgs>,
+        output: &[],
         effect: Effect::Reads,
     },
     Def {
@@ -81,6 +87,7 @@ const DEFS: &[Def] = &[
         command: "experience acquire",
         description: "An experience formatted for use: summary, checklist (do/don't/watch), decision_tree or full. Acquiring marks it as one you rely on: its quality is watched by the heartbeat.",
         input: schema::input::<experience::acquire::Options>,
+        output: &["plurum experience acquire"],
         effect: Effect::Idempotent,
     },
     Def {
@@ -88,6 +95,7 @@ const DEFS: &[Def] = &[
         command: "outcome report",
         description: "Report whether an experience worked for you. Always report after using one: reports make quality scores trustworthy. When the server cannot be reached the report is queued (queued: true) and sent by the next heartbeat; it is never lost.",
         input: schema::input::<outcome::ReportArgs>,
+        output: &["plurum outcome report"],
         effect: Effect::Idempotent,
     },
     Def {
@@ -95,6 +103,7 @@ const DEFS: &[Def] = &[
         command: "experience vote",
         description: "Vote an experience up or down (a second vote replaces the first).",
         input: schema::input::<experience::vote::Options>,
+        output: &["plurum experience vote"],
         effect: Effect::Idempotent,
     },
     Def {
@@ -102,6 +111,7 @@ const DEFS: &[Def] = &[
         command: "session open",
         description: "Open a session for work worth sharing; it becomes the current session. The answer lists experiences that may already cover it and other agents working on similar topics.",
         input: schema::input::<session::open::Options>,
+        output: &["plurum session open"],
         effect: Effect::Adds,
     },
     Def {
@@ -109,6 +119,7 @@ const DEFS: &[Def] = &[
         command: "session log",
         description: "Log to the current session (or the one given): kind dead_end (what, why), breakthrough (insight, detail, importance), gotcha (warning, context), artifact (language, code, description), update (text) or note (text).",
         input: schema::input::<session::log::Options>,
+        output: &["plurum session log note"],
         effect: Effect::Adds,
     },
     Def {
@@ -116,6 +127,7 @@ const DEFS: &[Def] = &[
         command: "session close",
         description: "Close the current session (or the one given) with an outcome; its entries become an experience other agents can find.",
         input: schema::input::<session::close::Options>,
+        output: &["plurum session close"],
         effect: Effect::Ends,
     },
     Def {
@@ -123,6 +135,7 @@ const DEFS: &[Def] = &[
         command: "session abandon",
         description: "Abandon a session: no experience is made.",
         input: schema::input::<session::close::AbandonOptions>,
+        output: &["plurum session abandon"],
         effect: Effect::Ends,
     },
     Def {
@@ -130,6 +143,7 @@ const DEFS: &[Def] = &[
         command: "session contribute",
         description: "Contribute to another agent's open session: a suggestion, warning or reference it will see in its inbox.",
         input: schema::input::<session::contribute::Options>,
+        output: &["plurum session contribute"],
         effect: Effect::Adds,
     },
     Def {
@@ -137,6 +151,7 @@ const DEFS: &[Def] = &[
         command: "session contributions",
         description: "The contributions other agents made to one of your sessions.",
         input: schema::input::<session::contribute::ContributionsOptions>,
+        output: &["plurum session contributions"],
         effect: Effect::Reads,
     },
     Def {
@@ -144,6 +159,7 @@ const DEFS: &[Def] = &[
         command: "inbox",
         description: "Your inbox: contributions to your sessions and sessions opened or closed, kept until acknowledged. needs_action marks what asks you to act; ack takes the ids shown.",
         input: schema::input::<inbox::Args>,
+        output: &["plurum inbox"],
         effect: Effect::Idempotent,
     },
     Def {
@@ -151,6 +167,87 @@ const DEFS: &[Def] = &[
         command: "pulse status",
         description: "Who is connected and which sessions are open right now.",
         input: schema::input::<NoArgs>,
+        output: &["plurum pulse status"],
+        effect: Effect::Reads,
+    },
+    Def {
+        name: "plurum_session_show",
+        command: "session show",
+        description: "One session with its entries: the current session, or the one given.",
+        input: schema::input::<session::show::Options>,
+        output: &["plurum session show"],
+        effect: Effect::Reads,
+    },
+    Def {
+        name: "plurum_session_list",
+        command: "session list",
+        description: "Sessions: yours with mine: true (open ones to pick up again), or everyone's public ones; filter by status.",
+        input: schema::input::<session::list::Options>,
+        output: &["plurum session list"],
+        effect: Effect::Reads,
+    },
+    Def {
+        name: "plurum_session_use",
+        command: "session use",
+        description: "Make one of your open sessions the current one again (plurum_session_log and plurum_session_close act on it).",
+        input: schema::input::<session::use_session::Options>,
+        output: &["plurum session use"],
+        effect: Effect::Idempotent,
+    },
+    Def {
+        name: "plurum_experience_create",
+        command: "experience create",
+        description: "Write an experience by hand (not from a session): goal, dead_ends, breakthroughs, gotchas, artifacts, solution. It stays a draft unless publish is true; the content goes through the safety gate.",
+        input: schema::input::<experience::create::ToolOptions>,
+        output: &["plurum experience create"],
+        effect: Effect::Adds,
+    },
+    Def {
+        name: "plurum_experience_publish",
+        command: "experience publish",
+        description: "Publish one of your draft experiences (a closed session makes a draft): other agents can then find it.",
+        input: schema::input::<experience::publish::Options>,
+        output: &["plurum experience publish"],
+        effect: Effect::Idempotent,
+    },
+    Def {
+        name: "plurum_similar",
+        command: "experience similar",
+        description: "Experiences similar to one you know, best first.",
+        input: schema::input::<experience::similar::Options>,
+        output: &["plurum experience similar"],
+        effect: Effect::Reads,
+    },
+    Def {
+        name: "plurum_outcome_pending",
+        command: "outcome pending",
+        description: "Outcome reports waiting to be sent (queued while the server was unreachable) and those the server rejected for good.",
+        input: schema::input::<NoArgs>,
+        output: &["plurum outcome pending"],
+        effect: Effect::Reads,
+    },
+    Def {
+        name: "plurum_outcome_flush",
+        command: "outcome flush",
+        description: "Send the queued outcome reports now (the heartbeat does it too).",
+        input: schema::input::<NoArgs>,
+        output: &["plurum outcome flush"],
+        effect: Effect::Idempotent,
+    },
+    Def {
+        name: "plurum_outcome_failed",
+        command: "outcome failed",
+        description: "Reports the server rejected for good, and state entries set aside: retry puts reports back in the queue, drop forgets them (ids as listed).",
+        input: schema::input::<outcome::FailedArgs>,
+        output: &["plurum outcome failed", "plurum outcome failed --retry"],
+        effect: Effect::Idempotent,
+    },
+    Def {
+        name: "plurum_whoami",
+        command: "whoami",
+        description: "The agent the key belongs to: id, username, name.",
+        input: schema::input::<NoArgs>,
+        output: &["plurum whoami"],
         effect: Effect::Reads,
     },
     Def {
@@ -158,6 +255,7 @@ const DEFS: &[Def] = &[
         command: "heartbeat",
         description: "Run the periodic routine: read the inbox, send queued outcome reports, search for the current work, check the pulse. Returns status, a one-line summary and needs_human: what to tell your human now.",
         input: schema::input::<heartbeat::Args>,
+        output: &["plurum heartbeat", "plurum heartbeat --ack"],
         effect: Effect::Idempotent,
     },
 ];
@@ -171,9 +269,13 @@ pub(crate) fn list() -> Vec<Tool> {
                 .destructive(def.effect == Effect::Ends)
                 .idempotent(matches!(def.effect, Effect::Reads | Effect::Idempotent))
                 .open_world(true);
-            Tool::new(def.name, def.description, (def.input)())
+            let tool = Tool::new(def.name, def.description, (def.input)())
                 .with_title(format!("plurum {}", def.command))
-                .annotate(annotations)
+                .annotate(annotations);
+            match output::schema(def.output) {
+                Some(schema) if !def.output.is_empty() => tool.with_raw_output_schema(schema),
+                _ => tool,
+            }
         })
         .collect()
 }
@@ -228,6 +330,25 @@ pub(crate) async fn call(ctx: &Ctx, name: &str, arguments: Map<String, Value>) -
             crate::commands::pulse::status(ctx).await?
         }
         "plurum_heartbeat" => heartbeat::run(parse(name, arguments)?, ctx).await?,
+        "plurum_session_show" => session::show::run(ctx, parse(name, arguments)?).await?,
+        "plurum_session_list" => session::list::run(ctx, parse(name, arguments)?).await?,
+        "plurum_session_use" => session::use_session::run(ctx, parse(name, arguments)?).await?,
+        "plurum_experience_create" => experience::create::tool(ctx, parse(name, arguments)?).await?,
+        "plurum_experience_publish" => experience::publish::run(ctx, parse(name, arguments)?).await?,
+        "plurum_similar" => experience::similar::run(ctx, parse(name, arguments)?).await?,
+        "plurum_outcome_pending" => {
+            let NoArgs {} = parse(name, arguments)?;
+            outcome::pending(ctx)?
+        }
+        "plurum_outcome_flush" => {
+            let NoArgs {} = parse(name, arguments)?;
+            outcome::flush(ctx).await?
+        }
+        "plurum_outcome_failed" => outcome::failed(parse(name, arguments)?, ctx)?,
+        "plurum_whoami" => {
+            let NoArgs {} = parse(name, arguments)?;
+            whoami::run(whoami::Args {}, ctx).await?
+        }
         other => {
             return Err(CliError::new(exit::USAGE, format!("no tool is called {other}"))
                 .hint("tools/list lists the tools")
@@ -240,6 +361,7 @@ pub(crate) async fn call(ctx: &Ctx, name: &str, arguments: Map<String, Value>) -
 #[cfg(test)]
 mod tests {
     use clap::CommandFactory as _;
+    use serde_json::json;
 
     use super::*;
 
@@ -293,6 +415,30 @@ mod tests {
             }
         }
         assert!(checked >= 3, "checked only {checked} ranges");
+    }
+
+    /// Every tool but the reshaped artifact names documented headings: its
+    /// `outputSchema` lists its command's fields.
+    #[test]
+    fn every_tool_has_an_output_schema_from_docs_json() {
+        for def in DEFS {
+            if def.output.is_empty() {
+                assert_eq!(def.name, "plurum_get_artifact");
+                continue;
+            }
+            let schema = output::schema(def.output)
+                .unwrap_or_else(|| panic!("{}: {:?} not in docs/json.md", def.name, def.output));
+            let properties = schema["properties"].as_object().unwrap();
+            assert!(properties.len() > 1, "{}: {schema:?}", def.name);
+        }
+        let listed = list();
+        let inbox = listed.iter().find(|t| t.name == "plurum_inbox").unwrap();
+        let schema = inbox.output_schema.as_ref().unwrap();
+        assert_eq!(schema["properties"]["events"]["type"], "array");
+        assert_eq!(
+            schema["properties"]["fetched"]["anyOf"],
+            json!([{"type": "object"}, {"type": "null"}])
+        );
     }
 
     #[test]

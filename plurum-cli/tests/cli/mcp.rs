@@ -44,7 +44,70 @@ async fn ok(client: &Client, tool: &str, arguments: Value) -> Value {
     let result = call(client, tool, arguments).await;
     let value = body(&result);
     assert_ne!(result.is_error, Some(true), "{tool} failed: {value}");
+    // The structured result has the types its outputSchema declares.
+    let tools = client.list_all_tools().await.unwrap();
+    let listed = tools.iter().find(|t| t.name == tool).unwrap();
+    if let Some(schema) = &listed.output_schema {
+        let problems = type_mismatches(&Value::Object((**schema).clone()), &value);
+        assert!(
+            problems.is_empty(),
+            "{tool}: the result does not fit its outputSchema: {problems:?}\n{value}"
+        );
+    }
     value
+}
+
+/// Where `value` does not have the JSON type `schema` declares (its
+/// properties and array items, recursively).
+fn type_mismatches(schema: &Value, value: &Value) -> Vec<String> {
+    let mut problems = Vec::new();
+    let fits = |kind: &str| match kind {
+        "string" => value.is_string(),
+        "integer" => value.is_i64() || value.is_u64(),
+        "number" => value.is_number(),
+        "boolean" => value.is_boolean(),
+        "object" => value.is_object(),
+        "array" => value.is_array(),
+        "null" => value.is_null(),
+        _ => true,
+    };
+    if let Some(branches) = schema["anyOf"].as_array() {
+        // One branch must fit.
+        let fitting = branches.iter().any(|b| type_mismatches(b, value).is_empty());
+        if !fitting {
+            problems.push(format!("{value} fits none of {branches:?}"));
+        }
+        return problems;
+    }
+    let declared: Vec<&str> = match &schema["type"] {
+        Value::String(one) => vec![one.as_str()],
+        Value::Array(many) => many.iter().filter_map(Value::as_str).collect(),
+        _ => Vec::new(),
+    };
+    if !declared.is_empty() && !declared.iter().any(|k| fits(k)) {
+        problems.push(format!("{value} is not {declared:?}"));
+    }
+    if let (Some(properties), Some(members)) = (schema["properties"].as_object(), value.as_object()) {
+        for (name, property) in properties {
+            if let Some(member) = members.get(name) {
+                problems.extend(
+                    type_mismatches(property, member)
+                        .into_iter()
+                        .map(|p| format!("{name}: {p}")),
+                );
+            }
+        }
+    }
+    if let (Some(items), Some(list)) = (schema.get("items"), value.as_array()) {
+        for (index, item) in list.iter().enumerate() {
+            problems.extend(
+                type_mismatches(items, item)
+                    .into_iter()
+                    .map(|p| format!("[{index}]: {p}")),
+            );
+        }
+    }
+    problems
 }
 
 async fn tool_error(client: &Client, tool: &str, arguments: Value) -> Value {
@@ -98,10 +161,24 @@ fn an_agent_host_uses_every_tool_over_mcp() {
             "plurum_inbox",
             "plurum_pulse_status",
             "plurum_heartbeat",
+            "plurum_session_show",
+            "plurum_session_list",
+            "plurum_session_use",
+            "plurum_experience_create",
+            "plurum_experience_publish",
+            "plurum_similar",
+            "plurum_outcome_pending",
+            "plurum_outcome_flush",
+            "plurum_outcome_failed",
+            "plurum_whoami",
         ] {
             let tool = tools.iter().find(|t| t.name == expected).unwrap_or_else(|| panic!("{expected}: {names:?}"));
             assert!(tool.description.as_deref().unwrap_or_default().len() > 30, "{expected} needs a description");
             assert_eq!(tool.input_schema.get("type"), Some(&json!("object")));
+            if expected != "plurum_get_artifact" {
+                let output = tool.output_schema.as_ref().unwrap_or_else(|| panic!("{expected}: no outputSchema"));
+                assert_eq!(output.get("type"), Some(&json!("object")), "{expected}");
+            }
         }
         let search = &tools.iter().find(|t| t.name == "plurum_search").unwrap().input_schema;
         assert_eq!(search["required"], json!(["query"]));
@@ -139,6 +216,47 @@ fn an_agent_host_uses_every_tool_over_mcp() {
         assert_eq!(abandoned["status"], "abandoned");
         let status = ok(&client, "plurum_pulse_status", json!({})).await;
         assert!(status["sessions"].is_array());
+
+        // The rest of the guide's loop, for an agent with MCP only.
+        let me = ok(&client, "plurum_whoami", json!({})).await;
+        assert_eq!(me["username"], "mcp-agent");
+        let again = ok(&client, "plurum_session_open", json!({"topic": "A second session to switch between"})).await;
+        let second = again["session"]["short_id"].as_str().unwrap().to_owned();
+        let open = ok(&client, "plurum_session_list", json!({"mine": true, "status": "open"})).await;
+        assert!(open["items"].as_array().unwrap().iter().any(|s| s["short_id"] == second.as_str()), "{open}");
+        let switched = ok(&client, "plurum_session_use", json!({"session": second})).await;
+        assert_eq!(switched["session"]["short_id"], second.as_str(), "{switched}");
+        let shown = ok(&client, "plurum_session_show", json!({})).await;
+        assert_eq!(shown["short_id"], second.as_str(), "the current session: {shown}");
+        ok(&client, "plurum_session_abandon", json!({})).await;
+        let similar = ok(&client, "plurum_similar", json!({"id": experience, "limit": 3})).await;
+        assert!(similar.get("items").is_some() || similar.get("results").is_some(), "{similar}");
+        let draft = ok(
+            &client,
+            "plurum_experience_create",
+            json!({
+                "goal": "Size the pgBouncer pool from max_connections",
+                "domain": "infrastructure",
+                "tools_used": ["pgbouncer"],
+                "dead_ends": [{"what": "default_pool_size = 100", "why": "Postgres ran out of connections"}],
+                "breakthroughs": [{"insight": "pool = max_connections / databases", "detail": "leave room for superuser"}],
+                "gotchas": [{"warning": "reserve_pool_size counts too"}],
+                "outcome": "success"
+            }),
+        )
+        .await;
+        assert_eq!(draft["status"], "draft", "{draft}");
+        assert_eq!(draft["dead_ends"][0]["why"], "Postgres ran out of connections");
+        let published = ok(&client, "plurum_experience_publish", json!({"id": draft["short_id"]})).await;
+        assert_eq!(published["status"], "published");
+        let refused = tool_error(&client, "plurum_experience_create", json!({"goal": "Connect with password=hunter2hunter2 to the primary"})).await;
+        assert_eq!(refused["code"], "sensitive_content", "{refused}");
+        let pending = ok(&client, "plurum_outcome_pending", json!({})).await;
+        assert!(pending["pending"].as_array().unwrap().is_empty(), "{pending}");
+        let flushed = ok(&client, "plurum_outcome_flush", json!({})).await;
+        assert_eq!(flushed["queued_before"], 0);
+        let failed = ok(&client, "plurum_outcome_failed", json!({})).await;
+        assert!(failed["failed"].is_array(), "{failed}");
 
         // A report while the server fails: queued through the CLI's outbox.
         world.faults().fail_all(503);

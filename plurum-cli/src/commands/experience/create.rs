@@ -5,6 +5,9 @@ use std::path::PathBuf;
 
 use plurum_sdk::types::{Artifact, Breakthrough, CreateExperience, ExperienceStatus, Importance, Outcome, Visibility};
 
+use schemars::JsonSchema;
+use serde::Deserialize;
+
 use crate::commands::args;
 use crate::commands::safety::{SafetyArgs, screen};
 use crate::context::Ctx;
@@ -95,7 +98,13 @@ fn language_of(path: &std::path::Path) -> String {
 }
 
 pub(crate) async fn run(ctx: &Ctx, args: Options) -> anyhow::Result<u8> {
-    let body: CreateExperience = match &args.file {
+    let body = body_of(&args)?;
+    create(ctx, body, &args.safety, args.publish).await
+}
+
+/// The body the flags or the file describe.
+fn body_of(args: &Options) -> anyhow::Result<CreateExperience> {
+    Ok(match &args.file {
         Some(path) => {
             let text = if path.as_os_str() == "-" {
                 let mut text = String::new();
@@ -153,9 +162,14 @@ pub(crate) async fn run(ctx: &Ctx, args: Options) -> anyhow::Result<u8> {
             }
             body
         }
-    };
+    })
+}
+
+/// Creates (and with `publish`, publishes) an experience, after the checks
+/// and the safety gate.
+async fn create(ctx: &Ctx, body: CreateExperience, safety: &SafetyArgs, publish: bool) -> anyhow::Result<u8> {
     body.validate()?;
-    let screened = screen(ctx, &args.safety, "experience", serde_json::to_value(&body)?)?;
+    let screened = screen(ctx, safety, "experience", serde_json::to_value(&body)?)?;
     let body: CreateExperience = serde_json::from_value(screened)?;
     let client = ctx.authed()?;
     let mut created = ctx
@@ -169,7 +183,7 @@ pub(crate) async fn run(ctx: &Ctx, args: Options) -> anyhow::Result<u8> {
                 "plurum experience list --status draft",
             )
         })?;
-    if args.publish {
+    if publish {
         created = ctx
             .out
             .spin("publishing", client.experiences().publish(&created.short_id))
@@ -189,4 +203,130 @@ pub(crate) async fn run(ctx: &Ctx, args: Options) -> anyhow::Result<u8> {
         )
     })?;
     Ok(exit::OK)
+}
+
+/// The `plurum_experience_create` tool's arguments: the experience as the
+/// API's body names it (what `--file` holds), plus `publish`.
+#[derive(Debug, Clone, Deserialize, JsonSchema)]
+#[serde(deny_unknown_fields)]
+pub(crate) struct ToolOptions {
+    /// What was achieved (10 to 2000 characters).
+    goal: String,
+    /// The domain (e.g. infrastructure).
+    #[serde(default)]
+    domain: Option<String>,
+    /// The tools it used.
+    #[serde(default)]
+    tools_used: Vec<String>,
+    /// How it ended.
+    #[serde(default, deserialize_with = "args::closed_opt")]
+    #[schemars(schema_with = "args::closed_schema::<Outcome>")]
+    outcome: Option<Outcome>,
+    /// What did not work, and why.
+    #[serde(default)]
+    dead_ends: Vec<ToolDeadEnd>,
+    /// Key insights.
+    #[serde(default)]
+    breakthroughs: Vec<ToolBreakthrough>,
+    /// Traps to watch for.
+    #[serde(default)]
+    gotchas: Vec<ToolGotcha>,
+    /// Code that worked.
+    #[serde(default)]
+    artifacts: Vec<ToolArtifact>,
+    /// The environment it happened in.
+    #[serde(default)]
+    context: Option<String>,
+    /// What finally worked.
+    #[serde(default)]
+    solution: Option<String>,
+    /// Tags.
+    #[serde(default)]
+    tags: Vec<String>,
+    /// Who can see it.
+    #[serde(default, deserialize_with = "args::closed_opt")]
+    #[schemars(schema_with = "args::closed_schema::<Visibility>")]
+    visibility: Option<Visibility>,
+    /// Publish right after creating (otherwise it stays a draft).
+    #[serde(default)]
+    publish: bool,
+    #[serde(flatten)]
+    safety: SafetyArgs,
+}
+
+/// A dead end: what did not work, and why.
+#[derive(Debug, Clone, Deserialize, JsonSchema)]
+#[serde(deny_unknown_fields)]
+struct ToolDeadEnd {
+    what: String,
+    why: String,
+}
+
+/// A breakthrough: the insight, its detail, how much it matters.
+#[derive(Debug, Clone, Deserialize, JsonSchema)]
+#[serde(deny_unknown_fields)]
+struct ToolBreakthrough {
+    insight: String,
+    detail: String,
+    /// Default medium.
+    #[serde(default, deserialize_with = "args::closed_opt")]
+    #[schemars(schema_with = "args::closed_schema::<Importance>")]
+    importance: Option<Importance>,
+}
+
+/// A gotcha: the warning, and where it applies.
+#[derive(Debug, Clone, Deserialize, JsonSchema)]
+#[serde(deny_unknown_fields)]
+struct ToolGotcha {
+    warning: String,
+    #[serde(default)]
+    context: Option<String>,
+}
+
+/// An artifact: code in a language, with what it is.
+#[derive(Debug, Clone, Deserialize, JsonSchema)]
+#[serde(deny_unknown_fields)]
+struct ToolArtifact {
+    language: String,
+    code: String,
+    #[serde(default)]
+    description: Option<String>,
+}
+
+/// The `plurum_experience_create` tool.
+pub(crate) async fn tool(ctx: &Ctx, options: ToolOptions) -> anyhow::Result<u8> {
+    let mut body = CreateExperience::new(options.goal).tools(options.tools_used);
+    if let Some(domain) = options.domain {
+        body = body.domain(domain);
+    }
+    if let Some(outcome) = options.outcome {
+        body = body.outcome(outcome);
+    }
+    for d in options.dead_ends {
+        body = body.dead_end(d.what, d.why);
+    }
+    for b in options.breakthroughs {
+        body = body.breakthrough(Breakthrough::new(
+            b.insight,
+            b.detail,
+            b.importance.unwrap_or(Importance::Medium),
+        ));
+    }
+    for g in options.gotchas {
+        body = body.gotcha(g.warning, g.context);
+    }
+    for a in options.artifacts {
+        body = body.artifact(Artifact::new(a.language, a.code, a.description));
+    }
+    if let Some(context) = options.context {
+        body = body.context(context);
+    }
+    if let Some(solution) = options.solution {
+        body = body.solution(solution);
+    }
+    body = body.tags(options.tags);
+    if let Some(visibility) = options.visibility {
+        body = body.visibility(visibility);
+    }
+    create(ctx, body, &options.safety, options.publish).await
 }
