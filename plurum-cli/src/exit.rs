@@ -336,6 +336,78 @@ pub(crate) fn error_lines(error: &anyhow::Error, classified: &Classified, verbos
 mod tests {
     use super::*;
 
+    /// The codes the source can print: `.code("x")`, `"code": "x"`, the
+    /// `(EXIT, "x", ...)` of the classifier and the defaults.
+    fn codes_in_source() -> std::collections::BTreeSet<String> {
+        fn files(dir: &std::path::Path, out: &mut Vec<std::path::PathBuf>) {
+            for entry in std::fs::read_dir(dir).unwrap().flatten() {
+                let path = entry.path();
+                if path.is_dir() {
+                    files(&path, out);
+                } else if path.extension().is_some_and(|e| e == "rs") {
+                    out.push(path);
+                }
+            }
+        }
+        let mut paths = Vec::new();
+        files(
+            &std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("src"),
+            &mut paths,
+        );
+        let mut codes = std::collections::BTreeSet::new();
+        let quoted_after = |text: &str, marker: &str, codes: &mut std::collections::BTreeSet<String>| {
+            for (index, _) in text.match_indices(marker) {
+                let rest = text[index + marker.len()..].trim_start();
+                if let Some(rest) = rest.strip_prefix('"')
+                    && let Some(end) = rest.find('"')
+                    && rest[..end].chars().all(|c| c.is_ascii_lowercase() || c == '_')
+                    && !rest[..end].is_empty()
+                {
+                    codes.insert(rest[..end].to_owned());
+                }
+            }
+        };
+        for path in paths {
+            let whole = std::fs::read_to_string(&path).unwrap();
+            // Tests name made-up codes.
+            let text = whole.split("#[cfg(test)]").next().unwrap_or_default();
+            // The daemon's HTTP API has codes of its own (docs/daemon.md).
+            if path.components().any(|c| c.as_os_str() == "daemon") {
+                continue;
+            }
+            quoted_after(text, ".code(", &mut codes);
+            quoted_after(text, "\"code\":", &mut codes);
+            for exit in ["ERROR,", "USAGE,", "TEMPORARY,", "NOT_AUTHENTICATED,", "INTERRUPTED,"] {
+                quoted_after(text, exit, &mut codes);
+            }
+        }
+        for exit in [ERROR, USAGE, TEMPORARY, NOT_AUTHENTICATED, INTERRUPTED] {
+            codes.insert(default_code(exit).to_owned());
+        }
+        codes
+    }
+
+    #[test]
+    fn every_error_code_is_documented() {
+        let doc = include_str!("../docs/json.md");
+        let table: std::collections::BTreeSet<String> = doc
+            .split("## Error codes")
+            .nth(1)
+            .unwrap()
+            .lines()
+            .filter_map(|l| l.strip_prefix("| `"))
+            .filter_map(|l| l.split('`').next())
+            .map(str::to_owned)
+            .collect();
+        let codes = codes_in_source();
+        assert!(codes.len() >= 20, "found only {codes:?}");
+        let undocumented: Vec<&String> = codes.iter().filter(|c| !table.contains(*c)).collect();
+        assert!(
+            undocumented.is_empty(),
+            "codes missing from docs/json.md: {undocumented:?}"
+        );
+    }
+
     #[test]
     fn one_line_keeps_the_root_cause() {
         let io = std::io::Error::new(

@@ -135,12 +135,87 @@ fn parse(args: &[std::ffi::OsString]) -> Result<Cli, u8> {
         return Err(if error.use_stderr() { exit::USAGE } else { exit::OK });
     }
     let rendered = error.render().to_string();
-    let mut message = rendered
+    let usage = rendered
         .lines()
-        .find(|l| !l.trim().is_empty())
+        .find(|l| l.trim_start().starts_with("Usage:"))
+        .map(|l| l.trim().to_owned());
+    // The command the error is about, from its usage line ("Usage: plurum
+    // session open <TOPIC>" → "plurum session open").
+    let command_path = usage
+        .as_deref()
+        .and_then(|u| u.strip_prefix("Usage: "))
+        .map(|u| {
+            u.split_whitespace()
+                .take_while(|w| !w.starts_with(['<', '[', '-']))
+                .collect::<Vec<_>>()
+                .join(" ")
+        })
+        .filter(|p| !p.is_empty())
+        .unwrap_or_else(|| command_path_of(args));
+    let message = if error.kind() == ErrorKind::DisplayHelpOnMissingArgumentOrSubcommand {
+        // clap rendered the whole help: say what is missing instead.
+        let commands: Vec<&str> = rendered
+            .lines()
+            .skip_while(|l| !l.starts_with("Commands:"))
+            .skip(1)
+            .take_while(|l| l.starts_with("  "))
+            .filter_map(|l| l.split_whitespace().next())
+            .filter(|name| *name != "help")
+            .collect();
+        format!("{command_path} needs a subcommand: one of {}", commands.join(", "))
+    } else {
+        usage_message(&rendered)
+    };
+    // People read stderr even when a program reads stdout.
+    eprintln!("error: {message}");
+    let mut body = serde_json::json!({
+        "code": "usage",
+        "message": message,
+        "hint": format!("see '{command_path} --help'"),
+    });
+    if let Some(usage) = usage {
+        body["details"] = serde_json::json!({ "usage": usage });
+    }
+    output::Sink::process().json_document(&serde_json::json!({ "error": body }));
+    Err(exit::USAGE)
+}
+
+/// The subcommands named in the arguments ("plurum search"), for a hint.
+fn command_path_of(args: &[std::ffi::OsString]) -> String {
+    let root = Cli::command();
+    let mut command = &root;
+    let mut path = vec!["plurum".to_owned()];
+    for arg in args.iter().skip(1).take_while(|a| *a != "--") {
+        let arg = arg.to_string_lossy();
+        if let Some(sub) = command.find_subcommand(arg.as_ref()) {
+            path.push(sub.get_name().to_owned());
+            command = sub;
+        }
+    }
+    path.join(" ")
+}
+
+/// clap's error as one line: its first line, with what a list after a
+/// colon names ("the following required arguments were not provided:
+/// --goal <GOAL>") and the values a closed set takes.
+fn usage_message(rendered: &str) -> String {
+    let mut lines = rendered.lines().skip_while(|l| l.trim().is_empty());
+    let mut message = lines
+        .next()
         .unwrap_or("invalid usage")
+        .trim()
         .trim_start_matches("error: ")
         .to_owned();
+    if message.ends_with(':') {
+        let listed: Vec<&str> = lines
+            .take_while(|l| l.starts_with(' ') && !l.trim().is_empty())
+            .map(str::trim)
+            .collect();
+        if !listed.is_empty() {
+            message.push(' ');
+            message.push_str(&listed.join(", "));
+        }
+    }
     // A bad value of a closed set: name the values it takes.
     if let Some(values) = rendered
         .lines()
@@ -149,20 +224,7 @@ fn parse(args: &[std::ffi::OsString]) -> Result<Cli, u8> {
     {
         message.push_str(&format!(" (possible values: {values})"));
     }
-    let usage = rendered
-        .lines()
-        .find(|l| l.trim_start().starts_with("Usage:"))
-        .map(|l| l.trim().to_owned());
-    let mut body = serde_json::json!({
-        "code": "usage",
-        "message": message,
-        "hint": "see 'plurum <command> --help'",
-    });
-    if let Some(usage) = usage {
-        body["details"] = serde_json::json!({ "usage": usage });
-    }
-    output::Sink::process().json_document(&serde_json::json!({ "error": body }));
-    Err(exit::USAGE)
+    message
 }
 
 /// `plurum --version --json` (or `--jq EXPR`): the build as one document.

@@ -64,3 +64,51 @@ fn every_command_has_an_example_and_no_key_in_its_help() {
     }
     assert!(seen > 35, "walked only {seen} commands");
 }
+
+/// A usage error names what is wrong in `message` (what is missing, the
+/// values a closed set takes, the subcommands), its hint names the command
+/// (never a `<command>` placeholder), and people see it on stderr even
+/// under `--json`.
+#[test]
+fn usage_errors_say_what_to_fix() {
+    let run = |args: &[&str]| {
+        let output = Command::new(env!("CARGO_BIN_EXE_plurum"))
+            .arg("--json")
+            .args(args)
+            .env("PLURUM_API_URL", "http://127.0.0.1:9/api/v1")
+            .env("PLURUM_NO_KEYRING", "1")
+            .output()
+            .unwrap();
+        assert_eq!(output.status.code(), Some(2), "{args:?}");
+        let document: serde_json::Value = serde_json::from_slice(&output.stdout).unwrap();
+        let error = document["error"].clone();
+        assert_eq!(error["code"], "usage", "{args:?}");
+        let stderr = String::from_utf8(output.stderr).unwrap();
+        let message = error["message"].as_str().unwrap().to_owned();
+        assert!(
+            stderr.contains(&message),
+            "{args:?}: stderr {stderr:?} lacks {message:?}"
+        );
+        let hint = error["hint"].as_str().unwrap().to_owned();
+        assert!(!hint.contains("<command>"), "{args:?}: {hint}");
+        (message, hint)
+    };
+    let (message, hint) = run(&["session", "open"]);
+    assert!(message.contains("<TOPIC>"), "{message}");
+    assert_eq!(hint, "see 'plurum session open --help'");
+    let (message, _) = run(&["experience", "create"]);
+    assert!(message.contains("--goal"), "{message}");
+    let (message, hint) = run(&["session", "log"]);
+    assert!(message.contains("dead-end") && message.contains("note"), "{message}");
+    assert_eq!(hint, "see 'plurum session log --help'");
+    let (message, _) = run(&["session", "close", "--outcome", "maybe"]);
+    assert!(
+        message.contains("possible values") && message.contains("success"),
+        "{message}"
+    );
+    let (message, hint) = run(&["search", "pooling", "--limit", "900"]);
+    assert!(message.contains("900"), "{message}");
+    assert_eq!(hint, "see 'plurum search --help'");
+    let (_, hint) = run(&["no-such-command"]);
+    assert_eq!(hint, "see 'plurum --help'");
+}
