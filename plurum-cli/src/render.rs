@@ -140,8 +140,12 @@ impl SessionNames {
 pub(crate) fn describe_event(event: &PulseEvent, names: &SessionNames) -> String {
     match event {
         PulseEvent::ContributionReceived(c) => format!(
-            "{} on your session {}: {}",
+            "{}{} on your session {}: {}",
             c.contribution_type,
+            c.contributor_agent_id
+                .as_ref()
+                .map(|a| format!(" from {}", agent(a.as_str())))
+                .unwrap_or_default(),
             names.label(c.session_id.as_str()),
             clip(c.text().unwrap_or(&c.content.to_string()), 100)
         ),
@@ -166,6 +170,12 @@ pub(crate) fn describe_event(event: &PulseEvent, names: &SessionNames) -> String
     }
 }
 
+/// Another agent as people see it: "agent " and the first 8 characters of
+/// its id (the API names other agents by id only).
+pub(crate) fn agent(id: &str) -> String {
+    format!("agent {}", short(id))
+}
+
 /// The first 8 characters of an id.
 pub(crate) fn short(id: &str) -> &str {
     id.get(..8).unwrap_or(id)
@@ -183,6 +193,7 @@ pub(crate) fn event_json(
     names: &SessionNames,
 ) -> Value {
     let session = event.session_id().map(|s| s.as_str().to_owned());
+    let from = event.agent_id().map(|a| a.as_str().to_owned());
     json!({
         "id": id,
         "short_id": id.map(short),
@@ -191,6 +202,8 @@ pub(crate) fn event_json(
         "created_at": rfc3339_text(created_at),
         "session_id": session,
         "session_short_id": session.as_deref().and_then(|s| names.short(s)),
+        "from": from,
+        "from_short": from.as_deref().map(short),
         "source": source,
     })
 }

@@ -40,7 +40,11 @@ pub(crate) enum Attention {
         session_short_id: Option<String>,
         #[serde(skip_serializing_if = "Option::is_none")]
         session_topic: Option<String>,
+        /// The contributing agent's id (the API names it by id only).
         from: Option<String>,
+        /// Its first 8 characters, as people see it.
+        #[serde(skip_serializing_if = "Option::is_none")]
+        from_short: Option<String>,
         text: String,
     },
     ReportsRejected {
@@ -108,9 +112,13 @@ impl Attention {
                 session_short_id,
                 session_topic,
                 text,
+                from_short,
                 ..
             } => format!(
-                "another agent contributed a warning to your session {}{}: {}",
+                "{} contributed a warning to your session {}{}: {}",
+                from_short
+                    .as_deref()
+                    .map_or_else(|| "another agent".to_owned(), |s| format!("agent {s}")),
                 session_short_id.as_deref().unwrap_or(crate::render::short(session_id)),
                 session_topic
                     .as_deref()

@@ -97,6 +97,10 @@ fn count(step: &mut InboxStep, event: &InboxEvent, kept_id: Option<String>, name
                     session_short_id: names.short(c.session_id.as_str()).map(str::to_owned),
                     session_topic: names.topic(c.session_id.as_str()).map(str::to_owned),
                     from: c.contributor_agent_id.as_ref().map(ToString::to_string),
+                    from_short: c
+                        .contributor_agent_id
+                        .as_ref()
+                        .map(|a| crate::render::short(a.as_str()).to_owned()),
                     text: c.text().map(str::to_owned).unwrap_or_else(|| c.content.to_string()),
                 });
             }

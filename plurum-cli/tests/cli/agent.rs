@@ -115,10 +115,15 @@ fn every_id_the_cli_prints_is_accepted_back() {
         .args(["session", "contributions", &short])
         .output()
         .unwrap();
+    // People see it short: the first 8 characters, as everywhere.
     assert!(
-        stdout(&table).contains(helper["id"].as_str().unwrap()),
+        stdout(&table).contains(&helper["id"].as_str().unwrap()[..8]),
         "{}",
         stdout(&table)
+    );
+    assert_eq!(
+        contributions["items"][0]["contributor_short_id"],
+        helper["id"].as_str().unwrap()[..8]
     );
 
     // Experience ids printed by close, search (through --jq), list and get

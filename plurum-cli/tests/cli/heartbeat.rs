@@ -281,12 +281,34 @@ fn what_the_human_should_know_is_exit_3() {
     ]);
     let output = world.plurum().args(["-q", "heartbeat"]).output().unwrap();
     assert_eq!(output.status.code(), Some(3));
+    // The critic by its short agent id: the API names other agents by id only.
+    let critic = world.json(&["--profile", "critic", "whoami"])["id"].as_str().unwrap()[..8].to_owned();
     assert_eq!(
         String::from_utf8(output.stdout).unwrap(),
         format!(
-            "Tell your human: another agent contributed a warning to your session {short} (\"Replay the dead-letter queue\"): The DLQ holds poison messages.\n"
+            "Tell your human: agent {critic} contributed a warning to your session {short} (\"Replay the dead-letter queue\"): The DLQ holds poison messages.\n"
         )
     );
+    let beat = world.json(&["heartbeat"]);
+    let warning = beat["needs_human"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|n| n["kind"] == "warning_contributed")
+        .unwrap()
+        .clone();
+    assert_eq!(warning["from_short"], critic.as_str(), "{warning}");
+    assert!(warning["from"].as_str().unwrap().starts_with(&critic));
+    let contributions = world.json(&["session", "contributions", short]);
+    assert_eq!(contributions["items"][0]["contributor_short_id"], critic.as_str());
+    let listed = world
+        .plurum()
+        .args(["session", "contributions", short])
+        .output()
+        .unwrap();
+    assert!(String::from_utf8(listed.stdout).unwrap().contains(&critic));
+    let inbox = world.json(&["inbox"]);
+    assert_eq!(inbox["events"][0]["from_short"], critic.as_str(), "{inbox}");
 }
 
 #[test]
@@ -668,7 +690,8 @@ fn the_demo_walks_the_whole_loop() {
         "Queued the report on",
         "Plurum heartbeat: ",
         "reported 1 queued outcome(s)",
-        "Tell your human: another agent contributed a warning",
+        "Tell your human: agent ",
+        "contributed a warning to your session",
         "(exit code 3)",
         "success 100% of 1 report(s)",
     ] {

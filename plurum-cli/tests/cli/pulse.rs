@@ -156,7 +156,11 @@ fn watch_prints_one_line_per_event_for_people() {
         "warning",
     ]);
     let line = watch.next_line();
-    assert!(line.starts_with("warning on your session"), "{line}");
+    let actor = world.json(&["--profile", "actor", "whoami"])["id"].as_str().unwrap()[..8].to_owned();
+    assert!(
+        line.starts_with(&format!("warning from agent {actor} on your session")),
+        "{line}"
+    );
     assert!(line.ends_with("Key it on Cargo.lock"), "{line}");
     let (code, _) = watch.interrupt();
     assert_eq!(code, 130);

@@ -191,6 +191,18 @@ impl PulseEvent {
         }
     }
 
+    /// The agent the event comes from: who contributed, or who opened or
+    /// closed the session (when the server says; the API names other agents
+    /// by id only).
+    pub fn agent_id(&self) -> Option<&AgentId> {
+        match self {
+            Self::ContributionReceived(c) => c.contributor_agent_id.as_ref(),
+            Self::SessionOpened(s) => s.agent_id.as_ref(),
+            Self::SessionClosed(s) => s.agent_id.as_ref(),
+            Self::Unknown { .. } => None,
+        }
+    }
+
     /// The session the event is about.
     pub fn session_id(&self) -> Option<&SessionId> {
         match self {

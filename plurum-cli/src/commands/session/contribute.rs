@@ -82,11 +82,20 @@ pub(crate) async fn contributions(ctx: &Ctx, options: ContributionsOptions) -> a
         .out
         .spin("fetching", client.sessions().contributions(target.id.as_str()))
         .await?;
-    // Every list prints an object with `items` (this one is not paged).
+    // Every list prints an object with `items` (this one is not paged);
+    // each contributor also by its short id, as people see it.
+    let items: Vec<serde_json::Value> = list
+        .iter()
+        .map(|c| {
+            let mut item = serde_json::to_value(c).unwrap_or_default();
+            item["contributor_short_id"] = json!(crate::render::short(c.contributor_agent_id.as_str()));
+            item
+        })
+        .collect();
     let value = json!({
         "session_id": target.id,
         "session_short_id": target.short_id,
-        "items": list,
+        "items": items,
         "total": list.len(),
     });
     ctx.out.emit(&value, || {
@@ -98,7 +107,7 @@ pub(crate) async fn contributions(ctx: &Ctx, options: ContributionsOptions) -> a
             .map(|c| {
                 vec![
                     c.contribution_type.to_string(),
-                    c.contributor_agent_id.to_string(),
+                    crate::render::short(c.contributor_agent_id.as_str()).to_owned(),
                     c.created_at.map(age).unwrap_or_default(),
                     clip(c.text().unwrap_or(&c.content.to_string()), 80),
                 ]
