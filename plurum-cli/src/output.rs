@@ -56,7 +56,14 @@ struct SinkInner {
     document: Mutex<Option<Document>>,
     /// What went wrong with the state files during the run.
     notices: Notices,
+    /// `--log-file`: stderr's lines go there instead, timestamped.
+    log: Mutex<Option<std::path::PathBuf>>,
 }
+
+/// How large a `--log-file` grows before its older half is set aside (as
+/// `FILE.1`, replacing the one before): the log of a cron line stays under
+/// 2 MiB in all, however long it runs.
+pub(crate) const LOG_CAP: u64 = 1024 * 1024;
 
 impl Sink {
     /// The process's stdout and stderr.
@@ -110,6 +117,12 @@ impl Sink {
     /// Writes a line for people to stderr: control characters removed, keys scrubbed.
     pub(crate) fn eprint(&self, text: &str) {
         let line = clean(&crate::logging::scrub(text)).into_owned();
+        let log = self.inner.log.lock().unwrap_or_else(PoisonError::into_inner).clone();
+        if let Some(path) = log
+            && append_log(&path, &line).is_ok()
+        {
+            return;
+        }
         match &self.inner.buffers {
             Some(buffers) => {
                 let mut buffers = buffers.lock().unwrap_or_else(PoisonError::into_inner);
@@ -118,6 +131,15 @@ impl Sink {
             }
             None => eprintln!("{line}"),
         }
+    }
+
+    /// From now on, what goes to stderr is appended to `path` instead, each
+    /// line with its time (`--log-file`; the file is 0600 and capped at
+    /// [`LOG_CAP`]). A file that cannot be written leaves stderr as it was.
+    pub(crate) fn log_to(&self, path: std::path::PathBuf) -> anyhow::Result<()> {
+        append_log(&path, "")?;
+        *self.inner.log.lock().unwrap_or_else(PoisonError::into_inner) = Some(path);
+        Ok(())
     }
 
     fn hold(&self, document: Document) {
@@ -422,6 +444,34 @@ pub(crate) fn table(headers: &[&str], rows: &[Vec<String>]) -> String {
     out.join("\n")
 }
 
+/// How wide a table for people may be: the terminal's width, `COLUMNS`
+/// when stdout is no terminal but the shell says, else 100 (an agent's
+/// shell reads pipes: a 400-column line helps nobody there either).
+pub(crate) fn table_width() -> usize {
+    if stdout_is_terminal()
+        && let Some((terminal_size::Width(width), _)) = terminal_size::terminal_size()
+    {
+        return usize::from(width).max(40);
+    }
+    std::env::var("COLUMNS")
+        .ok()
+        .and_then(|c| c.parse::<usize>().ok())
+        .filter(|w| *w >= 40)
+        .unwrap_or(100)
+}
+
+/// One line of a text, cut to `max` characters with an ellipsis, wherever
+/// it goes (for tables that must fit [`table_width`]).
+pub(crate) fn cut(text: &str, max: usize) -> String {
+    let single: String = text.split_whitespace().collect::<Vec<_>>().join(" ");
+    if single.chars().count() <= max {
+        single
+    } else {
+        let cut: String = single.chars().take(max.saturating_sub(1)).collect();
+        format!("{cut}…")
+    }
+}
+
 /// One line of a text, cut to `max` characters with an ellipsis on a
 /// terminal (a pipe or a file gets it whole).
 pub(crate) fn clip(text: &str, max: usize) -> String {
@@ -443,4 +493,72 @@ pub(crate) fn age(ts: time::OffsetDateTime) -> String {
         3600..=86_399 => format!("{} h", secs / 3600),
         _ => format!("{} d", secs / 86_400),
     }
+}
+
+/// A warning shown once per machine (a marker in the config folder, under
+/// `.notices/`): a change to get used to, or a fallback worth knowing about
+/// once, not at every run.
+pub(crate) fn say_once(name: &str, text: &str) {
+    let Ok(paths) = crate::paths::Paths::resolve() else {
+        return;
+    };
+    let marker = paths.config_dir.join(".notices").join(name);
+    if marker.exists() {
+        return;
+    }
+    eprint_clean(&format!("warning: {text}"));
+    if let Some(dir) = marker.parent() {
+        let _ = std::fs::create_dir_all(dir);
+    }
+    let _ = std::fs::write(&marker, b"shown\n");
+}
+
+/// After a key was stored: where, when the OS keyring could not take it.
+/// Said once per machine (every later key lands in the same place, and
+/// `stored_in` says it in JSON); nothing when the keyring was turned off on
+/// purpose (`PLURUM_NO_KEYRING`).
+pub(crate) fn keyring_fallback(problem: Option<&str>, stored: &dyn std::fmt::Display) {
+    let Some(problem) = problem else { return };
+    if problem.contains("PLURUM_NO_KEYRING") {
+        return;
+    }
+    say_once(
+        "keyring-fallback",
+        &format!(
+            "the OS keyring is not available ({problem}); keys are stored in {stored} (readable only by you). Said once."
+        ),
+    );
+}
+
+/// Appends `text` to a log file, each line after an RFC 3339 time (nothing
+/// for an empty text: the file is only created). Past [`LOG_CAP`] the file
+/// moves to `FILE.1` first.
+fn append_log(path: &std::path::Path, text: &str) -> anyhow::Result<()> {
+    use anyhow::Context as _;
+    use std::io::Write as _;
+    if std::fs::metadata(path).is_ok_and(|m| m.len() > LOG_CAP) {
+        let mut aside = path.as_os_str().to_owned();
+        aside.push(".1");
+        let _ = std::fs::rename(path, aside);
+    }
+    if let Some(dir) = path.parent().filter(|d| !d.as_os_str().is_empty()) {
+        crate::paths::create_private_dir(dir)?;
+    }
+    let mut options = std::fs::OpenOptions::new();
+    options.create(true).append(true);
+    #[cfg(unix)]
+    {
+        use std::os::unix::fs::OpenOptionsExt as _;
+        options.mode(0o600);
+    }
+    let mut file = options
+        .open(path)
+        .with_context(|| format!("could not open the log file {}", path.display()))?;
+    let now = crate::state::rfc3339_text(crate::state::now());
+    let mut out = String::new();
+    for line in text.lines() {
+        out.push_str(&format!("{now} {line}\n"));
+    }
+    file.write_all(out.as_bytes())
+        .with_context(|| format!("could not write the log file {}", path.display()))
 }

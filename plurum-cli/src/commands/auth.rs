@@ -203,11 +203,7 @@ async fn import(
         })?;
     let backup = backup_other_key(ctx, &key)?;
     let (stored, keyring_problem) = ctx.secrets().store(&key)?;
-    if let Some(problem) = keyring_problem {
-        ctx.out.warn(&format!(
-            "the OS keyring is not available ({problem}); the key is stored in {stored} (readable only by you)"
-        ));
-    }
+    crate::output::keyring_fallback(keyring_problem.as_deref(), &stored);
     let value = json!({
         "agent": me,
         "profile": ctx.profile,
@@ -301,11 +297,7 @@ async fn login(ctx: &Ctx) -> anyhow::Result<u8> {
         .await?;
     let backup = backup_other_key(ctx, &key)?;
     let (stored, keyring_problem) = ctx.secrets().store(&key)?;
-    if let Some(problem) = keyring_problem {
-        ctx.out.warn(&format!(
-            "the OS keyring is not available ({problem}); the key is stored in {stored} (readable only by you)"
-        ));
-    }
+    crate::output::keyring_fallback(keyring_problem.as_deref(), &stored);
     if let Some(backup) = &backup {
         ctx.out
             .note(&format!("The profile's previous key is saved in {}.", backup.display()));
@@ -433,11 +425,7 @@ async fn rotate(ctx: &Ctx, show_key: bool) -> anyhow::Result<u8> {
             ));
         }
     };
-    if let Some(problem) = keyring_problem {
-        ctx.out.warn(&format!(
-            "the OS keyring is not available ({problem}); the new key is stored in {stored} (readable only by you)"
-        ));
-    }
+    crate::output::keyring_fallback(keyring_problem.as_deref(), &stored);
     match source {
         Some(KeySource::Env) => ctx
             .out

@@ -136,7 +136,7 @@ pub(crate) fn flags_after_values(args: Vec<std::ffi::OsString>) -> Vec<std::ffi:
         return args;
     }
     if !moved_global.is_empty() {
-        say_once(
+        crate::output::say_once(
             "config-set-flags",
             "flags after the values of 'plurum config set' are flags now (they used to be stored as values); put -- before a value that starts with --",
         );
@@ -148,20 +148,6 @@ pub(crate) fn flags_after_values(args: Vec<std::ffi::OsString>) -> Vec<std::ffi:
     out.extend(moved_local);
     out.extend(kept[position + 2..].iter().cloned());
     out
-}
-
-/// A warning shown once per machine (a marker in the config folder).
-fn say_once(name: &str, text: &str) {
-    let Ok(paths) = Paths::resolve() else { return };
-    let marker = paths.config_dir.join(".notices").join(name);
-    if marker.exists() {
-        return;
-    }
-    crate::output::eprint_clean(&format!("warning: {text}"));
-    if let Some(dir) = marker.parent() {
-        let _ = std::fs::create_dir_all(dir);
-    }
-    let _ = std::fs::write(&marker, b"shown\n");
 }
 
 /// Where a value comes from.
@@ -211,12 +197,27 @@ pub(crate) fn run(command: Command, options: &Options) -> anyhow::Result<u8> {
                 "warnings": config.warnings,
             });
             out.emit(&value, || {
+                // The table fits the terminal (or 100 columns): a long value
+                // is cut, 'plurum config get KEY' shows it whole.
+                let key_width = rows
+                    .iter()
+                    .map(|r| r["key"].as_str().unwrap_or_default().len())
+                    .max()
+                    .unwrap_or(3);
+                let from_width = rows
+                    .iter()
+                    .map(|r| r["source"].as_str().unwrap_or_default().len())
+                    .max()
+                    .unwrap_or(4);
+                let value_width = crate::output::table_width()
+                    .saturating_sub(key_width + from_width + 4)
+                    .max(8);
                 let lines: Vec<Vec<String>> = rows
                     .iter()
                     .map(|row| {
                         vec![
                             row["key"].as_str().unwrap_or_default().to_owned(),
-                            crate::output::clip(&shown(&row["value"]), 60),
+                            crate::output::cut(&shown(&row["value"]), value_width),
                             row["source"].as_str().unwrap_or_default().to_owned(),
                         ]
                     })

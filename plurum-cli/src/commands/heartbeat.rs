@@ -75,6 +75,11 @@ pub(crate) struct Args {
     #[serde(skip)]
     #[schemars(skip)]
     notify: Option<String>,
+    /// Append what would go to stderr to this file instead, each line with its time; past 1 MiB the older part moves to FILE.1 (what --print-cron uses).
+    #[arg(long, value_name = "FILE")]
+    #[serde(skip)]
+    #[schemars(skip)]
+    log_file: Option<std::path::PathBuf>,
     /// Acknowledge these items of needs_human (ids as listed; the first 8 characters are enough) instead of running the heartbeat.
     #[arg(long, value_name = "ID", num_args = 1.., conflicts_with_all = ["query", "if_due", "print_cron", "ack_all"])]
     #[serde(default)]
@@ -93,6 +98,9 @@ pub(crate) async fn run(args: Args, ctx: &Ctx) -> anyhow::Result<u8> {
     // When this run began: the next one is due an interval after it,
     // whatever the jitter and the run itself take.
     let started_at = crate::state::now();
+    if let Some(path) = &args.log_file {
+        ctx.out.sink().log_to(path.clone())?;
+    }
     if let Some(query) = &args.query {
         plurum_sdk::types::SearchExperiences::new(query.clone())
             .validate()
@@ -303,7 +311,7 @@ async fn beat(args: Args, ctx: &Ctx, state_file: &StateFile, started_at: crate::
             ));
         }
         for error in &beat.details {
-            eprintln!("heartbeat: {error}");
+            ctx.out.sink().eprint(&format!("heartbeat: {error}"));
         }
     }
     Ok(beat.code)

@@ -101,11 +101,7 @@ pub(crate) async fn run(args: Args, ctx: &Ctx) -> anyhow::Result<u8> {
             ));
         }
     };
-    if let Some(problem) = keyring_problem {
-        ctx.out.warn(&format!(
-            "the OS keyring is not available ({problem}); the key is stored in {stored} (readable only by you)"
-        ));
-    }
+    crate::output::keyring_fallback(keyring_problem.as_deref(), &stored);
     if crate::secrets::env_key().is_some() {
         ctx.out
             .warn("PLURUM_API_KEY is set and overrides the stored key for this shell");

@@ -104,8 +104,9 @@ fn key_advice(source: Option<&KeySource>) -> (String, Option<String>) {
 
 /// The crontab entry of `--print-cron`: a comment, then the line. stdout is
 /// kept, so cron mails what `-q` prints (the "tell your human" lines; set
-/// MAILTO) unless `--notify` hands them to a command; stderr goes to the
-/// profile's heartbeat.log.
+/// MAILTO) unless `--notify` hands them to a command; what goes to stderr
+/// goes to the profile's heartbeat.log, written by plurum itself
+/// (`--log-file`: timestamped, capped at 1 MiB plus one older file).
 pub(crate) fn cron_line(ctx: &Ctx, interval: Duration, key_source: Option<&KeySource>, notify: Option<&str>) -> String {
     let minutes = (interval.as_secs() / 60).max(1);
     let schedule = if minutes < 60 && 60 % minutes == 0 {
@@ -144,7 +145,7 @@ pub(crate) fn cron_line(ctx: &Ctx, interval: Duration, key_source: Option<&KeySo
         "# plurum heartbeat for profile '{profile}' every {every}.\n\
          {advice}\n\
          {delivery}\n\
-         {schedule} {env}{exe} --profile {profile} {key_flag}heartbeat --if-due --interval {minutes}m --jitter {jitter}s -q{notify_flag} 2>> {log}",
+         {schedule} {env}{exe} --profile {profile} {key_flag}heartbeat --if-due --interval {minutes}m --jitter {jitter}s -q{notify_flag} --log-file {log}",
         profile = ctx.profile,
         every = format_duration(Duration::from_secs(minutes * 60)),
         exe = shell_quote(&exe),

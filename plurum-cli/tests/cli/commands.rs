@@ -29,9 +29,10 @@ fn register_stores_the_key_before_printing_and_only_shows_it_on_request() {
     assert!(key.starts_with("plrm_live_") && key.len() == 53);
     assert_eq!(json["api_key_prefix"], format!("{}...", &key[..16]));
     assert!(!String::from_utf8_lossy(&output.stdout).contains(&key));
-    // The keyring is unavailable (PLURUM_NO_KEYRING): the 0600 file, with a warning.
+    // The keyring is turned off on purpose (PLURUM_NO_KEYRING): the 0600
+    // file, and no warning about what was asked for.
     let stderr = String::from_utf8_lossy(&output.stderr);
-    assert!(stderr.contains("warning: the OS keyring is not available"), "{stderr}");
+    assert!(!stderr.contains("keyring"), "{stderr}");
     assert_eq!(mode(&world.config_dir().join("credentials.toml")), 0o600);
     assert_eq!(mode(&world.config_dir()), 0o700);
 
@@ -922,6 +923,29 @@ fn without_a_reachable_keyring_the_key_goes_to_the_private_file() {
     let stderr = String::from_utf8_lossy(&output.stderr);
     assert!(stderr.contains("the OS keyring is not available ("), "{stderr}");
     assert_eq!(mode(&world.config_dir().join("credentials.toml")), 0o600);
+    // Said once: the next key stored the same way goes without it.
+    let again = world
+        .plurum()
+        .env_remove("PLURUM_NO_KEYRING")
+        .env("DBUS_SESSION_BUS_ADDRESS", "unix:path=/nonexistent/plurum-test-bus")
+        .env("XDG_RUNTIME_DIR", world.dir.path())
+        .args([
+            "--json",
+            "--profile",
+            "second",
+            "register",
+            "--name",
+            "Probe",
+            "--username",
+            "probe-two",
+        ])
+        .output()
+        .unwrap();
+    assert!(again.status.success(), "{}", String::from_utf8_lossy(&again.stderr));
+    let stderr = String::from_utf8_lossy(&again.stderr);
+    assert!(!stderr.contains("keyring"), "said twice: {stderr}");
+    let json: Value = serde_json::from_slice(&again.stdout).unwrap();
+    assert_eq!(json["stored_in"], "file");
 }
 
 #[test]

@@ -240,3 +240,27 @@ fn flags_after_the_values_of_config_set_are_flags() {
         "nothing was written"
     );
 }
+
+#[test]
+fn config_list_fits_the_width_it_is_given() {
+    let world = World::new();
+    for (columns, width) in [(None, 100), (Some("60"), 60), (Some("200"), 200)] {
+        let mut command = world.plurum();
+        command.env_remove("COLUMNS");
+        if let Some(columns) = columns {
+            command.env("COLUMNS", columns);
+        }
+        let output = command.args(["config", "list"]).output().unwrap();
+        let text = String::from_utf8(output.stdout).unwrap();
+        let widest = text.lines().map(|l| l.chars().count()).max().unwrap();
+        assert!(widest <= width, "{widest} > {width} columns:\n{text}");
+        // A long value is cut where it must be, and whole in JSON and get.
+        let line = text
+            .lines()
+            .find(|l| l.starts_with("daemon.mutator.allowed_fields"))
+            .unwrap();
+        assert!(line.contains('…') || width >= 200, "{line}");
+    }
+    let whole = world.json(&["config", "get", "daemon.mutator.allowed_fields"]);
+    assert!(whole["value"].as_array().unwrap().len() > 5, "{whole}");
+}

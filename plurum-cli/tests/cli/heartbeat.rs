@@ -707,7 +707,7 @@ fn the_demo_walks_the_whole_loop() {
 }
 
 /// The arguments of a printed crontab line's command (after the schedule,
-/// the environment assignments and the binary, up to the stderr redirect).
+/// the environment assignments and the binary).
 fn cron_args(line: &str) -> Vec<String> {
     let words = shlex::split(line).expect("a crontab line a shell can read");
     let after_schedule = &words[5..];
@@ -716,9 +716,8 @@ fn cron_args(line: &str) -> Vec<String> {
         .skip_while(|w| w.contains('=') && !w.starts_with('-'));
     let exe = rest.next().expect("the binary");
     assert!(exe.ends_with("plurum"), "{exe}");
-    rest.take_while(|w| !w.starts_with("2>>") && *w != "2>>")
-        .cloned()
-        .collect()
+    assert!(!rest.clone().any(|w| w.contains('>')), "no redirection: {line}");
+    rest.cloned().collect()
 }
 
 /// Moves `lastPlurumCheck` back by `by`, as if that much time had passed.
@@ -742,11 +741,9 @@ fn the_printed_cron_line_runs_at_the_rate_it_promises() {
     let crontab = printed["crontab"].as_str().unwrap();
     let line = printed["line"].as_str().unwrap();
     assert!(line.starts_with("*/30 * * * * "), "{line}");
-    // stdout is kept for cron's mail; only stderr goes to the log.
-    assert!(
-        line.contains(" 2>> ") && !line.contains(" >> ") && !line.contains("2>&1"),
-        "{line}"
-    );
+    // stdout is kept for cron's mail; what goes to stderr plurum writes to
+    // its log itself (no shell redirection).
+    assert!(line.contains(" --log-file ") && !line.contains('>'), "{line}");
     // The key is in credentials.toml: nothing to do, and no PLURUM_API_KEY advice.
     assert!(crontab.contains("nothing to do"), "{crontab}");
     assert!(!crontab.contains("PLURUM_API_KEY"), "{crontab}");
@@ -790,6 +787,56 @@ fn the_printed_cron_line_runs_at_the_rate_it_promises() {
     let early = world.plurum().args(&args).output().unwrap();
     assert!(early.status.success());
     assert_eq!(world.state("default")["lastPlurumCheck"], ran, "not due twice in a row");
+}
+
+#[test]
+fn the_cron_log_is_timestamped_short_and_capped() {
+    let world = World::new();
+    world.register("default", "logger");
+    let printed = world.json(&["heartbeat", "--print-cron"]);
+    let args = cron_args(printed["line"].as_str().unwrap());
+    let log = std::path::PathBuf::from(&args[args.iter().position(|a| a == "--log-file").unwrap() + 1]);
+    let args: Vec<String> = args
+        .into_iter()
+        .map(|a| {
+            if a.ends_with('s') && a.starts_with(char::is_numeric) {
+                "0s".to_owned()
+            } else {
+                a
+            }
+        })
+        .collect();
+    // A failing run: nothing on stderr, a few timestamped lines in the log.
+    world.faults().fail_all(503);
+    let output = world.plurum().args(&args).output().unwrap();
+    world.faults().clear();
+    assert_eq!(
+        output.status.code(),
+        Some(5),
+        "{}",
+        String::from_utf8_lossy(&output.stderr)
+    );
+    assert!(output.stderr.is_empty(), "{}", String::from_utf8_lossy(&output.stderr));
+    let text = std::fs::read_to_string(&log).unwrap();
+    let lines: Vec<&str> = text.lines().collect();
+    assert!(!lines.is_empty() && lines.len() <= 6, "{} lines:\n{text}", lines.len());
+    for line in &lines {
+        let stamp = line.split(' ').next().unwrap();
+        assert!(
+            time::OffsetDateTime::parse(stamp, &time::format_description::well_known::Rfc3339).is_ok(),
+            "not timestamped: {line}"
+        );
+    }
+    assert!(text.contains(" heartbeat: key: server error (503)"), "{text}");
+    assert_eq!(crate::common::mode(&log), 0o600);
+    // Past 1 MiB the log moves aside (once), and starts again.
+    std::fs::write(&log, vec![b'x'; 1024 * 1024 + 1]).unwrap();
+    world.faults().fail_all(503);
+    world.plurum().args(&args).output().unwrap();
+    world.faults().clear();
+    let aside = std::path::PathBuf::from(format!("{}.1", log.display()));
+    assert_eq!(std::fs::metadata(&aside).unwrap().len(), 1024 * 1024 + 1);
+    assert!(std::fs::metadata(&log).unwrap().len() < 4096);
 }
 
 #[test]
