@@ -366,7 +366,7 @@ fn parse_error(path: &Path, text: &str, error: &toml::de::Error) -> anyhow::Erro
 impl Config {
     /// Reads the file; a missing file is an empty configuration.
     pub(crate) fn load(path: &Path) -> anyhow::Result<Self> {
-        match std::fs::read_to_string(path) {
+        match crate::files::read_regular_string(path, crate::files::MAX_CONFIG) {
             Ok(text) => {
                 let table: toml::Table = toml::from_str(&text).map_err(|e| parse_error(path, &text, &e))?;
                 Ok(read_config(table))

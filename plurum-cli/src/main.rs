@@ -10,6 +10,7 @@ mod config;
 mod context;
 mod daemon;
 mod exit;
+mod files;
 mod heartbeat;
 mod interest;
 mod jq;

@@ -133,7 +133,7 @@ impl<'a> Secrets<'a> {
             return Ok(Some((key, KeySource::Env)));
         }
         if let Some(path) = key_file {
-            let text = std::fs::read_to_string(path)
+            let text = crate::files::read_regular_string(path, crate::files::MAX_SECRET)
                 .with_context(|| format!("could not read the key file {}", path.display()))?;
             anyhow::ensure!(!text.trim().is_empty(), "the key file {} is empty", path.display());
             return Ok(Some((ApiKey::new(text), KeySource::KeyFile(path.to_owned()))));
@@ -189,7 +189,7 @@ impl<'a> Secrets<'a> {
 
     fn read_file(&self) -> anyhow::Result<CredentialsFile> {
         let path = self.paths.credentials_file();
-        match std::fs::read_to_string(&path) {
+        match crate::files::read_regular_string(&path, crate::files::MAX_CONFIG) {
             Ok(text) => {
                 warn_if_shared(&path);
                 toml::from_str(&text).map_err(|e| unquoted_parse_error(&path, &text, &e))

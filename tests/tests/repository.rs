@@ -133,3 +133,30 @@ fn the_daemon_guide_shows_the_daemons_defaults() {
         );
     }
 }
+
+/// How many reports a flush sends at once is one number: the code's
+/// constant, and what the guide and the heartbeat benchmark say.
+#[test]
+fn the_flush_concurrency_is_one_number() {
+    let code = read("plurum-cli/src/outbox.rs");
+    let declared = code
+        .lines()
+        .find_map(|l| l.trim().strip_prefix("pub(crate) const FLUSH_CONCURRENCY: usize = "))
+        .and_then(|rest| rest.trim_end_matches(';').parse::<usize>().ok())
+        .expect("FLUSH_CONCURRENCY in outbox.rs");
+    assert!(
+        read("docs/cli.md").contains(&format!("{declared} at a time")),
+        "docs/cli.md does not say {declared} at a time"
+    );
+    assert!(
+        read("benches/heartbeat.sh").contains(&format!("CONCURRENCY={declared}\n")),
+        "benches/heartbeat.sh does not use {declared}"
+    );
+    let changelog = read("CHANGELOG.md");
+    for other in [8, 16, 64] {
+        assert!(
+            !changelog.contains(&format!("{other} at a time")),
+            "CHANGELOG.md says {other} at a time"
+        );
+    }
+}

@@ -2,10 +2,8 @@
 //! does, with the CLI's key, retries (safe methods only), the safety gate on
 //! bodies, error documents and exit codes.
 
-use std::io::Read as _;
 use std::path::PathBuf;
 
-use anyhow::Context as _;
 use plurum_sdk::RawRequest;
 use serde_json::{Map, Value, json};
 
@@ -70,11 +68,84 @@ pub(crate) struct Args {
     /// Follow offset and has_more through every page; print the items as one list.
     #[arg(long)]
     paginate: bool,
+    /// With --paginate: stop with an error once the pages hold more than this many MiB (default 64).
+    #[arg(long, value_name = "MIB", default_value_t = 64, value_parser = clap::value_parser!(u64).range(1..=4096), requires = "paginate")]
+    max_total_mib: u64,
     /// Show the status and the response headers too.
     #[arg(short = 'i', long)]
     include: bool,
     #[command(flatten)]
     safety: SafetyArgs,
+}
+
+/// Follows `offset`/`has_more` from the first page: every item in one
+/// `{items, total, pages}`. Bounded: past `max_mib` MiB of items it fails
+/// (`too_large`), and a server that does not move on (the same offset
+/// again, an offset that goes back) fails too, instead of being asked
+/// forever. An HTTP error on a later page ends it with that error.
+async fn paginate(
+    client: &plurum_sdk::Client,
+    request: &RawRequest,
+    first: Value,
+    max_mib: u64,
+    failure: &mut Option<plurum_sdk::Error>,
+) -> anyhow::Result<Value> {
+    let limit_bytes = max_mib.saturating_mul(1024 * 1024);
+    let mut items: Vec<Value> = Vec::new();
+    let mut bytes: u64 = 0;
+    let mut pages: u64 = 0;
+    let mut body = first;
+    let mut last_offset: Option<u64> = None;
+    loop {
+        pages += 1;
+        let Some(page) = body.as_object() else { break };
+        let Some(list) = page.get("items").and_then(Value::as_array) else {
+            if pages == 1 {
+                return Ok(body);
+            }
+            break;
+        };
+        let offset = page.get("offset").and_then(Value::as_u64).unwrap_or(0);
+        if let Some(last) = last_offset
+            && offset <= last
+        {
+            return Err(CliError::new(
+                exit::ERROR,
+                format!("the server answered page {pages} with offset {offset} again (the last was {last}): it does not move on, so --paginate stopped"),
+            )
+            .code("bad_answer")
+            .hint("drop --paginate and page with -f offset=N yourself, or check --api-url")
+            .into());
+        }
+        last_offset = Some(offset);
+        for item in list {
+            bytes += serde_json::to_string(item).map_or(0, |t| t.len() as u64);
+            if bytes > limit_bytes {
+                return Err(CliError::new(
+                    exit::ERROR,
+                    format!("--paginate stopped at page {pages}: the items exceed {max_mib} MiB"),
+                )
+                .code("too_large")
+                .hint("raise --max-total-mib, or narrow the request with fields (-f)")
+                .into());
+            }
+            items.push(item.clone());
+        }
+        let more = page.get("has_more").and_then(Value::as_bool).unwrap_or(false);
+        if !more || list.is_empty() {
+            break;
+        }
+        let limit = page.get("limit").and_then(Value::as_u64).unwrap_or(list.len() as u64);
+        let next = request.clone().query("offset", (offset + limit).to_string());
+        let answer = client.raw_answer(next).await?;
+        if answer.error.is_some() {
+            *failure = answer.error;
+            return Ok(answer.response.body);
+        }
+        body = answer.response.body;
+    }
+    let total = body.get("total").cloned().unwrap_or(json!(items.len()));
+    Ok(json!({"items": items, "total": total, "pages": pages}))
 }
 
 /// The methods `plurum api` sends.
@@ -131,15 +202,8 @@ fn field_value(text: &str, typed: bool) -> anyhow::Result<Value> {
         return Ok(Value::String(text.to_owned()));
     }
     if let Some(file) = text.strip_prefix('@') {
-        let contents = if file == "-" {
-            let mut buffer = String::new();
-            std::io::stdin()
-                .read_to_string(&mut buffer)
-                .context("could not read stdin")?;
-            buffer
-        } else {
-            std::fs::read_to_string(file).with_context(|| format!("could not read {file}"))?
-        };
+        let contents = crate::files::read_input(std::path::Path::new(file))
+            .map_err(|e| usage(format!("could not read {file}: {e}")))?;
         return Ok(Value::String(contents));
     }
     Ok(match text {
@@ -272,15 +336,8 @@ pub(crate) async fn run(args: Args, ctx: &Ctx) -> anyhow::Result<u8> {
         }
     }
     let body = if let Some(input) = &args.input {
-        let text = if input.as_os_str() == "-" {
-            let mut buffer = String::new();
-            std::io::stdin()
-                .read_to_string(&mut buffer)
-                .context("could not read stdin")?;
-            buffer
-        } else {
-            std::fs::read_to_string(input).with_context(|| format!("could not read {}", input.display()))?
-        };
+        let text =
+            crate::files::read_input(input).map_err(|e| usage(format!("could not read {}: {e}", input.display())))?;
         Some(serde_json::from_str(&text).map_err(|e| usage(format!("{} is not JSON: {e}", input.display())))?)
     } else if !as_query && !fields.is_empty() {
         Some(body_of(&fields)?)
@@ -301,33 +358,7 @@ pub(crate) async fn run(args: Args, ctx: &Ctx) -> anyhow::Result<u8> {
         .await?;
     let (mut answer, mut failure) = (first.response, first.error);
     if args.paginate && failure.is_none() {
-        let mut items: Vec<Value> = Vec::new();
-        let mut pages = 0;
-        loop {
-            pages += 1;
-            let Some(page) = answer.body.as_object() else { break };
-            let Some(list) = page.get("items").and_then(Value::as_array) else {
-                break;
-            };
-            items.extend(list.iter().cloned());
-            let more = page.get("has_more").and_then(Value::as_bool).unwrap_or(false);
-            if !more || list.is_empty() || pages >= 1000 {
-                break;
-            }
-            let offset = page.get("offset").and_then(Value::as_u64).unwrap_or(0);
-            let limit = page.get("limit").and_then(Value::as_u64).unwrap_or(list.len() as u64);
-            let next = request.clone().query("offset", (offset + limit).to_string());
-            let page = client.raw_answer(next).await?;
-            answer = page.response;
-            if page.error.is_some() {
-                failure = page.error;
-                break;
-            }
-        }
-        if failure.is_none() && (pages > 1 || answer.body.get("items").is_some()) {
-            let total = answer.body.get("total").cloned().unwrap_or(json!(items.len()));
-            answer.body = json!({"items": items, "total": total, "pages": pages});
-        }
+        answer.body = paginate(&client, &request, answer.body, args.max_total_mib, &mut failure).await?;
     }
     // The body goes to stdout whatever the status, as in gh api; under
     // --json a failure adds its error member (a body that is not an object

@@ -145,10 +145,13 @@ async fn import(
             .hint("pass --path FILE if the plugin keeps it elsewhere"),
         )
     })?;
-    if metadata.len() > MAX_PLUGIN_FILE {
-        return Err(CliError::new(exit::ERROR, format!("{} is too large to be a key file", path.display())).into());
-    }
-    let text = std::fs::read_to_string(&path).map_err(|e| anyhow::anyhow!("could not read {}: {e}", path.display()))?;
+    let linked = crate::files::is_link(&path);
+    let text = crate::files::read_regular_string(&path, MAX_PLUGIN_FILE).map_err(|e| {
+        anyhow::Error::new(CliError::new(
+            exit::ERROR,
+            format!("could not read {}: {e}", path.display()),
+        ))
+    })?;
     let parsed: serde_json::Value = serde_json::from_str(&text).map_err(|_| {
         anyhow::Error::new(CliError::new(
             exit::ERROR,
@@ -177,8 +180,16 @@ async fn import(
     let mode = file_mode(&metadata);
     let shared = mode.is_some_and(|m| m & 0o077 != 0);
     let mut fixed = false;
-    if shared && fix_permissions {
-        set_private(&path)?;
+    if shared && fix_permissions && linked {
+        // A link's target may be anything: its mode is left alone.
+        ctx.out.warn(&format!(
+            "{} is a symbolic link: its target's mode was left as it is (mode {:o}); make the file itself 0600",
+            path.display(),
+            mode.unwrap_or_default()
+        ));
+    } else if shared && fix_permissions {
+        crate::files::make_private(&path)
+            .map_err(|e| anyhow::anyhow!("could not make {} private: {e}", path.display()))?;
         fixed = true;
     } else if shared {
         ctx.out.warn(&format!(
@@ -254,18 +265,6 @@ fn file_mode(metadata: &std::fs::Metadata) -> Option<u32> {
 #[cfg(not(unix))]
 fn file_mode(_: &std::fs::Metadata) -> Option<u32> {
     None
-}
-
-#[cfg(unix)]
-fn set_private(path: &std::path::Path) -> anyhow::Result<()> {
-    use std::os::unix::fs::PermissionsExt;
-    std::fs::set_permissions(path, std::fs::Permissions::from_mode(0o600))
-        .map_err(|e| anyhow::anyhow!("could not make {} private: {e}", path.display()))
-}
-
-#[cfg(not(unix))]
-fn set_private(_: &std::path::Path) -> anyhow::Result<()> {
-    Ok(())
 }
 
 async fn login(ctx: &Ctx) -> anyhow::Result<u8> {

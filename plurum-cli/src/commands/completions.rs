@@ -111,7 +111,7 @@ pub(crate) fn known_profiles() -> Vec<String> {
     };
     let mut names: Vec<String> = Vec::new();
     for file in [paths.config_file(), paths.credentials_file()] {
-        let table: Option<toml::Table> = std::fs::read_to_string(&file)
+        let table: Option<toml::Table> = crate::files::read_regular_string(&file, crate::files::MAX_CONFIG)
             .ok()
             .and_then(|t| toml::from_str(&t).ok());
         if let Some(profiles) = table

@@ -546,7 +546,7 @@ fn put(table: &mut toml::Value, dotted: &str, value: toml::Value) {
 /// Reads config.toml as a document (comments kept), applies `change`,
 /// writes it back atomically.
 fn edit(file: &Path, change: impl FnOnce(&mut toml_edit::DocumentMut) -> anyhow::Result<()>) -> anyhow::Result<()> {
-    let text = match std::fs::read_to_string(file) {
+    let text = match crate::files::read_regular_string(file, crate::files::MAX_CONFIG) {
         Ok(text) => text,
         Err(e) if e.kind() == std::io::ErrorKind::NotFound => String::new(),
         Err(e) => return Err(e).with_context(|| format!("could not read {}", file.display())),

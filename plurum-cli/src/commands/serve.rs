@@ -61,6 +61,7 @@ pub(crate) async fn run(args: Args, options: &crate::context::Options) -> anyhow
         .addr(args.addr)
         .admin_routes(args.enable_fault_admin);
     if let Some(data) = &args.data {
+        warn_if_shared(&out, data);
         config = config.data(data);
     }
     if args.no_limits {
@@ -104,4 +105,27 @@ pub(crate) async fn run(args: Args, options: &crate::context::Options) -> anyhow
     server.shutdown().await;
     eprintln!("stopped");
     Ok(())
+}
+
+/// An existing data file others can read holds every agent's key hash and
+/// every private session: say so, and how to fix it (it is not changed
+/// behind the user's back).
+fn warn_if_shared(out: &crate::output::Output, data: &std::path::Path) {
+    #[cfg(unix)]
+    {
+        use std::os::unix::fs::PermissionsExt as _;
+        if let Ok(metadata) = std::fs::metadata(data)
+            && metadata.is_file()
+            && metadata.permissions().mode() & 0o077 != 0
+        {
+            out.warn(&format!(
+                "{} is readable by others (mode {:o}): it holds key hashes and private sessions; run: chmod 600 {}",
+                data.display(),
+                metadata.permissions().mode() & 0o777,
+                data.display()
+            ));
+        }
+    }
+    #[cfg(not(unix))]
+    let _ = (out, data);
 }

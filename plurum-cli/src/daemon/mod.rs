@@ -153,10 +153,10 @@ pub(crate) fn running(dir: &Path) -> anyhow::Result<Option<Running>> {
     if paths::try_lock(&lock)?.is_some() {
         return Ok(None);
     }
-    let Ok(addr) = std::fs::read_to_string(dir.join("daemon.addr")) else {
+    let Ok(addr) = crate::files::read_regular_string(&dir.join("daemon.addr"), crate::files::MAX_SECRET) else {
         return Ok(None);
     };
-    let token = std::fs::read_to_string(dir.join("daemon.token"))
+    let token = crate::files::read_regular_string(&dir.join("daemon.token"), crate::files::MAX_SECRET)
         .ok()
         .map(|t| t.trim().to_owned());
     Ok(Some(Running {
@@ -208,7 +208,7 @@ fn listen_addr(ctx: &Ctx, configured: &str) -> anyhow::Result<String> {
 
 fn token(dir: &Path) -> anyhow::Result<String> {
     let path = dir.join("daemon.token");
-    if let Ok(existing) = std::fs::read_to_string(&path)
+    if let Ok(existing) = crate::files::read_regular_string(&path, crate::files::MAX_SECRET)
         && existing.trim().len() >= 32
     {
         return Ok(existing.trim().to_owned());
@@ -225,7 +225,8 @@ pub(crate) async fn run(ctx: Ctx, options: Options) -> anyhow::Result<u8> {
     let dir = state_file.dir().to_owned();
     paths::create_private_dir(&dir)?;
     let Some(_lock) = paths::try_lock(&dir.join("daemon.lock"))? else {
-        let addr = std::fs::read_to_string(dir.join("daemon.addr")).unwrap_or_default();
+        let addr =
+            crate::files::read_regular_string(&dir.join("daemon.addr"), crate::files::MAX_SECRET).unwrap_or_default();
         return Err(CliError::new(
             exit::ERROR,
             format!("a daemon is already running for profile '{}'", ctx.profile),

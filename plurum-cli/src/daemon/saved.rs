@@ -40,7 +40,7 @@ impl Saved {
     /// Reads `daemon.json` in `dir` (missing: empty; corrupt: moved aside).
     pub(super) fn read(dir: &Path) -> anyhow::Result<Self> {
         let file = dir.join(FILE);
-        match std::fs::read_to_string(&file) {
+        match crate::files::read_regular_string(&file, crate::files::MAX_STATE) {
             Ok(text) => match serde_json::from_str(&text) {
                 Ok(saved) => Ok(saved),
                 Err(error) => {

@@ -262,7 +262,7 @@ impl StateFile {
 
     fn text(&self) -> anyhow::Result<Option<String>> {
         let path = self.path();
-        match std::fs::read(&path) {
+        match crate::files::read_regular(&path, crate::files::MAX_STATE) {
             Ok(bytes) => Ok(Some(String::from_utf8_lossy(&bytes).into_owned())),
             Err(e) if e.kind() == std::io::ErrorKind::NotFound => Ok(None),
             Err(e) => Err(e).with_context(|| format!("could not read {}", path.display())),

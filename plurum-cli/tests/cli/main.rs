@@ -8,6 +8,7 @@ mod common;
 
 mod agent;
 mod api;
+mod attack;
 
 mod basics;
 mod commands;

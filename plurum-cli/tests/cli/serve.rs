@@ -118,10 +118,28 @@ fn data_flag_keeps_agents_across_restarts() {
             assert_eq!(crate::common::mode(&path), 0o600, "{file}");
         }
     }
-    assert_eq!(first.stop().0, 0);
+    let (code, stderr) = first.stop();
+    assert_eq!(code, 0);
+    assert!(!stderr.contains("readable by others"), "{stderr}");
+    // A data file made readable by others since: a warning, how to fix it,
+    // and the file is not changed behind the owner's back.
+    #[cfg(unix)]
+    {
+        use std::os::unix::fs::PermissionsExt as _;
+        std::fs::set_permissions(dir.path().join("plurum.db"), std::fs::Permissions::from_mode(0o644)).unwrap();
+    }
     let second = Serve::start(&["--data", db]);
     assert_eq!(me(&second.base_url, &key).unwrap(), "durable");
-    assert_eq!(second.stop().0, 0);
+    let (code, stderr) = second.stop();
+    assert_eq!(code, 0);
+    #[cfg(unix)]
+    {
+        assert!(
+            stderr.contains("readable by others (mode 644)") && stderr.contains("chmod 600"),
+            "{stderr}"
+        );
+        assert_eq!(crate::common::mode(&dir.path().join("plurum.db")), 0o644);
+    }
 }
 
 #[test]

@@ -106,14 +106,8 @@ pub(crate) async fn run(ctx: &Ctx, args: Options) -> anyhow::Result<u8> {
 fn body_of(args: &Options) -> anyhow::Result<CreateExperience> {
     Ok(match &args.file {
         Some(path) => {
-            let text = if path.as_os_str() == "-" {
-                let mut text = String::new();
-                std::io::Read::read_to_string(&mut std::io::stdin(), &mut text)?;
-                text
-            } else {
-                std::fs::read_to_string(path)
-                    .map_err(|e| CliError::new(exit::USAGE, format!("could not read {}: {e}", path.display())))?
-            };
+            let text = crate::files::read_input(path)
+                .map_err(|e| CliError::new(exit::USAGE, format!("could not read {}: {e}", path.display())))?;
             serde_json::from_str(&text).map_err(|e| {
                 CliError::new(
                     exit::USAGE,
@@ -144,7 +138,7 @@ fn body_of(args: &Options) -> anyhow::Result<CreateExperience> {
                 body = body.gotcha(gotcha.clone(), None);
             }
             for path in &args.artifacts {
-                let code = std::fs::read_to_string(path)
+                let code = crate::files::read_input(path)
                     .map_err(|e| CliError::new(exit::USAGE, format!("could not read {}: {e}", path.display())))?;
                 let language = args.language.clone().unwrap_or_else(|| language_of(path));
                 let name = path.file_name().map(|n| n.to_string_lossy().into_owned());

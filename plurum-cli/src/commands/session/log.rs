@@ -130,7 +130,7 @@ fn entry(kind: LogKind) -> anyhow::Result<Entry> {
             description,
         } => {
             let code = match (file, code) {
-                (Some(path), _) => std::fs::read_to_string(&path)
+                (Some(path), _) => crate::files::read_input(&path)
                     .map_err(|e| CliError::new(exit::USAGE, format!("could not read {}: {e}", path.display())))?,
                 (None, Some(code)) => code,
                 (None, None) => return Err(CliError::new(exit::USAGE, "give --file or --code").into()),

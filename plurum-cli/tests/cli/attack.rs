@@ -1,0 +1,327 @@
+//! The standing attack suite: the scenarios of the hardening passes as
+//! processes, each with a bound it measures (peak memory from
+//! `/proc/PID/status` on Linux, lines, time) and each capped at about 10 s.
+//! A fake server stands in for a hostile one (endless pages, echoes, storms
+//! of error frames); clients that never finish their headers stand in for a
+//! hostile peer; special files for a careless script.
+
+use std::process::{Command, Output, Stdio};
+use std::time::{Duration, Instant};
+
+use axum::Router;
+use axum::extract::Query;
+use serde_json::{Value, json};
+
+use crate::common::World;
+
+/// Every scenario ends within this.
+const CAP: Duration = Duration::from_secs(10);
+
+/// A fake API at the returned base URL.
+pub fn fake(world: &World, app: Router) -> String {
+    let listener = world.block_on(tokio::net::TcpListener::bind("127.0.0.1:0")).unwrap();
+    let addr = listener.local_addr().unwrap();
+    world.runtime.spawn(async move {
+        let _ = axum::serve(listener, app).await;
+    });
+    format!("http://{addr}/api/v1")
+}
+
+/// A finished process: its output and its peak resident memory in KiB
+/// (Linux; 0 elsewhere), killed at [`CAP`].
+pub struct Measured {
+    pub output: Output,
+    pub peak_kib: u64,
+    pub took: Duration,
+}
+
+/// Runs `command` to its end (or [`CAP`], then kills it), sampling its
+/// peak memory (`VmHWM`) while it runs.
+pub fn measure(mut command: Command) -> Measured {
+    let started = Instant::now();
+    let mut child = command
+        .stdin(Stdio::null())
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .spawn()
+        .unwrap();
+    let status_file = format!("/proc/{}/status", child.id());
+    let mut peak_kib = 0;
+    // Drain the pipes on threads, so a chatty child never blocks on them.
+    let mut stdout = child.stdout.take().unwrap();
+    let mut stderr = child.stderr.take().unwrap();
+    let out = std::thread::spawn(move || {
+        let mut buffer = Vec::new();
+        std::io::Read::read_to_end(&mut stdout, &mut buffer).ok();
+        buffer
+    });
+    let err = std::thread::spawn(move || {
+        let mut buffer = Vec::new();
+        std::io::Read::read_to_end(&mut stderr, &mut buffer).ok();
+        buffer
+    });
+    let status = loop {
+        if let Ok(text) = std::fs::read_to_string(&status_file)
+            && let Some(line) = text.lines().find(|l| l.starts_with("VmHWM:"))
+        {
+            let kib: u64 = line.split_whitespace().nth(1).and_then(|v| v.parse().ok()).unwrap_or(0);
+            peak_kib = peak_kib.max(kib);
+        }
+        if let Some(status) = child.try_wait().unwrap() {
+            break status;
+        }
+        if started.elapsed() > CAP {
+            child.kill().ok();
+            break child.wait().unwrap();
+        }
+        std::thread::sleep(Duration::from_millis(10));
+    };
+    Measured {
+        output: Output {
+            status,
+            stdout: out.join().unwrap(),
+            stderr: err.join().unwrap(),
+        },
+        peak_kib,
+        took: started.elapsed(),
+    }
+}
+
+fn text(bytes: &[u8]) -> String {
+    String::from_utf8_lossy(bytes).into_owned()
+}
+
+/// `plurum api --paginate` against a server that always has more.
+#[test]
+fn paginate_is_bounded_in_memory_and_stops_at_a_server_that_does_not_move_on() {
+    let world = World::new();
+    // "More" forever, with the offset it was asked for: 1 MiB per page.
+    async fn endless(Query(query): Query<std::collections::HashMap<String, String>>) -> axum::Json<Value> {
+        let offset: u64 = query.get("offset").and_then(|o| o.parse().ok()).unwrap_or(0);
+        let item = "x".repeat(1024);
+        axum::Json(json!({
+            "items": vec![item; 1024],
+            "total": 1_000_000_000u64,
+            "limit": 1024,
+            "offset": offset,
+            "has_more": true,
+        }))
+    }
+    // "More" forever, always offset 0.
+    async fn stuck() -> axum::Json<Value> {
+        axum::Json(json!({"items": [1, 2, 3], "total": 9, "limit": 3, "offset": 0, "has_more": true}))
+    }
+    let url = fake(
+        &world,
+        Router::new()
+            .route("/api/v1/endless", axum::routing::get(endless))
+            .route("/api/v1/stuck", axum::routing::get(stuck)),
+    );
+
+    let mut command = world.process();
+    command
+        .env("PLURUM_API_URL", &url)
+        .args(["--json", "api", "/endless", "--paginate", "--max-total-mib", "16"]);
+    let run = measure(command);
+    assert_eq!(run.output.status.code(), Some(1), "{}", text(&run.output.stderr));
+    let document: Value = serde_json::from_slice(&run.output.stdout).unwrap();
+    assert_eq!(document["error"]["code"], "too_large", "{document}");
+    assert!(document["error"]["hint"].as_str().unwrap().contains("--max-total-mib"));
+    if cfg!(target_os = "linux") {
+        assert!(
+            run.peak_kib < 200 * 1024,
+            "peak {} MiB for a 16 MiB bound",
+            run.peak_kib / 1024
+        );
+    }
+    eprintln!("endless pages: {} MiB peak, {:?}", run.peak_kib / 1024, run.took);
+
+    let mut command = world.process();
+    command
+        .env("PLURUM_API_URL", &url)
+        .args(["--json", "api", "/stuck", "--paginate"]);
+    let run = measure(command);
+    assert_eq!(run.output.status.code(), Some(1), "{}", text(&run.output.stderr));
+    let document: Value = serde_json::from_slice(&run.output.stdout).unwrap();
+    assert_eq!(document["error"]["code"], "bad_answer", "{document}");
+    assert!(
+        document["error"]["message"]
+            .as_str()
+            .unwrap()
+            .contains("offset 0 again"),
+        "{document}"
+    );
+    assert!(run.took < CAP, "{:?}", run.took);
+}
+
+/// A file the CLI reads, behind a name that holds something else.
+#[cfg(unix)]
+#[test]
+fn special_files_behind_names_are_refused_or_bounded() {
+    let world = World::new();
+    world.register("default", "reader");
+    let dir = world.dir.path().join("special");
+    std::fs::create_dir_all(&dir).unwrap();
+    let zero_link = dir.join("plurum.json");
+    std::os::unix::fs::symlink("/dev/zero", &zero_link).unwrap();
+    let fifo = dir.join("fifo.json");
+    let has_fifo = Command::new("mkfifo").arg(&fifo).status().is_ok_and(|s| s.success());
+
+    let mut runs: Vec<(&str, Vec<String>)> = vec![
+        (
+            "auth import, a link to /dev/zero",
+            vec![
+                "auth".into(),
+                "import".into(),
+                "--from".into(),
+                "hermes".into(),
+                "--path".into(),
+                zero_link.display().to_string(),
+            ],
+        ),
+        (
+            "api --input /dev/zero",
+            vec!["api".into(), "/sessions".into(), "--input".into(), "/dev/zero".into()],
+        ),
+        (
+            "api -F k=@/dev/zero",
+            vec![
+                "api".into(),
+                "/experiences/search".into(),
+                "-F".into(),
+                "query=@/dev/zero".into(),
+            ],
+        ),
+        (
+            "--api-key-file /dev/zero",
+            vec!["--api-key-file".into(), "/dev/zero".into(), "whoami".into()],
+        ),
+        (
+            "experience create --file /dev/zero",
+            vec![
+                "experience".into(),
+                "create".into(),
+                "--file".into(),
+                "/dev/zero".into(),
+            ],
+        ),
+    ];
+    if has_fifo {
+        runs.push((
+            "auth import, a FIFO nobody writes",
+            vec![
+                "auth".into(),
+                "import".into(),
+                "--from".into(),
+                "hermes".into(),
+                "--path".into(),
+                fifo.display().to_string(),
+            ],
+        ));
+        runs.push((
+            "--api-key-file on a FIFO",
+            vec!["--api-key-file".into(), fifo.display().to_string(), "whoami".into()],
+        ));
+    }
+    for (what, args) in runs {
+        let mut command = world.process();
+        command.arg("--json").args(&args);
+        let run = measure(command);
+        let code = run.output.status.code();
+        assert!(
+            matches!(code, Some(1 | 2)),
+            "{what}: exit {code:?} after {:?}\n{}",
+            run.took,
+            text(&run.output.stderr)
+        );
+        assert!(run.took < Duration::from_secs(5), "{what}: {:?}", run.took);
+        assert!(
+            run.peak_kib < 64 * 1024 || !cfg!(target_os = "linux"),
+            "{what}: {} MiB",
+            run.peak_kib / 1024
+        );
+        let document: Value = serde_json::from_slice(&run.output.stdout).unwrap();
+        let message = document["error"]["message"].as_str().unwrap();
+        assert!(
+            message.contains("not a regular file") || message.contains("device") || message.contains("larger than"),
+            "{what}: {message}"
+        );
+    }
+
+    // A pipe is fine as an input (stdin, process substitution), bounded all the same.
+    let mut command = world.process();
+    command.args(["--json", "api", "/sessions", "--input", "-"]);
+    command.stdin(Stdio::piped());
+    let mut child = command.stdout(Stdio::piped()).stderr(Stdio::piped()).spawn().unwrap();
+    let mut stdin = child.stdin.take().unwrap();
+    let feeder = std::thread::spawn(move || {
+        let chunk = vec![b' '; 1024 * 1024];
+        for _ in 0..64 {
+            if std::io::Write::write_all(&mut stdin, &chunk).is_err() {
+                break;
+            }
+        }
+    });
+    let output = child.wait_with_output().unwrap();
+    feeder.join().unwrap();
+    assert_eq!(output.status.code(), Some(2), "{}", text(&output.stderr));
+    let document: Value = serde_json::from_slice(&output.stdout).unwrap();
+    assert!(
+        document["error"]["message"]
+            .as_str()
+            .unwrap()
+            .contains("larger than 16 MiB"),
+        "{document}"
+    );
+    let piped = world
+        .plurum()
+        .args(["--json", "api", "/sessions", "--input", "-"])
+        .write_stdin(r#"{"topic": "Opened from a pipe"}"#)
+        .output()
+        .unwrap();
+    assert!(piped.status.success(), "{}", text(&piped.stderr));
+}
+
+/// `auth import --fix-permissions` on a link leaves the link's target alone.
+#[cfg(unix)]
+#[test]
+fn fixing_permissions_never_follows_a_link() {
+    use std::os::unix::fs::PermissionsExt as _;
+    let world = World::new();
+    world.register("donor", "linked-agent");
+    let key = world.stored_key("donor");
+    let dir = world.dir.path().join("linked");
+    std::fs::create_dir_all(&dir).unwrap();
+    // The target is some other file of the user's, readable by others.
+    let target = dir.join("elsewhere.json");
+    std::fs::write(&target, json!({"api_key": key}).to_string()).unwrap();
+    std::fs::set_permissions(&target, std::fs::Permissions::from_mode(0o644)).unwrap();
+    let link = dir.join("plurum.json");
+    std::os::unix::fs::symlink(&target, &link).unwrap();
+    let output = world
+        .plurum()
+        .args([
+            "--json",
+            "--profile",
+            "linked",
+            "auth",
+            "import",
+            "--from",
+            "hermes",
+            "--path",
+        ])
+        .arg(&link)
+        .arg("--fix-permissions")
+        .output()
+        .unwrap();
+    assert!(output.status.success(), "{}", text(&output.stderr));
+    let document: Value = serde_json::from_slice(&output.stdout).unwrap();
+    assert_eq!(document["fixed_permissions"], false, "{document}");
+    assert!(
+        text(&output.stderr).contains("symbolic link"),
+        "{}",
+        text(&output.stderr)
+    );
+    let mode = std::fs::metadata(&target).unwrap().permissions().mode() & 0o777;
+    assert_eq!(mode, 0o644, "the link's target was changed");
+}
