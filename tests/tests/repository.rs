@@ -160,3 +160,25 @@ fn the_flush_concurrency_is_one_number() {
         );
     }
 }
+
+/// docs/state.md's table of versions ends at the version the code writes.
+#[test]
+fn the_state_versions_are_listed_up_to_the_current_one() {
+    let code = read("plurum-cli/src/state/mod.rs");
+    let current: u32 = code
+        .lines()
+        .find_map(|l| l.trim().strip_prefix("pub(crate) const SCHEMA_VERSION: u32 = "))
+        .and_then(|rest| rest.trim_end_matches(';').parse().ok())
+        .expect("SCHEMA_VERSION in state/mod.rs");
+    let doc = read("docs/state.md");
+    let listed: Vec<u32> = doc
+        .lines()
+        .filter_map(|l| l.strip_prefix("| "))
+        .filter_map(|l| l.split(' ').next()?.parse().ok())
+        .collect();
+    assert_eq!(
+        listed,
+        (1..=current).collect::<Vec<_>>(),
+        "docs/state.md lists {listed:?}"
+    );
+}

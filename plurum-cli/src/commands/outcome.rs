@@ -143,6 +143,7 @@ pub(crate) async fn report(args: ReportArgs, ctx: &Ctx) -> anyhow::Result<u8> {
     )?;
     let text = |key: &str| notes.get(key).and_then(Value::as_str).map(str::to_owned);
     let queued = PendingReport {
+        other: Default::default(),
         id: uuid::Uuid::new_v4().to_string(),
         identifier: args.experience.clone(),
         success: args.success,

@@ -209,6 +209,7 @@ mod tests {
     #[test]
     fn falling_scores_need_the_human() {
         let mut saved = SavedExperience {
+            other: Default::default(),
             short_id: "cdf0e8a3".into(),
             id: None,
             reason: crate::state::SavedReason::Saved,

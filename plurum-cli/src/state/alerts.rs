@@ -28,6 +28,9 @@ pub(crate) struct Alert {
     /// When it last changed.
     #[serde(with = "rfc3339")]
     pub(crate) last_seen: Ts,
+    /// Fields a newer plurum wrote, kept as they are when this one rewrites the entry.
+    #[serde(flatten)]
+    pub(crate) other: serde_json::Map<String, serde_json::Value>,
 }
 
 impl Alert {
@@ -66,6 +69,7 @@ pub(crate) fn raise(
     let id = id.map_or_else(|| uuid::Uuid::new_v4().to_string(), str::to_owned);
     let at = now();
     alerts.push(Alert {
+        other: Default::default(),
         id: id.clone(),
         key,
         text,

@@ -32,6 +32,9 @@ pub(crate) struct KeptEvent {
     pub(crate) acked_at: Option<Ts>,
     /// Where it came from: `inbox` (a read of the server's inbox) or `pulse` (the socket).
     pub(crate) source: String,
+    /// Fields a newer plurum wrote, kept as they are when this one rewrites the entry.
+    #[serde(flatten)]
+    pub(crate) other: serde_json::Map<String, serde_json::Value>,
 }
 
 /// Both today's shape and schema 1's (`id` null, `handled_at`, no `kept_at`).
@@ -52,6 +55,8 @@ struct RawKept {
     acked_at: Option<Ts>,
     #[serde(default)]
     source: Option<String>,
+    #[serde(flatten)]
+    other: serde_json::Map<String, Value>,
 }
 
 impl<'de> Deserialize<'de> for KeptEvent {
@@ -70,6 +75,7 @@ impl<'de> Deserialize<'de> for KeptEvent {
             created_at: raw.created_at,
             acked_at: raw.acked_at,
             source: raw.source.unwrap_or_else(|| "inbox".to_owned()),
+            other: raw.other,
         })
     }
 }
@@ -82,6 +88,7 @@ impl KeptEvent {
             None => (uuid::Uuid::new_v4().to_string(), true),
         };
         Self {
+            other: Default::default(),
             id,
             local_id,
             event_type: event.event.event_type().to_owned(),

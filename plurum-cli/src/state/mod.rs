@@ -38,8 +38,9 @@ use time::serde::rfc3339;
 use crate::exit::{self, CliError};
 use crate::paths;
 
-/// The current schema version. 2: inbox events are typed, with an id of
-/// their own and when they were kept and acknowledged.
+/// The current schema version (docs/state.md lists every version and what
+/// it adds; a test holds the two together). 2: inbox events are typed, with
+/// an id of their own and when they were kept and acknowledged.
 pub(crate) const SCHEMA_VERSION: u32 = 2;
 
 /// The whole file. It deserializes strictly (every entry must parse); the
@@ -168,6 +169,9 @@ pub(crate) struct CurrentSession {
     /// When the last entry was logged (the daemon's `session` drive).
     #[serde(default, skip_serializing_if = "Option::is_none", with = "rfc3339::option")]
     pub(crate) last_entry_at: Option<Ts>,
+    /// Fields a newer plurum wrote, kept as they are when this one rewrites the entry.
+    #[serde(flatten)]
+    pub(crate) other: serde_json::Map<String, serde_json::Value>,
 }
 
 /// The state file of one profile.
@@ -290,6 +294,9 @@ impl StateFile {
         blocking(|| {
             let _lock = paths::lock(&self.dir.join("state.lock"))?;
             let mut state = self.read_for_change()?;
+            if state.schema_version > SCHEMA_VERSION {
+                return Err(newer_schema(&self.path(), state.schema_version).into());
+            }
             let result = change(&mut state)?;
             state.schema_version = SCHEMA_VERSION;
             let text = serde_json::to_vec_pretty(&state).context("could not encode the state")?;
@@ -297,6 +304,22 @@ impl StateFile {
             Ok(result)
         })
     }
+}
+
+/// A state file written by a newer plurum: read, never rewritten (this
+/// binary would drop what the newer one added). docs/state.md lists the
+/// versions.
+fn newer_schema(path: &Path, version: u32) -> CliError {
+    CliError::new(
+        exit::ERROR,
+        format!(
+            "{} was written by a newer plurum (schemaVersion {version}; this plurum {} knows up to {SCHEMA_VERSION}): it was not changed; use the newer plurum (and restart a daemon that runs this one)",
+            path.display(),
+            env!("CARGO_PKG_VERSION")
+        ),
+    )
+    .code("state_newer")
+    .hint("update plurum: commands that only read still work with this one")
 }
 
 /// Runs `work`, which may wait for the state's file lock, telling a
@@ -353,6 +376,7 @@ mod tests {
     #[test]
     fn a_new_current_session_remembers_the_one_before() {
         let session = |n: u32| CurrentSession {
+            other: Default::default(),
             id: format!("00000000-0000-4000-8000-{n:012}"),
             short_id: format!("{n:08}"),
             topic: format!("topic {n}"),

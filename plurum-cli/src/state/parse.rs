@@ -20,6 +20,7 @@ impl From<SavedItem> for SavedExperience {
     fn from(item: SavedItem) -> Self {
         match item {
             SavedItem::Id(short_id) => SavedExperience {
+                other: Default::default(),
                 short_id,
                 id: None,
                 reason: SavedReason::Saved,

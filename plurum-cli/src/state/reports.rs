@@ -32,6 +32,9 @@ pub(crate) struct PendingReport {
     /// Why the last attempt failed.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub(crate) last_error: Option<String>,
+    /// Fields a newer plurum wrote, kept as they are when this one rewrites the entry.
+    #[serde(flatten)]
+    pub(crate) other: serde_json::Map<String, serde_json::Value>,
 }
 
 fn new_id() -> String {

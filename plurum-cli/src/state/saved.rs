@@ -78,6 +78,9 @@ pub(crate) struct SavedExperience {
     /// for its human.
     #[serde(default, skip_serializing_if = "is_zero")]
     pub(crate) own_reports_unread: u64,
+    /// Fields a newer plurum wrote, kept as they are when this one rewrites the entry.
+    #[serde(flatten)]
+    pub(crate) other: serde_json::Map<String, serde_json::Value>,
 }
 
 fn is_zero(n: &u64) -> bool {
@@ -88,6 +91,7 @@ impl SavedExperience {
     /// A new entry.
     pub(crate) fn new(short_id: impl Into<String>, reason: SavedReason) -> Self {
         Self {
+            other: Default::default(),
             short_id: short_id.into(),
             id: None,
             reason,

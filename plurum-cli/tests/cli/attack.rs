@@ -325,3 +325,73 @@ fn fixing_permissions_never_follows_a_link() {
     let mode = std::fs::metadata(&target).unwrap().permissions().mode() & 0o777;
     assert_eq!(mode, 0o644, "the link's target was changed");
 }
+
+/// A state file from a newer plurum is read, never downgraded; fields this
+/// plurum does not know survive its rewrites.
+#[test]
+fn a_newer_state_is_never_downgraded_and_unknown_fields_survive() {
+    let world = World::new();
+    world.register("default", "stateful");
+    let path = world.state_file("default");
+    std::fs::create_dir_all(path.parent().unwrap()).unwrap();
+    let report = |version: u32| {
+        json!({
+            "schemaVersion": version,
+            "futureTopLevel": {"kept": true},
+            "pendingOutcomeReports": [{
+                "id": "0f0f0f0f-1111-4222-8333-444455556666",
+                "identifier": "0badc0de",
+                "success": true,
+                "futureField": [1, 2, 3]
+            }],
+            "savedExperiences": [{"short_id": "cdf0e8a3", "reason": "saved", "futureNote": "keep me"}],
+            "inboxEvents": []
+        })
+    };
+    let newer = serde_json::to_vec_pretty(&report(3)).unwrap();
+    std::fs::write(&path, &newer).unwrap();
+    // Reading works.
+    let pending = world.json(&["outcome", "pending"]);
+    assert_eq!(pending["pending"][0]["identifier"], "0badc0de", "{pending}");
+    // Changing does not: a clear error, and the file as it was.
+    world.faults().fail_all(503);
+    let output = world
+        .plurum()
+        .args(["--json", "outcome", "report", "cdf0e8a3", "--success"])
+        .output()
+        .unwrap();
+    world.faults().clear();
+    assert_eq!(output.status.code(), Some(1), "{}", text(&output.stderr));
+    let document: Value = serde_json::from_slice(&output.stdout).unwrap();
+    assert_eq!(document["error"]["code"], "state_newer", "{document}");
+    assert!(
+        document["error"]["message"]
+            .as_str()
+            .unwrap()
+            .contains("schemaVersion 3")
+    );
+    let heartbeat = world.plurum().args(["--json", "heartbeat"]).output().unwrap();
+    assert_eq!(heartbeat.status.code(), Some(1), "{}", text(&heartbeat.stdout));
+    assert_eq!(std::fs::read(&path).unwrap(), newer, "the newer file was changed");
+
+    // The current version with fields from elsewhere: a rewrite keeps them.
+    std::fs::write(&path, serde_json::to_vec_pretty(&report(2)).unwrap()).unwrap();
+    world.faults().fail_all(503);
+    world.json(&["outcome", "report", "cdf0e8a3", "--success"]);
+    world.faults().clear();
+    let state: Value = serde_json::from_slice(&std::fs::read(&path).unwrap()).unwrap();
+    assert_eq!(state["schemaVersion"], 2);
+    assert_eq!(state["futureTopLevel"]["kept"], true, "{state:#}");
+    assert_eq!(
+        state["pendingOutcomeReports"][0]["futureField"],
+        json!([1, 2, 3]),
+        "{state:#}"
+    );
+    let saved = state["savedExperiences"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|s| s["short_id"] == "cdf0e8a3")
+        .unwrap();
+    assert_eq!(saved["futureNote"], "keep me", "{state:#}");
+}

@@ -75,6 +75,7 @@ pub(crate) async fn run(ctx: &Ctx, options: Options) -> anyhow::Result<u8> {
     let session = &opened.session;
     let previous = ctx.state().update(|state| {
         Ok(state.make_current(CurrentSession {
+            other: Default::default(),
             id: session.id.to_string(),
             short_id: session.short_id.clone(),
             topic: session.topic.clone(),

@@ -45,6 +45,7 @@ pub(crate) async fn run(ctx: &Ctx, options: Options) -> anyhow::Result<u8> {
     }
     let previous = ctx.state().update(|state| {
         Ok(state.make_current(CurrentSession {
+            other: Default::default(),
             id: found.id.to_string(),
             short_id: found.short_id.clone(),
             topic: found.topic.clone(),
