@@ -13,7 +13,7 @@ use super::{Quarantined, SavedExperience, SavedReason, State, now};
 #[serde(untagged)]
 enum SavedItem {
     Id(String),
-    Full(SavedExperience),
+    Full(Box<SavedExperience>),
 }
 
 impl From<SavedItem> for SavedExperience {
@@ -32,7 +32,7 @@ impl From<SavedItem> for SavedExperience {
                 history: Vec::new(),
                 own_reports_unread: 0,
             },
-            SavedItem::Full(full) => full,
+            SavedItem::Full(full) => *full,
         }
     }
 }
