@@ -44,10 +44,31 @@ use crate::exit::{self, CliError};
 use crate::heartbeat;
 use crate::paths;
 
+/// What kind of line a log line is: its text with every run of digits
+/// made `#`, so lines that differ only by a counter, a port or a time are
+/// one kind.
+fn kind_of(message: &str) -> String {
+    let mut kind = String::with_capacity(message.len());
+    let mut in_number = false;
+    for c in message.chars() {
+        if c.is_ascii_digit() {
+            if !in_number {
+                kind.push('#');
+            }
+            in_number = true;
+        } else {
+            kind.push(c);
+            in_number = false;
+        }
+    }
+    kind
+}
+
 /// A timestamped line on stderr (keys scrubbed, control characters
-/// removed). A line repeated more than [`BURST`] times within
-/// [`BURST_WINDOW`] is a flood: the repeats are counted, not printed, and
-/// the count is printed with the next different line (or the next window).
+/// removed). Lines of one kind (the same text but for its numbers) beyond
+/// [`BURST`] within [`BURST_WINDOW`] are a flood: they are counted, not
+/// printed, and the count is printed with the next line of another kind (or
+/// the next window).
 pub(crate) fn log(message: &str) {
     struct Last {
         text: String,
@@ -58,8 +79,9 @@ pub(crate) fn log(message: &str) {
     static LAST: std::sync::Mutex<Option<Last>> = std::sync::Mutex::new(None);
     let mut last = LAST.lock().unwrap_or_else(|e| e.into_inner());
     let now = std::time::Instant::now();
+    let kind = kind_of(message);
     if let Some(previous) = last.as_mut()
-        && previous.text == message
+        && previous.text == kind
         && now.duration_since(previous.window) < BURST_WINDOW
     {
         if previous.shown >= BURST {
@@ -77,7 +99,7 @@ pub(crate) fn log(message: &str) {
         && previous.suppressed > 0
     {
         crate::output::eprint_clean(&format!(
-            "[{}] (the previous line repeated {} more time(s))",
+            "[{}] (lines like the previous one repeated {} more time(s))",
             crate::state::rfc3339_text(crate::state::now()),
             previous.suppressed
         ));
@@ -87,7 +109,7 @@ pub(crate) fn log(message: &str) {
         crate::state::rfc3339_text(crate::state::now())
     ));
     *last = Some(Last {
-        text: message.to_owned(),
+        text: kind,
         window: now,
         shown: 1,
         suppressed: 0,
@@ -466,6 +488,11 @@ async fn pulse_task(shared: Arc<Shared>, client: Client, ping: Duration, mut sto
                             }
                             Some(Err(error)) if error.is_fatal() => {
                                 log(&format!("pulse socket: {error}"));
+                                // A key refused on a reconnect waits as long
+                                // as one refused at first.
+                                if matches!(error, PulseError::AuthFailed { .. }) {
+                                    shared.core().sensors.pulse_state = PulseSensor::AuthFailed;
+                                }
                                 break;
                             }
                             Some(Err(error)) => log(&format!("pulse socket: {error}; reconnecting")),
@@ -539,5 +566,20 @@ async fn heartbeat_task(ctx: Arc<Ctx>, shared: Arc<Shared>, mut stop: watch::Rec
             () = tokio::time::sleep(interval) => {}
             () = stopped(&mut stop) => return,
         }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::kind_of;
+
+    #[test]
+    fn lines_that_differ_only_in_their_numbers_are_one_kind() {
+        assert_eq!(
+            kind_of("pulse socket: error 12 of 3400; retrying"),
+            kind_of("pulse socket: error 13 of 9; retrying")
+        );
+        assert_ne!(kind_of("heartbeat failed: 5"), kind_of("pulse socket: 5"));
+        assert_eq!(kind_of("a1b22c"), "a#b#c");
     }
 }

@@ -395,3 +395,104 @@ fn a_newer_state_is_never_downgraded_and_unknown_fields_survive() {
         .unwrap();
     assert_eq!(saved["futureNote"], "keep me", "{state:#}");
 }
+
+/// A pulse server whose every frame is an error with a counter in its text
+/// (so no two are identical): 50,000 on each of the first `storms`
+/// connections, then it keeps them open and only reads (a client that does
+/// not leave hangs here); the next connection is refused with 4001, which
+/// ends a `pulse watch`. Returns the URL and the count of connections.
+fn error_storm(storms: usize) -> (String, std::sync::Arc<std::sync::atomic::AtomicUsize>) {
+    use std::sync::atomic::{AtomicUsize, Ordering};
+    use tokio_tungstenite::tungstenite::{self, Message};
+    let listener = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
+    let url = format!("http://{}/api/v1", listener.local_addr().unwrap());
+    let connections = std::sync::Arc::new(AtomicUsize::new(0));
+    let counted = connections.clone();
+    std::thread::spawn(move || {
+        for stream in listener.incoming().flatten() {
+            // Plain HTTP calls (the daemon's heartbeat) fail the handshake
+            // and are not counted.
+            let Ok(mut ws) = tungstenite::accept(stream) else {
+                continue;
+            };
+            let _auth = ws.read();
+            let n = counted.fetch_add(1, Ordering::SeqCst) + 1;
+            if n > storms {
+                let _ = ws.close(Some(tungstenite::protocol::CloseFrame {
+                    code: tungstenite::protocol::frame::coding::CloseCode::from(4001),
+                    reason: "Authentication failed".into(),
+                }));
+                let _ = ws.flush();
+                std::thread::spawn(move || while ws.read().is_ok() {});
+                continue;
+            }
+            let _ = ws.send(Message::text(
+                r#"{"type":"auth_ok","agent_id":"00000000-0000-4000-8000-000000000001"}"#,
+            ));
+            std::thread::spawn(move || {
+                for i in 0..50_000 {
+                    let frame = format!(r#"{{"type":"error","message":"rate limit exceeded (request {i} of {n})"}}"#);
+                    if ws.write(Message::text(frame)).is_err() {
+                        return;
+                    }
+                }
+                let _ = ws.flush();
+                while ws.read().is_ok() {}
+            });
+        }
+    });
+    (url, connections)
+}
+
+/// Error frames whose text varies (a counter): a few lines, then a count;
+/// a server that sends nothing else is left and reconnected to.
+#[test]
+fn a_storm_of_varying_error_frames_is_a_few_lines_and_a_reconnect() {
+    use std::sync::atomic::Ordering;
+    let world = World::new();
+    let (url, connections) = error_storm(2);
+    let mut command = world.process();
+    command
+        .env("PLURUM_API_URL", &url)
+        .env("PLURUM_API_KEY", crate::common::SENTINEL)
+        .args(["pulse", "watch"]);
+    let run = measure(command);
+    let err = text(&run.output.stderr);
+    assert_eq!(run.output.status.code(), Some(4), "{err}");
+    // Two storms left, the third connection refused: the client left each
+    // storm by itself (the server never closes one).
+    assert_eq!(connections.load(Ordering::SeqCst), 3, "{err}");
+    assert_eq!(err.matches("error frames in a row").count(), 2, "{err}");
+    let lines = err.lines().count();
+    assert!(lines <= 30, "{lines} lines of stderr:\n{err}");
+    assert!(err.contains("more pulse server error(s) not logged"), "{err}");
+    eprintln!(
+        "pulse watch through 2 storms: {lines} stderr lines, {} bytes, {:?}",
+        err.len(),
+        run.took
+    );
+}
+
+/// The same storm against the daemon, whose log is a file that can fill a
+/// disk.
+#[test]
+fn the_daemon_logs_a_storm_of_varying_error_frames_in_a_few_lines() {
+    use crate::common::daemon::{Daemon, configure, quick};
+    use std::sync::atomic::Ordering;
+    let world = World::new();
+    configure(&world, "default", &quick(""));
+    let (url, connections) = error_storm(2);
+    let daemon = Daemon::start_with(
+        &world,
+        "default",
+        &[("PLURUM_API_URL", &url), ("PLURUM_API_KEY", crate::common::SENTINEL)],
+    );
+    daemon.expect("Authentication failed");
+    assert_eq!(connections.load(Ordering::SeqCst), 3);
+    let (code, err) = daemon.stop();
+    assert_eq!(code, 0, "{err}");
+    assert_eq!(err.matches("error frames in a row").count(), 2, "{err}");
+    let lines = err.lines().count();
+    assert!(lines <= 40, "{lines} lines of stderr:\n{err}");
+    eprintln!("the daemon through 2 storms: {lines} stderr lines, {} bytes", err.len());
+}

@@ -171,6 +171,13 @@ pub enum PulseError {
         /// The reason given.
         reason: String,
     },
+    /// The server sent nothing but error frames: the connection was left,
+    /// and is reconnected with backoff.
+    #[error("the pulse server sent {errors} error frames in a row and nothing else")]
+    Flooded {
+        /// How many in a row.
+        errors: u64,
+    },
     /// Nothing at all arrived for too long: the connection is presumed dead.
     #[error("the pulse connection went silent for {}", HumanDuration(*.silent_for))]
     Dead {

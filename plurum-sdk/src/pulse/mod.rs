@@ -35,6 +35,10 @@
 //!   Reading the inbox does not mark anything read, but on the real server it
 //!   consumes the session events of that poll ([`PulseSocketBuilder::catch_up`]
 //!   turns it off).
+//! * Error frames the server sends unprompted are logged (`tracing`) at most
+//!   5 per 10 s, whatever their text, then counted; a server that sends 100
+//!   in a row and nothing else is left ([`PulseError::Flooded`], non-fatal)
+//!   and reconnected to with the backoff above.
 //! * A rejected key (close 4001) is fatal, and so is being superseded by
 //!   another connection of the same agent (close 4000): the stream yields
 //!   the error and ends.

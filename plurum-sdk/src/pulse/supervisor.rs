@@ -185,6 +185,10 @@ pub(crate) async fn run(
     state: watch::Sender<ConnectionState>,
 ) {
     let mut delivered = Delivered::default();
+    // Server errors are rate-limited across reconnects: a server that
+    // storms on every connection gets a few lines per window, not per
+    // connection.
+    let mut warnings = Repeats::default();
     let mut socket = Some(first);
     let mut attempt: u32 = 0;
     let mut last_alive: Option<SystemTime> = None;
@@ -209,7 +213,7 @@ pub(crate) async fn run(
             events: &events,
             commands: &mut commands,
         };
-        let (end, alive) = serve(&config, &mut ws, &mut channels, &mut delivered).await;
+        let (end, alive) = serve(&config, &mut ws, &mut channels, &mut delivered, &mut warnings).await;
         last_alive = Some(alive);
         match end {
             End::ClientClosed => break,
@@ -341,19 +345,27 @@ fn fail_pending(pending: &mut VecDeque<oneshot::Sender<Result<Contribution, Puls
     }
 }
 
+/// Error frames in a row (nothing else between them) after which the
+/// connection is left: the reconnect waits its backoff, which keeps growing
+/// while connections do not last (see `stable_after`).
+const ERROR_STORM: u64 = 100;
+
 /// One connection's life. Returns why it ended and when it was last alive.
 async fn serve(
     config: &Config,
     ws: &mut Ws,
     channels: &mut Channels<'_>,
     delivered: &mut Delivered,
+    warnings: &mut Repeats,
 ) -> (End, SystemTime) {
     let mut pending: VecDeque<oneshot::Sender<Result<Contribution, PulseError>>> = VecDeque::new();
     let mut ping = tokio::time::interval_at(tokio::time::Instant::now() + config.ping_interval, config.ping_interval);
     ping.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
     let mut last_frame = Instant::now();
     let mut alive = SystemTime::now();
-    let mut warnings = Repeats::default();
+    // Error frames since the last frame that was not one: a server that
+    // sends nothing else is left, and reconnected to with backoff.
+    let mut errors_in_a_row: u64 = 0;
     let end = loop {
         tokio::select! {
             () = channels.events.closed() => {
@@ -395,7 +407,17 @@ async fn serve(
                     Some(Ok(Message::Text(text))) => {
                         last_frame = Instant::now();
                         alive = SystemTime::now();
-                        match ServerMessage::decode(text.as_str()) {
+                        let message = ServerMessage::decode(text.as_str());
+                        if matches!(message, ServerMessage::Error { .. }) {
+                            errors_in_a_row += 1;
+                            if errors_in_a_row > ERROR_STORM {
+                                fail_pending(&mut pending, "the server sent only errors");
+                                break End::Lost(PulseError::Flooded { errors: errors_in_a_row });
+                            }
+                        } else {
+                            errors_in_a_row = 0;
+                        }
+                        match message {
                             ServerMessage::Event(event) => {
                                 if delivered.first_time(protocol::dedup_key(&event))
                                     && channels.events.send(Ok(event)).await.is_err()
@@ -415,7 +437,7 @@ async fn serve(
                                     && let Some(reply) = pending.pop_front()
                                 {
                                     let _ = reply.send(Err(PulseError::Rejected { message }));
-                                } else if warnings.admit(&message) {
+                                } else if warnings.admit() {
                                     tracing::warn!(message = %message.escape_debug(), "pulse server error");
                                 }
                             }
