@@ -5,7 +5,7 @@ use std::path::PathBuf;
 use std::time::Duration;
 
 use anyhow::Context as _;
-use plurum_sdk::server::{Compat, ReferenceServer, ServerConfig};
+use plurum_sdk::server::{Compat, ConnectionLimits, ReferenceServer, ServerConfig};
 
 /// `plurum serve` arguments.
 #[derive(Debug, clap::Args)]
@@ -15,11 +15,19 @@ use plurum_sdk::server::{Compat, ReferenceServer, ServerConfig};
   plurum serve --data ./plurum.db             # keep data across restarts
   plurum serve --compat real                  # the real service's quirks
   plurum serve --allowed-origin http://localhost:5173
+  plurum serve --max-connections 256 --header-timeout 5s
   PLURUM_API_URL=http://127.0.0.1:8787/api/v1 \\
       plurum search \"postgres replication\"
 
 The first line on stdout is the API base URL. Stop with Ctrl-C or SIGTERM:
 open requests finish, sockets are closed, the data file is left consistent.
+
+Connections: a client has --header-timeout to send a request's headers
+(from connecting, or from the first byte of a later request), a connection
+where no byte moves for --idle-timeout is closed (a kept-alive one between
+requests too), and beyond --max-connections a new connection gets a 503
+with Retry-After: 1 and is closed, so clients that connect and never finish
+their headers cannot exhaust the server's file descriptors.
 
 --compat seed (the default) follows the seed documents; --compat real
 behaves as the real service is measured to, where the two differ: 500 for
@@ -49,6 +57,23 @@ pub(crate) struct Args {
     /// A browser origin allowed to open the pulse socket (repeatable; default http://localhost:3000).
     #[arg(long = "allowed-origin", value_name = "URL")]
     allowed_origins: Vec<String>,
+    /// At most this many connections at once, pulse sockets included; the excess gets a 503 at once.
+    #[arg(long, value_name = "N", default_value_t = 1024, value_parser = clap::value_parser!(u32).range(1..))]
+    max_connections: u32,
+    /// A request's headers must arrive complete within this (a connection that sends nothing is closed then).
+    #[arg(long, value_name = "DURATION", default_value = "10s", value_parser = positive_duration)]
+    header_timeout: Duration,
+    /// A connection without a byte moving for this long is closed (between requests or during one).
+    #[arg(long, value_name = "DURATION", default_value = "60s", value_parser = positive_duration)]
+    idle_timeout: Duration,
+}
+
+/// A duration above zero.
+fn positive_duration(text: &str) -> Result<Duration, String> {
+    match crate::heartbeat::cron::parse_duration(text)? {
+        Duration::ZERO => Err("must be above zero (e.g. 10s)".to_owned()),
+        duration => Ok(duration),
+    }
 }
 
 /// Runs the server until Ctrl-C or SIGTERM.
@@ -59,7 +84,13 @@ pub(crate) async fn run(args: Args, options: &crate::context::Options) -> anyhow
     let mut signals = crate::signals::Signals::install();
     let mut config = ServerConfig::default()
         .addr(args.addr)
-        .admin_routes(args.enable_fault_admin);
+        .admin_routes(args.enable_fault_admin)
+        .connections(
+            ConnectionLimits::default()
+                .max_connections(args.max_connections as usize)
+                .header_timeout(args.header_timeout)
+                .idle_timeout(args.idle_timeout),
+        );
     if let Some(data) = &args.data {
         warn_if_shared(&out, data);
         config = config.data(data);

@@ -184,6 +184,13 @@ pub(crate) struct ApiConfig {
     /// stays open); the token is in `daemon.token` (0600) in the profile's
     /// state directory, where the CLI's own commands read it.
     pub(crate) auth: bool,
+    /// At most this many connections at once; the excess gets a 503 at
+    /// once (a local API has few clients).
+    pub(crate) max_connections: u32,
+    /// Seconds a request's headers have to arrive complete.
+    pub(crate) header_timeout_seconds: f64,
+    /// Seconds a connection may stay without a byte moving.
+    pub(crate) idle_timeout_seconds: f64,
 }
 
 impl Default for ApiConfig {
@@ -191,7 +198,21 @@ impl Default for ApiConfig {
         Self {
             addr: DEFAULT_ADDR.to_owned(),
             auth: true,
+            max_connections: 64,
+            header_timeout_seconds: 10.0,
+            idle_timeout_seconds: 60.0,
         }
+    }
+}
+
+impl ApiConfig {
+    /// The accept loop's limits.
+    pub(crate) fn connections(&self) -> plurum_sdk::server::ConnectionLimits {
+        let seconds = |s: f64| std::time::Duration::from_secs_f64(s.clamp(0.01, 86_400.0));
+        plurum_sdk::server::ConnectionLimits::default()
+            .max_connections(self.max_connections.max(1) as usize)
+            .header_timeout(seconds(self.header_timeout_seconds))
+            .idle_timeout(seconds(self.idle_timeout_seconds))
     }
 }
 
@@ -308,7 +329,13 @@ impl DaemonConfig {
             ("wake.min_trigger_interval", w.min_trigger_interval, false),
             ("wake.max_turns_per_hour", w.max_turns_per_hour, false),
             ("pulse.ping_interval_seconds", self.pulse.ping_interval_seconds, true),
+            ("api.header_timeout_seconds", self.api.header_timeout_seconds, true),
+            ("api.idle_timeout_seconds", self.api.idle_timeout_seconds, true),
         ];
+        anyhow::ensure!(
+            self.api.max_connections > 0,
+            "daemon setting 'api.max_connections' must be 1 or more (got 0)"
+        );
         for (key, value, positive) in numbers {
             anyhow::ensure!(
                 value.is_finite() && value >= 0.0 && (!positive || value > 0.0),

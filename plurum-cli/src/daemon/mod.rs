@@ -323,10 +323,9 @@ pub(crate) async fn run(ctx: Ctx, options: Options) -> anyhow::Result<u8> {
     let api = {
         let mut stop = stop_rx.clone();
         let app = api::router(shared.clone());
+        let limits = shared.core().config.api.connections();
         tokio::spawn(async move {
-            let _ = axum::serve(listener, app)
-                .with_graceful_shutdown(async move { stopped(&mut stop).await })
-                .await;
+            plurum_sdk::server::listen::serve(listener, app, limits, async move { stopped(&mut stop).await }).await;
         })
     };
     let pulse = tokio::spawn(pulse_task(shared.clone(), client.clone(), ping, stop_rx.clone()));

@@ -496,3 +496,209 @@ fn the_daemon_logs_a_storm_of_varying_error_frames_in_a_few_lines() {
     assert!(lines <= 40, "{lines} lines of stderr:\n{err}");
     eprintln!("the daemon through 2 storms: {lines} stderr lines, {} bytes", err.len());
 }
+
+/// What a slowloris attack on a server with a cap of 8 connections, a 1 s
+/// header timeout and a 2 s idle timeout measured.
+struct Slowloris {
+    /// How long the server took to answer a connection over the cap.
+    refused_in: Duration,
+    /// When the last half-open or trickling connection was closed by the
+    /// server, from its connect.
+    attackers_closed_in: Duration,
+    /// When a kept-alive idle connection was closed, from its answer.
+    idle_closed_in: Duration,
+}
+
+/// Sends `GET /health` on `stream` and reads the status line and headers.
+fn health(stream: &mut std::net::TcpStream, addr: &str) -> String {
+    use std::io::{BufRead, Write};
+    stream
+        .write_all(format!("GET /health HTTP/1.1\r\nhost: {addr}\r\n\r\n").as_bytes())
+        .unwrap();
+    let mut reader = std::io::BufReader::new(stream.try_clone().unwrap());
+    let mut head = String::new();
+    loop {
+        let mut line = String::new();
+        if reader.read_line(&mut line).unwrap_or(0) == 0 || line == "\r\n" {
+            break;
+        }
+        head.push_str(&line);
+    }
+    let length: usize = head
+        .lines()
+        .find_map(|l| {
+            l.to_ascii_lowercase()
+                .strip_prefix("content-length:")
+                .map(|v| v.trim().parse().unwrap())
+        })
+        .unwrap_or(0);
+    let mut body = vec![0; length];
+    std::io::Read::read_exact(&mut reader, &mut body).unwrap();
+    head
+}
+
+/// Reads until the server closes the connection; how long that took from
+/// `since` (panics after 8 s: the server never closed it).
+fn closed_by_server(stream: &mut std::net::TcpStream, since: Instant) -> Duration {
+    stream.set_read_timeout(Some(Duration::from_secs(8))).unwrap();
+    let mut buffer = [0u8; 1024];
+    loop {
+        match std::io::Read::read(stream, &mut buffer) {
+            Ok(0) => return since.elapsed(),
+            Ok(_) => {}
+            Err(e) if e.kind() == std::io::ErrorKind::ConnectionReset => return since.elapsed(),
+            Err(e) => panic!("the server kept the connection open ({e}) after {:?}", since.elapsed()),
+        }
+    }
+}
+
+/// Half-open and trickling clients fill the cap; a flood beyond it is
+/// refused at once; the server closes the attackers at the header timeout,
+/// answers again, and closes an idle kept-alive connection at the idle
+/// timeout.
+fn slowloris(addr: &str) -> Slowloris {
+    use std::io::Write;
+    use std::net::TcpStream;
+    let started = Instant::now();
+    // 6 that send nothing, 2 that trickle a header a byte every 100 ms.
+    let mut attackers: Vec<TcpStream> = (0..6).map(|_| TcpStream::connect(addr).unwrap()).collect();
+    for _ in 0..2 {
+        let stream = TcpStream::connect(addr).unwrap();
+        let mut writer = stream.try_clone().unwrap();
+        std::thread::spawn(move || {
+            for byte in b"GET /health HTTP/1.1\r\nx-slow: "
+                .iter()
+                .chain(std::iter::repeat(&b'a'))
+            {
+                if writer.write_all(&[*byte]).is_err() {
+                    return;
+                }
+                std::thread::sleep(Duration::from_millis(100));
+            }
+        });
+        attackers.push(stream);
+    }
+    // Beyond the cap: refused at once, with a 503 (the accept loop may lag
+    // the kernel by a moment, so the first probes may still find a slot).
+    let mut refused_in = None;
+    // Probes that found a slot free it when they end: a flood connection
+    // may take it (and is then held to the header timeout like any other).
+    let mut served_probes = 0;
+    for _ in 0..50 {
+        let asked = Instant::now();
+        let mut probe = TcpStream::connect(addr).unwrap();
+        probe.set_read_timeout(Some(Duration::from_secs(2))).unwrap();
+        let head = health(&mut probe, addr);
+        if head.starts_with("HTTP/1.1 503") {
+            assert!(head.to_ascii_lowercase().contains("retry-after: 1"), "{head}");
+            refused_in = Some(asked.elapsed());
+            break;
+        }
+        served_probes += 1;
+    }
+    let refused_in = refused_in.expect("no connection over the cap was refused");
+    // A flood of 200 more: each closed at once, none kept. (One whose
+    // connect the kernel delayed, its SYN dropped by a full accept queue
+    // and sent again a second later, may arrive after the attackers were
+    // closed and find a slot: only those connected while the cap was full
+    // count.)
+    let flood: Vec<TcpStream> = (0..200)
+        .filter_map(|_| TcpStream::connect(addr).ok())
+        .take_while(|_| started.elapsed() < Duration::from_millis(500))
+        .collect();
+    let held = flood
+        .into_iter()
+        .map(|mut stream| closed_by_server(&mut stream, Instant::now()))
+        .filter(|took| *took > Duration::from_millis(500))
+        .count();
+    assert!(
+        held <= served_probes,
+        "{held} connections over the cap were held ({served_probes} slots freed by probes)"
+    );
+    // The attackers are closed at the header timeout.
+    let attackers_closed_in = attackers
+        .iter_mut()
+        .map(|stream| closed_by_server(stream, started))
+        .max()
+        .unwrap();
+    // The server answers again, and closes a kept-alive connection after
+    // the idle timeout (not the header timeout).
+    let mut kept = TcpStream::connect(addr).unwrap();
+    kept.set_read_timeout(Some(Duration::from_secs(2))).unwrap();
+    let head = health(&mut kept, addr);
+    assert!(head.starts_with("HTTP/1.1 200"), "{head}");
+    let idle_closed_in = closed_by_server(&mut kept, Instant::now());
+    Slowloris {
+        refused_in,
+        attackers_closed_in,
+        idle_closed_in,
+    }
+}
+
+fn assert_slowloris_held(who: &str, run: &Slowloris) {
+    eprintln!(
+        "{who}: over the cap refused in {:?}; attackers closed {:?} after connecting; idle kept-alive closed after {:?}",
+        run.refused_in, run.attackers_closed_in, run.idle_closed_in
+    );
+    assert!(run.refused_in < Duration::from_millis(500), "{:?}", run.refused_in);
+    assert!(
+        run.attackers_closed_in < Duration::from_secs(4),
+        "{:?}",
+        run.attackers_closed_in
+    );
+    assert!(
+        run.idle_closed_in > Duration::from_millis(1500) && run.idle_closed_in < Duration::from_secs(5),
+        "{:?}",
+        run.idle_closed_in
+    );
+}
+
+#[test]
+fn plurum_serve_holds_off_slowloris() {
+    use std::io::BufRead;
+    let world = World::new();
+    let mut command = world.process();
+    command
+        .args([
+            "serve",
+            "--addr",
+            "127.0.0.1:0",
+            "--no-limits",
+            "--max-connections",
+            "8",
+        ])
+        .args(["--header-timeout", "1s", "--idle-timeout", "2s"])
+        .stdout(Stdio::piped())
+        .stderr(Stdio::null());
+    let mut child = command.spawn().unwrap();
+    let mut line = String::new();
+    std::io::BufReader::new(child.stdout.as_mut().unwrap())
+        .read_line(&mut line)
+        .unwrap();
+    let addr = line
+        .trim()
+        .trim_start_matches("http://")
+        .trim_end_matches("/api/v1")
+        .to_owned();
+    let run = slowloris(&addr);
+    let _ = child.kill();
+    let _ = child.wait();
+    assert_slowloris_held("plurum serve", &run);
+}
+
+#[test]
+fn the_daemon_api_holds_off_slowloris() {
+    use crate::common::daemon::{Daemon, configure, quick};
+    let world = World::new();
+    world.register("default", "loris-agent");
+    configure(
+        &world,
+        "default",
+        &quick("[api]\nmax_connections = 8\nheader_timeout_seconds = 1\nidle_timeout_seconds = 2\n"),
+    );
+    let daemon = Daemon::start(&world, "default");
+    let run = slowloris(&daemon.addr);
+    let (code, err) = daemon.stop();
+    assert_eq!(code, 0, "{err}");
+    assert_slowloris_held("plurum daemon", &run);
+}

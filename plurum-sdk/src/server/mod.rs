@@ -33,6 +33,7 @@ mod faults;
 mod hub;
 mod keywords;
 mod limits;
+pub mod listen;
 mod quality;
 mod rank;
 mod request;
@@ -59,6 +60,7 @@ use tokio::task::JoinHandle;
 
 pub use faults::Faults;
 pub use limits::{Limits, Rate};
+pub use listen::ConnectionLimits;
 
 use error::Failure;
 
@@ -97,6 +99,9 @@ pub struct ServerConfig {
     /// Seed-document behaviour (the default) or the real service's measured
     /// quirks where the two differ (see [`Compat`]).
     pub compat: Compat,
+    /// Header and idle timeouts and the cap on concurrent connections
+    /// (see [`listen`]); [`ServerConfig::no_limits`] leaves them on.
+    pub connections: ConnectionLimits,
 }
 
 /// Which behaviour the server follows where the seed documents and the real
@@ -142,6 +147,7 @@ impl Default for ServerConfig {
             active_session_threshold: 0.4,
             allowed_origins: vec!["http://localhost:3000".to_owned()],
             compat: Compat::Seed,
+            connections: ConnectionLimits::default(),
         }
     }
 }
@@ -165,7 +171,14 @@ impl ServerConfig {
         self
     }
 
-    /// Turns every rate limit and guardrail off.
+    /// Sets the connection limits (timeouts and the cap).
+    pub fn connections(mut self, connections: ConnectionLimits) -> Self {
+        self.connections = connections;
+        self
+    }
+
+    /// Turns every rate limit and guardrail off (the connection limits,
+    /// which protect the process, stay).
     pub fn no_limits(mut self) -> Self {
         self.limits = Limits::none();
         self
@@ -282,6 +295,7 @@ impl ReferenceServer {
             source,
         })?;
         let app = router(state.clone(), config.admin_routes);
+        let connections = config.connections;
         let (stop, stopped) = oneshot::channel::<()>();
         let hub_state = state.clone();
         let task = tokio::spawn(async move {
@@ -289,12 +303,7 @@ impl ReferenceServer {
                 let _ = stopped.await;
                 hub_state.hub.close_all(1001, "Server shutting down");
             };
-            let served = axum::serve(listener, app.into_make_service_with_connect_info::<SocketAddr>())
-                .with_graceful_shutdown(shutdown)
-                .await;
-            if let Err(error) = served {
-                tracing::error!(%error, "reference server stopped");
-            }
+            listen::serve(listener, app, connections, shutdown).await;
         });
         Ok(ServerHandle {
             addr,
