@@ -41,6 +41,60 @@ pub(crate) fn scrub(text: &str) -> String {
     out
 }
 
+/// Keys this run prints on purpose (`register --show-key`, `auth
+/// rotate-key --show-key`, a key that could not be stored): stdout keeps
+/// them as they are; stderr and logs never do.
+static REVEALED: RwLock<Vec<ApiKey>> = RwLock::new(Vec::new());
+
+/// Marks `key` as printed on stdout on purpose by this run.
+pub(crate) fn reveal(key: &ApiKey) {
+    remember(key);
+    let mut revealed = REVEALED.write().unwrap_or_else(|e| e.into_inner());
+    if !revealed.iter().any(|k| k.same_as(key)) {
+        revealed.push(key.clone());
+    }
+}
+
+/// `text` as it may go to stdout: scrubbed as [`scrub`] does (the keys this
+/// process holds in every transform it knows, anything key-shaped), except
+/// a key this run prints on purpose ([`reveal`]), where it appears whole.
+pub(crate) fn scrub_stdout(text: &str) -> String {
+    let revealed = REVEALED.read().unwrap_or_else(|e| e.into_inner());
+    match revealed.iter().find(|k| text.contains(k.expose())) {
+        Some(key) => text
+            .split(key.expose())
+            .map(scrub)
+            .collect::<Vec<_>>()
+            .join(key.expose()),
+        None => scrub(text),
+    }
+}
+
+/// Scrubs every string (and member name) in a JSON value, for documents
+/// that leave the process without going through stdout (MCP results).
+pub(crate) fn scrub_value(value: &mut serde_json::Value) {
+    use serde_json::Value;
+    match value {
+        Value::String(text) => {
+            let clean = scrub_stdout(text);
+            if clean != *text {
+                *text = clean;
+            }
+        }
+        Value::Array(items) => items.iter_mut().for_each(scrub_value),
+        Value::Object(members) => {
+            let dirty: Vec<String> = members.keys().filter(|k| scrub(k) != **k).cloned().collect();
+            for name in dirty {
+                if let Some(v) = members.remove(&name) {
+                    members.insert(scrub(&name), v);
+                }
+            }
+            members.values_mut().for_each(scrub_value);
+        }
+        _ => {}
+    }
+}
+
 /// `-v`: plurum's own events; `-vv`: HTTP details too. `RUST_LOG` overrides.
 pub(crate) fn init(verbose: u8, color: bool) {
     let default = match verbose {
@@ -116,5 +170,28 @@ mod tests {
         remember(&key);
         let line = scrub("sent an-odd-secret-that-is-not-key-shaped and plrm_live_abcdefgh12345");
         assert_eq!(line, "sent [redacted] and plrm_live_[redacted]");
+    }
+
+    #[test]
+    fn a_key_shown_on_purpose_stays_on_stdout_only_and_values_are_scrubbed() {
+        let held = ApiKey::new("plrm_live_HELDheldHELDheldHELDheldHELDheldHELDheld123");
+        let shown = ApiKey::new("plrm_live_SHOWNshownSHOWNshownSHOWNshownSHOWNshown12");
+        remember(&held);
+        reveal(&shown);
+        let line = format!("new {} old {}", shown.expose(), held.expose().to_uppercase());
+        assert_eq!(
+            scrub_stdout(&line),
+            format!("new {} old PLRM_LIVE_[redacted]", shown.expose())
+        );
+        assert_eq!(scrub(&line), "new plrm_live_[redacted] old PLRM_LIVE_[redacted]");
+        let mut value = serde_json::json!({
+            "username": held.expose(),
+            "list": [format!("x {}", &held.expose()[12..40])],
+            held.expose(): 1,
+        });
+        scrub_value(&mut value);
+        let text = value.to_string();
+        assert!(!text.contains("HELDheldHELD"), "{text}");
+        assert_eq!(value["username"], "plrm_live_[redacted]");
     }
 }

@@ -101,7 +101,13 @@ impl Sink {
 
     /// Writes a line to stdout; on the process's stdout a closed pipe ends
     /// the process quietly (exit 0), as `plurum … | head` expects.
+    ///
+    /// Every line is scrubbed whole (see [`crate::logging::scrub_stdout`]):
+    /// output is written a whole line or document at a time, so no key is
+    /// ever cut in two by our own writes.
     fn stdout(&self, text: &str) {
+        let scrubbed = crate::logging::scrub_stdout(text);
+        let text = scrubbed.as_str();
         match &self.inner.buffers {
             Some(buffers) => {
                 let mut buffers = buffers.lock().unwrap_or_else(PoisonError::into_inner);

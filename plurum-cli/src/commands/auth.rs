@@ -417,6 +417,7 @@ async fn rotate(ctx: &Ctx, show_key: bool) -> anyhow::Result<u8> {
     let (stored, keyring_problem) = match ctx.secrets().store(&rotated.api_key) {
         Ok(stored) => stored,
         Err(error) => {
+            crate::logging::reveal(&rotated.api_key);
             ctx.out.write(rotated.api_key.expose());
             return Err(error.context(
                 "the key was rotated and the old key no longer works, but the new key could not be stored; \
@@ -442,6 +443,7 @@ async fn rotate(ctx: &Ctx, show_key: bool) -> anyhow::Result<u8> {
         "message": rotated.message,
     });
     if show_key {
+        crate::logging::reveal(&rotated.api_key);
         value["api_key"] = json!(rotated.api_key.expose());
     }
     ctx.out.emit(&value, || {

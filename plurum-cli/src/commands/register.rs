@@ -86,6 +86,7 @@ pub(crate) async fn run(args: Args, ctx: &Ctx) -> anyhow::Result<u8> {
         Err(error) => {
             // The key exists nowhere else: printing it is the only way not to
             // lose it (under --json, in the error document).
+            crate::logging::reveal(&registration.api_key);
             if ctx.out.json {
                 let message = format!("registered, but could not store the key: {error:#}");
                 return Err(CliError::new(exit::ERROR, message)
@@ -124,6 +125,7 @@ pub(crate) async fn run(args: Args, ctx: &Ctx) -> anyhow::Result<u8> {
             .note(&format!("The profile's previous key is saved in {}.", path.display()));
     }
     if args.show_key {
+        crate::logging::reveal(&registration.api_key);
         value["api_key"] = json!(registration.api_key.expose());
     }
     ctx.out.emit(&value, || {

@@ -14,6 +14,7 @@
 //! stdout carries the protocol only: commands run with `--json` hold their
 //! document instead of printing it, and messages go to stderr.
 
+mod lines;
 mod output;
 pub(crate) mod schema;
 pub(crate) mod tools;
@@ -71,7 +72,11 @@ impl Server {
             Ok(ctx) => tools::call(&ctx, name, arguments).await,
             Err(error) => Err(error),
         };
-        let document = sink.take_document().map(|d| d.value);
+        // Results leave by the protocol, not stdout: scrubbed here.
+        let document = sink.take_document().map(|mut d| {
+            crate::logging::scrub_value(&mut d.value);
+            d.value
+        });
         let notices = sink.notices().take();
         // What the command said to people goes where the server's own
         // messages go (stderr; stdout carries the protocol only).
@@ -198,13 +203,20 @@ impl ServerHandler for Server {
 /// Serves MCP on stdin/stdout until the host closes it.
 pub(crate) async fn serve(options: &Options) -> anyhow::Result<u8> {
     let server = Server::new(options);
+    // stdin → the line guard → rmcp → the merger → stdout (see `lines`).
+    let (rmcp_side, our_side) = tokio::io::duplex(64 * 1024);
+    let (from_rmcp, to_rmcp) = tokio::io::split(our_side);
+    let (answers, answered) = tokio::sync::mpsc::channel(64);
+    let guard = tokio::spawn(lines::guard(tokio::io::stdin(), to_rmcp, answers));
+    let merger = tokio::spawn(lines::merge(from_rmcp, answered, tokio::io::stdout()));
+    let (rmcp_read, rmcp_write) = tokio::io::split(rmcp_side);
     let running = server
-        .serve(rmcp::transport::stdio())
+        .serve((rmcp_read, rmcp_write))
         .await
         .map_err(|e| anyhow::anyhow!("the MCP session did not start: {e}"))?;
-    running
-        .waiting()
-        .await
-        .map_err(|e| anyhow::anyhow!("the MCP session ended with an error: {e}"))?;
+    let ended = running.waiting().await;
+    guard.abort();
+    let _ = merger.await;
+    ended.map_err(|e| anyhow::anyhow!("the MCP session ended with an error: {e}"))?;
     Ok(crate::exit::OK)
 }

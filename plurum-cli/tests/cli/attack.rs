@@ -702,3 +702,253 @@ fn the_daemon_api_holds_off_slowloris() {
     assert_eq!(code, 0, "{err}");
     assert_slowloris_held("plurum daemon", &run);
 }
+
+/// Every 12-character run of the key's secret part, lower-cased: none may
+/// appear in any output, in any case.
+fn key_runs() -> Vec<String> {
+    let secret = &crate::common::SENTINEL["plrm_live_".len()..];
+    (0..=secret.len() - 12)
+        .map(|i| secret[i..i + 12].to_lowercase())
+        .collect()
+}
+
+fn assert_no_key(what: &str, bytes: &[u8]) {
+    let lowered = text(bytes).to_lowercase();
+    // JSON escapes of the key's characters, decoded for the check.
+    let decoded = lowered.replace("\\\\u00", "\\u00");
+    let mut plain = String::new();
+    let mut rest = decoded.as_str();
+    while let Some(at) = rest.find("\\u00") {
+        plain.push_str(&rest[..at]);
+        match u8::from_str_radix(rest.get(at + 4..at + 6).unwrap_or("zz"), 16) {
+            Ok(byte) => {
+                plain.push((byte as char).to_ascii_lowercase());
+                rest = &rest[at + 6..];
+            }
+            Err(_) => {
+                plain.push_str("\\u00");
+                rest = &rest[at + 4..];
+            }
+        }
+    }
+    plain.push_str(rest);
+    for run in key_runs() {
+        assert!(
+            !lowered.contains(&run) && !plain.contains(&run),
+            "{what} shows {run}:\n{}",
+            text(bytes)
+        );
+    }
+}
+
+/// A server that holds the key (it was sent to it) and shows it back in
+/// the forms a careless or hostile one would: upper-cased in an error, cut
+/// in two, in a success answer's fields, JSON-escaped in a raw body.
+#[test]
+fn the_key_in_other_forms_reaches_no_output() {
+    use axum::http::{HeaderMap, StatusCode};
+    use axum::response::IntoResponse;
+    let world = World::new();
+    fn key_of(headers: &HeaderMap) -> String {
+        headers
+            .get("authorization")
+            .and_then(|v| v.to_str().ok())
+            .and_then(|v| v.strip_prefix("Bearer "))
+            .unwrap_or_default()
+            .to_owned()
+    }
+    async fn me(
+        axum::extract::Path(form): axum::extract::Path<String>,
+        headers: HeaderMap,
+    ) -> axum::response::Response {
+        let key = key_of(&headers);
+        match form.as_str() {
+            "upper" => (
+                StatusCode::BAD_REQUEST,
+                axum::Json(json!({"detail": format!("bad key {}", key.to_uppercase())})),
+            )
+                .into_response(),
+            "split" => (
+                StatusCode::BAD_REQUEST,
+                axum::Json(json!({"detail": format!("bad key {} ... {}", &key[..30], &key[30..])})),
+            )
+                .into_response(),
+            _ => axum::Json(json!({
+                "id": "00000000-0000-4000-8000-000000000001",
+                "name": key.to_lowercase(),
+                "username": key,
+                "api_key_prefix": format!("{}...", &key[..16]),
+                "publisher_domain": format!("{}.example", &key[10..40]),
+            }))
+            .into_response(),
+        }
+    }
+    async fn raw(headers: HeaderMap) -> axum::response::Response {
+        let escaped: String = key_of(&headers).bytes().map(|b| format!("\\u{b:04x}")).collect();
+        (
+            [("content-type", "application/json")],
+            format!(
+                "{{\"echo\": \"{escaped}\", \"upper\": \"{}\"}}",
+                key_of(&headers).to_uppercase()
+            ),
+        )
+            .into_response()
+    }
+    let url = fake(
+        &world,
+        Router::new()
+            .route("/api/v1/{form}/api/v1/agents/me", axum::routing::get(me))
+            .route("/api/v1/echo", axum::routing::get(raw)),
+    );
+    let mut checked = 0;
+    for form in ["upper", "split", "success"] {
+        for json in [false, true] {
+            let mut command = world.process();
+            command
+                .env("PLURUM_API_URL", format!("{url}/{form}/api/v1"))
+                .env("PLURUM_API_KEY", crate::common::SENTINEL);
+            if json {
+                command.arg("--json");
+            }
+            command.arg("whoami");
+            let run = measure(command);
+            let what = format!("whoami ({form}, json {json})");
+            assert_no_key(&format!("{what} stdout"), &run.output.stdout);
+            assert_no_key(&format!("{what} stderr"), &run.output.stderr);
+            assert!(
+                text(&run.output.stdout).contains("[redacted]") || text(&run.output.stderr).contains("[redacted]"),
+                "{what}: {} / {}",
+                text(&run.output.stdout),
+                text(&run.output.stderr)
+            );
+            checked += 1;
+        }
+    }
+    for args in [
+        &["api", "/echo"][..],
+        &["--json", "api", "/echo"],
+        &["api", "/echo", "--jq", ".echo"],
+    ] {
+        let mut command = world.process();
+        command
+            .env("PLURUM_API_URL", &url)
+            .env("PLURUM_API_KEY", crate::common::SENTINEL)
+            .args(args);
+        let run = measure(command);
+        assert!(run.output.status.success(), "{args:?}: {}", text(&run.output.stderr));
+        assert_no_key(&format!("{args:?}"), &run.output.stdout);
+        assert!(
+            text(&run.output.stdout).contains("[redacted]"),
+            "{}",
+            text(&run.output.stdout)
+        );
+        checked += 1;
+    }
+    assert_eq!(checked, 9);
+}
+
+/// `plurum mcp` fed lines a host should never send (and one no host
+/// could): every one that shows an id is answered with it, the rest with
+/// `id: null` (rate-limited), and the server goes on answering.
+#[test]
+fn mcp_answers_every_bad_line_and_goes_on() {
+    use std::io::{BufRead, Write};
+    use std::sync::mpsc;
+    let world = World::new();
+    let mut child = world
+        .process()
+        .arg("mcp")
+        .stdin(Stdio::piped())
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .spawn()
+        .unwrap();
+    let mut stdin = child.stdin.take().unwrap();
+    let stdout = child.stdout.take().unwrap();
+    let (lines, replies) = mpsc::channel::<Value>();
+    std::thread::spawn(move || {
+        for line in std::io::BufReader::new(stdout).lines().map_while(Result::ok) {
+            if lines.send(serde_json::from_str(&line).unwrap()).is_err() {
+                return;
+            }
+        }
+    });
+    let mut send = |line: &[u8]| {
+        stdin.write_all(line).unwrap();
+        stdin.write_all(b"\n").unwrap();
+        stdin.flush().unwrap();
+    };
+    // Null answers passed over while waiting for another id.
+    let passed_nulls = std::cell::Cell::new(0usize);
+    let reply = |id: Value| -> Value {
+        let deadline = Instant::now() + CAP;
+        loop {
+            let left = deadline.saturating_duration_since(Instant::now());
+            let answer = replies
+                .recv_timeout(left)
+                .unwrap_or_else(|_| panic!("no reply for id {id}"));
+            if answer["id"] == id {
+                return answer;
+            }
+            if answer["id"].is_null() {
+                passed_nulls.set(passed_nulls.get() + 1);
+            }
+        }
+    };
+    let started = Instant::now();
+    send(br#"{"jsonrpc":"2.0","id":1,"method":"initialize","params":{"protocolVersion":"2025-06-18","capabilities":{},"clientInfo":{"name":"attack","version":"1"}}}"#);
+    assert!(reply(json!(1))["result"]["serverInfo"].is_object());
+    send(br#"{"jsonrpc":"2.0","method":"notifications/initialized"}"#);
+
+    send(b"not json at all");
+    assert_eq!(reply(Value::Null)["error"]["code"], -32700);
+    send(br#"{"jsonrpc":"2.0","id":11,"method":"tools/list","params":{"#);
+    assert_eq!(reply(json!(11))["error"]["code"], -32700);
+    let deep = format!(
+        r#"{{"jsonrpc":"2.0","id":12,"method":"tools/call","params":{}{}}}"#,
+        "[".repeat(100_000),
+        "]".repeat(100_000)
+    );
+    send(deep.as_bytes());
+    assert_eq!(reply(json!(12))["error"]["code"], -32700);
+    let mut huge = br#"{"jsonrpc":"2.0","id":"big-13","method":"tools/call","params":{"name":"plurum_search","arguments":{"query":""#.to_vec();
+    huge.extend(std::iter::repeat_n(b'q', 17 * 1024 * 1024));
+    huge.extend_from_slice(b"\"}}}");
+    send(&huge);
+    let answer = reply(json!("big-13"));
+    assert_eq!(answer["error"]["code"], -32600, "{answer}");
+    assert!(answer["error"]["message"].as_str().unwrap().contains("16 MiB"));
+    send(br#"{"id":14,"method":"tools/list"}"#);
+    assert_eq!(reply(json!(14))["error"]["code"], -32600);
+    // A flood of garbage: a few null answers, not one per line.
+    for _ in 0..1000 {
+        send(b"}{");
+    }
+    send(br#"{"jsonrpc":"2.0","id":15,"method":"tools/list"}"#);
+    let tools = reply(json!(15));
+    assert!(
+        tools["result"]["tools"].as_array().is_some_and(|t| !t.is_empty()),
+        "{tools}"
+    );
+    let nulls = passed_nulls.get() + replies.try_iter().filter(|r| r["id"].is_null()).count();
+    let peak_kib = std::fs::read_to_string(format!("/proc/{}/status", child.id()))
+        .ok()
+        .and_then(|s| {
+            s.lines()
+                .find(|l| l.starts_with("VmHWM:"))
+                .and_then(|l| l.split_whitespace().nth(1).and_then(|v| v.parse::<u64>().ok()))
+        })
+        .unwrap_or(0);
+    drop(stdin);
+    let status = child.wait().unwrap();
+    assert!(status.success(), "{status:?}");
+    assert!((1..=12).contains(&nulls), "{nulls} null answers to 1,000 garbage lines");
+    if cfg!(target_os = "linux") {
+        assert!(peak_kib < 160 * 1024, "peak {} MiB", peak_kib / 1024);
+    }
+    eprintln!(
+        "mcp: 6 bad lines answered, {nulls} null answers to 1,000 garbage lines, peak {} MiB, {:?}",
+        peak_kib / 1024,
+        started.elapsed()
+    );
+}
