@@ -83,8 +83,9 @@ pub const MIN_SECRET_RUN: usize = 12;
 ///   lower-cased, cut into pieces (every run of [`MIN_SECRET_RUN`] or more
 ///   characters of its secret part, the part after `plrm_live_`), and with
 ///   characters written as JSON `\u00XX` escapes;
-/// * every key-shaped string (`plrm_live_`, in any case, followed by key
-///   characters), whoever's key it is.
+/// * every key-shaped string (`plrm_live_`, in any case, followed by 12
+///   or more key characters), whoever's key it is; a shorter one is a
+///   displayed prefix such as `plrm_live_Ceus1N...` and stays.
 ///
 /// Each becomes `[redacted]` (a `plrm_live_` before it is kept, so the
 /// reader knows what was there). What it cannot catch: a key re-encoded
@@ -127,10 +128,14 @@ pub fn scrub<'a>(text: &'a str, key: Option<&ApiKey>) -> Cow<'a, str> {
             .take_while(|b| b.is_ascii_alphanumeric() || *b == b'-' || *b == b'_')
             .count();
         result.push_str(&rest[..at + KEY_PREFIX.len()]);
-        if len > 0 && !after.starts_with("[redacted]") {
+        // Fewer characters are a displayed prefix (`plrm_live_Ceus1N...`,
+        // as the server's `api_key_prefix`), not a key.
+        if len >= MIN_SECRET_RUN {
             result.push_str("[redacted]");
+            rest = &after[len..];
+        } else {
+            rest = after;
         }
-        rest = &after[len..];
     }
     result.push_str(rest);
     Cow::Owned(result)
@@ -326,6 +331,8 @@ mod tests {
         // A key that does not look like one is still removed verbatim.
         let odd = ApiKey::new("not-a-plurum-key-but-secret");
         assert_eq!(scrub("x not-a-plurum-key-but-secret y", Some(&odd)), "x [redacted] y");
+        // A displayed prefix stays.
+        assert_eq!(scrub("key plrm_live_Ceus1N...", None), "key plrm_live_Ceus1N...");
         // Ordinary text is borrowed, untouched.
         assert!(matches!(scrub("nothing here", Some(&key)), Cow::Borrowed(_)));
         assert_eq!(

@@ -488,7 +488,10 @@ fn the_daemon_logs_a_storm_of_varying_error_frames_in_a_few_lines() {
         &[("PLURUM_API_URL", &url), ("PLURUM_API_KEY", crate::common::SENTINEL)],
     );
     daemon.expect("Authentication failed");
-    assert_eq!(connections.load(Ordering::SeqCst), 3);
+    // Both storms were left by the client (the server never closes one);
+    // how the reconnects split between the SDK and the daemon's own loop
+    // depends on timing.
+    assert!(connections.load(Ordering::SeqCst) >= 3);
     let (code, err) = daemon.stop();
     assert_eq!(code, 0, "{err}");
     assert_eq!(err.matches("error frames in a row").count(), 2, "{err}");
