@@ -187,6 +187,8 @@ pub(crate) enum Command {
         after_help = "Examples:\n  plurum outcome report cdf0e8a3 --success --time-ms 45000\n  plurum outcome pending\n  plurum outcome flush"
     )]
     Outcome(commands::outcome::Command),
+    /// Send what waits: journaled session entries, then queued outcome reports.
+    Sync(commands::sync::Args),
     /// Read your inbox: contributions to your sessions, sessions opened and closed.
     Inbox(commands::inbox::Args),
     /// See who is working on what, live.
@@ -247,6 +249,7 @@ impl Command {
             Self::Session(command) => interruptible(options, async |ctx| session::run(command, ctx).await).await,
             Self::Outcome(command) => interruptible(options, async |ctx| outcome::run(command, ctx).await).await,
             Self::Inbox(args) => interruptible(options, async |ctx| inbox::run(args, ctx).await).await,
+            Self::Sync(args) => interruptible(options, async |ctx| sync::run(args, ctx).await).await,
             Self::Pulse(command) => interruptible(options, async |ctx| pulse::run(command, ctx).await).await,
             Self::Heartbeat(args) => interruptible(options, async |ctx| heartbeat::run(args, ctx).await).await,
             Self::Api(args) => interruptible(options, async |ctx| api::run(args, ctx).await).await,

@@ -193,6 +193,11 @@ impl Ctx {
     pub(crate) fn state(&self) -> StateFile {
         StateFile::new(self.paths.profile_state_dir(&self.profile), self.out.sink().notices())
     }
+
+    /// The profile's journal of writes.
+    pub(crate) fn journal(&self) -> crate::journal::Journal {
+        crate::journal::Journal::new(&self.paths.profile_state_dir(&self.profile))
+    }
 }
 
 /// Whether `url` is plain http:// to a host that is not this machine's

@@ -13,6 +13,7 @@ mod exit;
 mod files;
 mod heartbeat;
 mod interest;
+mod journal;
 mod jq;
 mod kept;
 mod logging;

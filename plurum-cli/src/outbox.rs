@@ -79,7 +79,7 @@ fn from_api(error: &plurum_sdk::Error) -> bool {
 }
 
 /// Statuses with which the API refuses a report for good.
-fn is_permanent(status: u16) -> bool {
+pub(crate) fn is_permanent(status: u16) -> bool {
     matches!(status, 400 | 403 | 404 | 410 | 422)
 }
 

@@ -22,5 +22,6 @@ pub(crate) mod search;
 pub(crate) mod serve;
 pub(crate) mod session;
 pub(crate) mod skill;
+pub(crate) mod sync;
 pub(crate) mod target;
 pub(crate) mod whoami;

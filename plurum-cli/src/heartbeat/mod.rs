@@ -97,10 +97,12 @@ pub(crate) async fn execute(
     };
     let interest = Interest::of(&ctx.settings);
     let (agents, pulse_api) = (client.agents(), client.pulse());
-    let (me, inbox, flushed, found, refreshed, pulse) = tokio::join!(
+    let journal = crate::journal::Journal::new(state_file.dir());
+    let (me, inbox, flushed, journaled, found, refreshed, pulse) = tokio::join!(
         agents.me(),
         inbox_step(&client, state_file, &interest),
         outbox::flush(state_file, &client),
+        crate::journal::deliver(&journal, &client, None, None),
         search,
         refresh_saved(&client, &state.saved_experiences),
         pulse_api.status(),
@@ -122,6 +124,20 @@ pub(crate) async fn execute(
     let me = steps.outcome("key", me.map_err(anyhow::Error::from));
     let inbox = steps.outcome("inbox", inbox);
     let flushed = steps.outcome("outcomes", flushed);
+    let journaled = steps.outcome("journal", journaled.map(|(summary, _)| summary));
+    if let Some(j) = &journaled {
+        if j.unauthorized {
+            steps.unauthorized = true;
+        }
+        if j.pending > 0 && !j.busy {
+            let why = format!(
+                "{} journaled write(s) still queued: {}",
+                j.pending,
+                j.reasons.first().map_or("not sent", String::as_str)
+            );
+            steps.fail("journal", &why);
+        }
+    }
     let found = steps.outcome("search", found.map_err(anyhow::Error::from)).flatten();
     let pulse = steps.outcome("pulse", pulse.map_err(anyhow::Error::from));
     if query.is_none() {
@@ -339,6 +355,7 @@ pub(crate) async fn execute(
         "profile": ctx.profile,
         "inbox": inbox,
         "outcomes": flushed,
+        "journal": journaled,
         "rejected_reports": rejected_waiting,
         "search": {
             "query": query,

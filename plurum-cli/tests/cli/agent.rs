@@ -440,10 +440,11 @@ fn hints_name_the_way_out() {
         "{document}"
     );
     world.json(&["session", "open", "Shard the events table"]);
+    // With --no-queue, a log keeps the old contract: unconfirmed, check first.
     world.faults().fail_next(1, 502);
     let output = world
         .plurum()
-        .args(["--json", "session", "log", "note", "by month"])
+        .args(["--json", "session", "log", "--no-queue", "note", "by month"])
         .output()
         .unwrap();
     assert_eq!(output.status.code(), Some(5));
@@ -456,6 +457,12 @@ fn hints_name_the_way_out() {
             .contains("plurum session show"),
         "{document}"
     );
+    // Without it, the entry is journaled: queued now, delivered once later.
+    world.faults().fail_next(1, 502);
+    let queued = world.json(&["session", "log", "note", "by week"]);
+    assert_eq!(queued["delivery"], "queued", "{queued}");
+    let synced = world.json(&["sync"]);
+    assert_eq!(synced["journal"]["delivered"], 1, "{synced}");
 }
 
 #[test]

@@ -390,6 +390,13 @@ pub(super) fn table(broken_config_dir: &str, walker_key: &str) -> Vec<(&'static 
             ],
         ),
         (
+            "sync",
+            vec![
+                ok(&["sync"]),
+                fails(&["--profile", "corrupt", "sync"], 1, "error").env("PLURUM_API_KEY", walker_key.to_owned()),
+            ],
+        ),
+        (
             "outcome failed",
             vec![
                 ok(&["--profile", "flusher", "outcome", "failed"]).env("PLURUM_API_KEY", walker_key.to_owned()),

@@ -23,6 +23,7 @@ mod heartbeat;
 mod help;
 mod identity;
 mod inbox;
+mod journal;
 mod json_doc;
 mod mcp;
 mod pulse;

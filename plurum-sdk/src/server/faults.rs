@@ -1,5 +1,5 @@
-//! Fault injection for tests: failing requests, added latency, dropped or
-//! silent WebSockets. Reached through [`ServerHandle::faults`](super::ServerHandle::faults)
+//! Fault injection for tests: failing requests, answers lost after the
+//! request was applied, added latency, dropped or silent WebSockets. Reached through [`ServerHandle::faults`](super::ServerHandle::faults)
 //! and, when enabled, `POST /__admin/faults`.
 
 use std::sync::Mutex;
@@ -18,6 +18,9 @@ struct FailRule {
 #[derive(Debug, Default)]
 struct State {
     rules: Vec<FailRule>,
+    /// Requests that are served, and whose answers are then lost (the
+    /// status is unused).
+    lose: Vec<FailRule>,
     latency: Duration,
 }
 
@@ -68,6 +71,35 @@ impl Faults {
         self.fail_next(u32::MAX, status);
     }
 
+    /// Serves the next `count` requests whose path starts with `path` (any
+    /// path if `None`) and then closes the connection without answering:
+    /// the write is applied, its answer lost (as when the network fails
+    /// after the server committed).
+    pub fn lose_next_answers(&self, count: u32, path: Option<String>) {
+        self.lock().lose.push(FailRule {
+            remaining: count,
+            status: 0,
+            path,
+        });
+    }
+
+    /// Whether this request's answer is to be lost (and counts it).
+    pub(crate) fn take_lost(&self, path: &str) -> bool {
+        let mut state = self.lock();
+        let Some(index) = state
+            .lose
+            .iter()
+            .position(|r| r.remaining > 0 && r.path.as_deref().is_none_or(|p| path.starts_with(p)))
+        else {
+            return false;
+        };
+        state.lose[index].remaining -= 1;
+        if state.lose[index].remaining == 0 {
+            state.lose.remove(index);
+        }
+        true
+    }
+
     /// Delays every HTTP response by `latency`.
     pub fn set_latency(&self, latency: Duration) {
         self.lock().latency = latency;
@@ -89,6 +121,7 @@ impl Faults {
     pub fn clear(&self) {
         let mut state = self.lock();
         state.rules.clear();
+        state.lose.clear();
         state.latency = Duration::ZERO;
         drop(state);
         self.stalled.send_replace(false);

@@ -22,7 +22,6 @@
 //! are in progress at a time; beyond them a connection is closed without
 //! one).
 
-use std::convert::Infallible;
 use std::future::Future;
 use std::io;
 use std::net::SocketAddr;
@@ -87,6 +86,11 @@ impl ConnectionLimits {
     }
 }
 
+/// Marks a response whose connection is closed instead of answering (the
+/// reference server's "answer lost" fault).
+#[derive(Debug, Clone, Copy)]
+pub(crate) struct LoseAnswer;
+
 /// Refusals being written at once; beyond them, a connection over the cap
 /// is closed without an answer.
 const REFUSALS: usize = 16;
@@ -128,12 +132,14 @@ pub async fn serve(
             }
         };
         let Ok(slot) = slots.clone().try_acquire_owned() else {
+            tracing::debug!(%remote, "connection refused: at the connection cap");
             if let Ok(refusal) = refusals.clone().try_acquire_owned() {
                 tokio::spawn(refuse(stream, refusal));
             }
             continue;
         };
         let _ = stream.set_nodelay(true);
+        tracing::debug!(%remote, "connection accepted");
         tokio::spawn(connection(stream, remote, slot, app.clone(), limits, stopping.clone()));
     }
     drop(listener);
@@ -178,8 +184,16 @@ async fn connection(
         let guard = Guard(tracked.clone());
         let mut app = app.clone();
         async move {
-            let response = tower_service::Service::call(&mut app, request).await?;
-            Ok::<_, Infallible>(response.map(|body| Body::new(Tracked { body, _guard: guard })))
+            let response = match tower_service::Service::call(&mut app, request).await {
+                Ok(response) => response,
+                Err(never) => match never {},
+            };
+            if response.extensions().get::<LoseAnswer>().is_some() {
+                // The request was served; its answer is lost: hyper closes
+                // the connection without writing one.
+                return Err(io::Error::other("answer lost on purpose (fault injection)"));
+            }
+            Ok(response.map(|body| Body::new(Tracked { body, _guard: guard })))
         }
     });
     let mut builder = hyper::server::conn::http1::Builder::new();
@@ -199,6 +213,7 @@ async fn connection(
             () = tokio::time::sleep_until(deadline) => {
                 if activity.deadline(&limits) <= Instant::now() {
                     // Dropping the connection closes it.
+                    tracing::debug!(%remote, "connection closed: its header or idle deadline passed");
                     return;
                 }
             }

@@ -413,7 +413,11 @@ async fn inject_faults(
         let status = StatusCode::from_u16(status).unwrap_or(StatusCode::SERVICE_UNAVAILABLE);
         return Failure::Injected { status }.into_response();
     }
-    next.run(request).await
+    let mut response = next.run(request).await;
+    if state.faults.take_lost(&path) {
+        response.extensions_mut().insert(listen::LoseAnswer);
+    }
+    response
 }
 
 /// The body-size cap before routing, JSON bodies for 405, and the security

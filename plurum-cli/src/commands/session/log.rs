@@ -12,9 +12,10 @@ use serde_json::json;
 
 use crate::commands::args;
 use crate::commands::safety::{SafetyArgs, screen};
-use crate::commands::target::{session_id, unconfirmed};
+use crate::commands::target::{Target, session_id, unconfirmed};
 use crate::context::Ctx;
 use crate::exit::{self, CliError};
+use crate::journal::{Op, Outcome};
 
 /// `plurum session log` arguments.
 #[derive(Debug, clap::Args)]
@@ -33,6 +34,11 @@ pub(crate) struct LogArgs {
     /// The session (default: the current session).
     #[arg(long, global = true, value_name = "SESSION")]
     pub(crate) session: Option<String>,
+    /// Fail when the server cannot take the entry now, instead of keeping
+    /// it in the journal to send later (for scripts that need it on the
+    /// server before going on).
+    #[arg(long, global = true)]
+    pub(crate) no_queue: bool,
     #[command(flatten)]
     pub(crate) safety: SafetyArgs,
     #[command(subcommand)]
@@ -187,6 +193,9 @@ pub(crate) struct Options {
     /// artifact: what it does.
     #[serde(default)]
     pub(crate) description: Option<String>,
+    /// Fail when the server cannot take the entry now, instead of keeping it to send later (the answer then says queued).
+    #[serde(default)]
+    pub(crate) no_queue: bool,
     #[serde(flatten)]
     pub(crate) safety: SafetyArgs,
 }
@@ -231,24 +240,139 @@ impl Options {
 
 /// `plurum session log KIND …`.
 pub(crate) async fn run_args(ctx: &Ctx, args: LogArgs) -> anyhow::Result<u8> {
-    log(ctx, args.session, &args.safety, entry(args.kind)?).await
+    log(ctx, args.session, args.no_queue, &args.safety, entry(args.kind)?).await
 }
 
 /// The `plurum_session_log` tool.
 pub(crate) async fn run(ctx: &Ctx, options: Options) -> anyhow::Result<u8> {
     let entry = options.entry()?;
-    log(ctx, options.session, &options.safety, entry).await
+    log(ctx, options.session, options.no_queue, &options.safety, entry).await
 }
 
 /// Logs `entry` to `session` (default: the current session), through the
-/// safety gate.
-async fn log(ctx: &Ctx, session: Option<String>, safety: &SafetyArgs, entry: Entry) -> anyhow::Result<u8> {
+/// safety gate and the journal: the entry is journaled, then the session's
+/// journal is delivered in order; when the server cannot take it now, it
+/// stays journaled (`delivery: "queued"`, exit 0) unless `no_queue`.
+async fn log(
+    ctx: &Ctx,
+    session: Option<String>,
+    no_queue: bool,
+    safety: &SafetyArgs,
+    entry: Entry,
+) -> anyhow::Result<u8> {
     entry.validate()?;
     let wire = serde_json::to_value(&entry)?;
     let content = screen(ctx, safety, "entry.content", wire["content"].clone())?;
     let entry: Entry = serde_json::from_value(json!({"entry_type": wire["entry_type"], "content": content}))?;
     let client = ctx.authed()?;
     let target = session_id(ctx, &client, session.as_deref()).await?;
+    let journal = ctx.journal();
+    let waiting = journal
+        .read()?
+        .pending
+        .iter()
+        .any(|p| matches!(&p.write.op, Op::SessionLog { session_id, .. } if session_id == target.id.as_str()));
+    if no_queue {
+        // Earlier entries of this session go first; if they cannot, this
+        // one is not sent (it would overtake them) and not kept.
+        if waiting {
+            let (summary, _) = crate::journal::deliver(&journal, &client, Some(target.id.as_str()), None).await?;
+            let still =
+                journal.read()?.pending.iter().any(
+                    |p| matches!(&p.write.op, Op::SessionLog { session_id, .. } if session_id == target.id.as_str()),
+                );
+            if still {
+                return Err(CliError::new(
+                    exit::TEMPORARY,
+                    format!(
+                        "earlier entries of session {} are still queued ({}); this one was not sent and not kept",
+                        target.short_id,
+                        summary.reasons.first().map_or("not sent", String::as_str)
+                    ),
+                )
+                .code("network")
+                .hint("run 'plurum sync' when the server is back, then log it again (or log it without --no-queue to queue it behind them)")
+                .into());
+            }
+        }
+        return send_now(ctx, &client, &target, entry).await;
+    }
+    let write = journal.record(Op::SessionLog {
+        session_id: target.id.as_str().to_owned(),
+        session_short_id: target.short_id.clone(),
+        entry: serde_json::to_value(&entry)?,
+    })?;
+    // A server that refused a connection a moment ago is not tried again
+    // now (see `reach`): the entry is queued at once.
+    let reach = ctx.reach();
+    let outcome = match reach.down() {
+        Some(down) => Some(Outcome::Queued(down.reason())),
+        None => {
+            let client = ctx.queueing()?;
+            let (summary, outcome) = ctx
+                .out
+                .spin(
+                    "logging",
+                    crate::journal::deliver(&journal, &client, Some(target.id.as_str()), Some(write.seq)),
+                )
+                .await?;
+            if summary.refused {
+                reach.refused();
+            } else if summary.delivered > 0 {
+                reach.forget();
+            }
+            outcome
+        }
+    };
+    let reason = match outcome {
+        Some(Outcome::Delivered { entry: Some(logged) }) => return print_logged(ctx, &target, &logged),
+        Some(Outcome::Delivered { entry: None }) => "delivered".to_owned(),
+        Some(Outcome::Failed(error)) => return Err(error.into()),
+        Some(Outcome::Unauthorized(Some(error))) => return Err(error.into()),
+        Some(Outcome::Unauthorized(None)) => {
+            return Err(CliError::new(
+                exit::NOT_AUTHENTICATED,
+                "the server rejected the key; the entry is kept in the journal",
+            )
+            .hint(format!(
+                "{}; then 'plurum sync' sends it",
+                crate::exit::rejected_key_hint()
+            ))
+            .into());
+        }
+        Some(Outcome::Queued(reason) | Outcome::Down(reason)) => reason,
+        None => "another plurum is delivering this profile's journal".to_owned(),
+    };
+    let mut value = json!({
+        "session_id": target.id.as_str(),
+        "session_short_id": target.short_id,
+        "entry_type": wire["entry_type"],
+        "content": serde_json::to_value(&entry)?["content"],
+    });
+    if reason == "delivered" {
+        value["delivery"] = json!("delivered");
+        ctx.out.emit(&value, || {
+            format!(
+                "Logged the entry to session {} (its answer had been lost; it is there).",
+                target.short_id
+            )
+        })?;
+        return Ok(exit::OK);
+    }
+    value["delivery"] = json!("queued");
+    value["queued"] = json!({"seq": write.seq, "reason": reason, "at": write.at});
+    ctx.out.emit(&value, || {
+        format!(
+            "Queued the {} for session {} ({reason}); it will be sent, in order, by 'plurum sync' or the next heartbeat.",
+            wire["entry_type"].as_str().unwrap_or("entry"),
+            target.short_id
+        )
+    })?;
+    Ok(exit::OK)
+}
+
+/// `--no-queue`: today's one attempt, no journal.
+async fn send_now(ctx: &Ctx, client: &plurum_sdk::Client, target: &Target, entry: Entry) -> anyhow::Result<u8> {
     let logged = ctx
         .out
         .spin("logging", client.sessions().log(target.id.as_str(), entry))
@@ -260,8 +384,13 @@ async fn log(ctx: &Ctx, session: Option<String>, safety: &SafetyArgs, entry: Ent
                 &format!("plurum session show {}", target.short_id),
             )
         })?;
-    let mut value = serde_json::to_value(&logged)?;
+    print_logged(ctx, target, &logged)
+}
+
+fn print_logged(ctx: &Ctx, target: &Target, logged: &plurum_sdk::types::SessionEntry) -> anyhow::Result<u8> {
+    let mut value = serde_json::to_value(logged)?;
     value["session_short_id"] = json!(target.short_id);
+    value["delivery"] = json!("delivered");
     ctx.out.emit(&value, || {
         format!(
             "Logged {} #{} to session {}.",
@@ -298,6 +427,10 @@ mod tests {
             for arg in kind.get_arguments() {
                 let id = arg.get_id().as_str();
                 if matches!(id, "help" | "session" | "allow_sensitive" | "redact" | "file") {
+                    continue;
+                }
+                if id == "no_queue" {
+                    assert!(properties.contains_key(id), "--no-queue is not a tool argument");
                     continue;
                 }
                 assert!(

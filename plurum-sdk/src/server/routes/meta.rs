@@ -28,7 +28,7 @@ pub(crate) async fn root() -> Answer {
 }
 
 /// `POST /__admin/faults` (only when enabled):
-/// `{"fail_next": {"count", "status", "path"?}, "latency_ms", "drop_sockets", "stall_sockets", "clear"}`.
+/// `{"fail_next": {"count", "status", "path"?}, "lose_next": {"count", "path"?}, "latency_ms", "drop_sockets", "stall_sockets", "clear"}`.
 pub(crate) async fn faults(State(state): State<Arc<ServerState>>, req: Req) -> Answer {
     let body = validation::body_object(req.body.as_ref())?;
     let mut fields = Fields::body(body);
@@ -38,6 +38,11 @@ pub(crate) async fn faults(State(state): State<Arc<ServerState>>, req: Req) -> A
         let status = f.integer("status", Some(503), Some(100), Some(599));
         let path = f.opt_string("path", None);
         Some((count? as u32, status? as u16, path))
+    });
+    let lose = fields.nested("lose_next", |f| {
+        let count = f.integer("count", Some(1), Some(0), Some(i64::from(u32::MAX)));
+        let path = f.opt_string("path", None);
+        Some((count? as u32, path))
     });
     let latency = fields.integer("latency_ms", None, Some(0), Some(600_000));
     let drop_sockets = fields.boolean("drop_sockets", false);
@@ -54,6 +59,9 @@ pub(crate) async fn faults(State(state): State<Arc<ServerState>>, req: Req) -> A
             Some(path) => faults.fail_next_for_path(count, status, path),
             None => faults.fail_next(count, status),
         }
+    }
+    if let Some((count, path)) = lose {
+        faults.lose_next_answers(count, path);
     }
     if let Some(ms) = latency {
         faults.set_latency(Duration::from_millis(ms as u64));

@@ -1,0 +1,117 @@
+//! `plurum sync`: delivers what this profile has waiting: the journal of
+//! session entries, then the queued outcome reports (`outcome flush`).
+
+use serde_json::json;
+
+use crate::context::Ctx;
+use crate::exit::{self, CliError};
+
+/// `plurum sync` arguments.
+#[derive(Debug, clap::Args)]
+#[command(after_help = "Examples:
+  plurum sync                      # send everything waiting, in order
+  plurum sync --json               # {journal, failed, outcomes}
+  plurum sync --jq .journal.pending
+  plurum sync --drop-failed        # forget the writes refused for good
+
+Entries logged while the server could not take them wait in the journal
+(journal.jsonl in the profile's state directory) and go in the order they
+were logged; the heartbeat and the daemon send them too. An entry whose
+answer was lost is looked up on the server before it is sent again, so
+none lands twice. Exit 0 when nothing waits, 5 when writes stay queued,
+1 when the API refused some for good, 4 when it refused the key.")]
+pub(crate) struct Args {
+    /// Forget the journaled writes the API refused for good (listed by this command).
+    #[arg(long)]
+    drop_failed: bool,
+}
+
+pub(crate) async fn run(args: Args, ctx: &Ctx) -> anyhow::Result<u8> {
+    let journal = ctx.journal();
+    if args.drop_failed {
+        let dropped = journal.drop_failed()?;
+        ctx.out.emit(&json!({"dropped": dropped}), || {
+            format!("Forgot {dropped} refused write(s).")
+        })?;
+        return Ok(exit::OK);
+    }
+    let client = ctx.queueing()?;
+    let (summary, _) = ctx
+        .out
+        .spin(
+            "sending the journal",
+            crate::journal::deliver(&journal, &client, None, None),
+        )
+        .await?;
+    let outcomes = ctx
+        .out
+        .spin("sending queued reports", crate::outbox::flush(&ctx.state(), &client))
+        .await?;
+    let failed = journal.read()?.failed;
+    let value = json!({"journal": summary, "failed": failed, "outcomes": outcomes});
+    let error = if summary.unauthorized || outcomes.unauthorized {
+        Some(
+            CliError::new(
+                exit::NOT_AUTHENTICATED,
+                "the server rejected the key; everything stays queued",
+            )
+            .hint(crate::exit::rejected_key_hint()),
+        )
+    } else if !failed.is_empty() || outcomes.failed > 0 {
+        Some(
+            CliError::new(
+                exit::ERROR,
+                format!(
+                    "the server refused {} write(s) for good",
+                    failed.len() + outcomes.failed
+                ),
+            )
+            .code("rejected")
+            .hint("read them in this command's 'failed' (and 'plurum outcome failed'); 'plurum sync --drop-failed' forgets the journal's"),
+        )
+    } else if summary.pending > 0 || outcomes.kept > 0 {
+        Some(
+            CliError::new(
+                exit::TEMPORARY,
+                format!(
+                    "{} write(s) stay queued: {}",
+                    summary.pending + outcomes.kept,
+                    summary
+                        .reasons
+                        .first()
+                        .cloned()
+                        .unwrap_or_else(|| "the server could not take them".to_owned())
+                ),
+            )
+            .code("network")
+            .hint("the next 'plurum sync' or heartbeat sends them"),
+        )
+    } else {
+        None
+    };
+    let human = || {
+        let mut text = format!(
+            "Journal: {} delivered ({} found already there), {} waiting, {} refused. Outcome reports: {} sent, {} waiting.",
+            summary.delivered,
+            summary.found,
+            summary.pending,
+            failed.len(),
+            outcomes.delivered,
+            outcomes.kept
+        );
+        for f in &failed {
+            text.push_str(&format!(
+                "\n  refused: {} #{} for session {}: {}",
+                f.op, f.seq, f.session_short_id, f.reason
+            ));
+        }
+        text
+    };
+    match error {
+        Some(error) => ctx.out.failed(&value, human, error),
+        None => {
+            ctx.out.emit(&value, human)?;
+            Ok(exit::OK)
+        }
+    }
+}

@@ -1,0 +1,593 @@
+//! The journal of writes: a session entry is written to `journal.jsonl` in
+//! the profile's state directory (0600, one JSON line per fact, appended
+//! and synced) before it is sent, and leaves the journal's pending set only
+//! once the server has it, so nothing an agent logs is lost to the network.
+//!
+//! The lines:
+//!
+//! * `{"write": {"seq", "at", "op": "session_log", "session_id",
+//!   "session_short_id", "entry"}}`: a write, recorded before anything is
+//!   sent;
+//! * `{"sent": SEQ, "at"}`: written before each attempt to send it (the
+//!   in-flight marker);
+//! * `{"done": SEQ, "result": "delivered" | "found" | "failed" | "refused",
+//!   "ordinal"?, "reason"?, "at"}`: it left the pending set (`found`: its
+//!   answer had been lost, and reading the session back showed it there;
+//!   `failed`: the API refused it for good, listed by `plurum sync`;
+//!   `refused`: refused while the command that made it waited, which
+//!   reported the error itself).
+//!
+//! Exactly once without idempotency keys: a write with an in-flight marker
+//! (its answer was lost, or the process died after sending) is never sent
+//! blindly again: the session is read back first, and an entry of the same
+//! kind and content with an ordinal after the last one confirmed in this
+//! journal counts as delivered. Entries of one session go in the order they
+//! were logged, one at a time; a session whose write stays pending holds
+//! the rest of its writes back. One deliverer at a time per profile
+//! (`journal.deliver.lock`); the journal itself is changed under
+//! `journal.lock`. A line torn by a crash is skipped. When nothing is
+//! pending, the file is emptied (keeping the last confirmed ordinal of each
+//! session).
+
+use std::collections::BTreeMap;
+use std::io::Write as _;
+use std::path::{Path, PathBuf};
+
+use anyhow::Context as _;
+use plurum_sdk::Client;
+use plurum_sdk::types::{Entry, SessionEntry};
+use serde::{Deserialize, Serialize};
+use serde_json::{Value, json};
+
+use crate::state::{now, rfc3339_text};
+
+/// The journal's file name in the profile's state directory.
+pub(crate) const FILE: &str = "journal.jsonl";
+
+/// A write kept in the journal.
+#[derive(Debug, Clone, Serialize, Deserialize, PartialEq)]
+pub(crate) struct Write {
+    pub(crate) seq: u64,
+    pub(crate) at: String,
+    #[serde(flatten)]
+    pub(crate) op: Op,
+}
+
+/// What the write does.
+#[derive(Debug, Clone, Serialize, Deserialize, PartialEq)]
+#[serde(tag = "op", rename_all = "snake_case")]
+pub(crate) enum Op {
+    /// `POST /sessions/{id}/entries`.
+    SessionLog {
+        session_id: String,
+        session_short_id: String,
+        /// The entry as sent: `{entry_type, content}`.
+        entry: Value,
+    },
+}
+
+impl Op {
+    fn session(&self) -> &str {
+        match self {
+            Op::SessionLog { session_id, .. } => session_id,
+        }
+    }
+
+    /// The kind, as `plurum sync` counts them.
+    pub(crate) fn kind(&self) -> &'static str {
+        match self {
+            Op::SessionLog { .. } => "session_log",
+        }
+    }
+}
+
+/// A write not yet delivered.
+#[derive(Debug, Clone)]
+pub(crate) struct Pending {
+    pub(crate) write: Write,
+    /// Whether it may have been sent (its answer never came).
+    pub(crate) in_flight: bool,
+    /// How many times it was sent.
+    pub(crate) attempts: u32,
+}
+
+/// A write the API refused for good.
+#[derive(Debug, Clone, Serialize)]
+pub(crate) struct Failed {
+    pub(crate) seq: u64,
+    pub(crate) op: &'static str,
+    pub(crate) session_short_id: String,
+    pub(crate) reason: String,
+    pub(crate) at: String,
+}
+
+/// What the journal holds.
+#[derive(Debug, Default)]
+pub(crate) struct Contents {
+    pub(crate) pending: Vec<Pending>,
+    pub(crate) failed: Vec<Failed>,
+    /// The highest ordinal confirmed per session.
+    pub(crate) confirmed: BTreeMap<String, i64>,
+    next_seq: u64,
+}
+
+/// The profile's journal.
+#[derive(Debug, Clone)]
+pub(crate) struct Journal {
+    dir: PathBuf,
+}
+
+/// One line of the file.
+#[derive(Debug, Deserialize)]
+#[serde(untagged)]
+enum Line {
+    Write {
+        write: Write,
+    },
+    Sent {
+        sent: u64,
+    },
+    Done {
+        done: u64,
+        result: String,
+        #[serde(default)]
+        ordinal: Option<i64>,
+        #[serde(default)]
+        reason: Option<String>,
+        #[serde(default)]
+        at: Option<String>,
+    },
+    Confirmed {
+        confirmed: BTreeMap<String, i64>,
+        #[serde(default)]
+        next_seq: u64,
+    },
+}
+
+impl Journal {
+    pub(crate) fn new(dir: &Path) -> Self {
+        Self { dir: dir.to_path_buf() }
+    }
+
+    fn path(&self) -> PathBuf {
+        self.dir.join(FILE)
+    }
+
+    fn lock(&self) -> anyhow::Result<std::fs::File> {
+        crate::paths::lock(&self.dir.join("journal.lock"))
+    }
+
+    /// Reads the journal (a missing file is an empty journal).
+    pub(crate) fn read(&self) -> anyhow::Result<Contents> {
+        let text = match crate::files::read_regular_string(&self.path(), crate::files::MAX_STATE) {
+            Ok(text) => text,
+            Err(e) if e.kind() == std::io::ErrorKind::NotFound => return Ok(Contents::default()),
+            Err(e) => return Err(e).with_context(|| format!("could not read {}", self.path().display())),
+        };
+        let mut writes: BTreeMap<u64, Pending> = BTreeMap::new();
+        let mut contents = Contents::default();
+        let mut sessions: BTreeMap<u64, (String, String)> = BTreeMap::new();
+        for line in text.lines().filter(|l| !l.trim().is_empty()) {
+            // A line torn by a crash (the last one) does not parse: skipped.
+            let Ok(line) = serde_json::from_str::<Line>(line) else {
+                continue;
+            };
+            match line {
+                Line::Write { write } => {
+                    contents.next_seq = contents.next_seq.max(write.seq + 1);
+                    let Op::SessionLog {
+                        session_id,
+                        session_short_id,
+                        ..
+                    } = &write.op;
+                    sessions.insert(write.seq, (session_id.clone(), session_short_id.clone()));
+                    writes.insert(
+                        write.seq,
+                        Pending {
+                            write,
+                            in_flight: false,
+                            attempts: 0,
+                        },
+                    );
+                }
+                Line::Sent { sent } => {
+                    if let Some(pending) = writes.get_mut(&sent) {
+                        pending.in_flight = true;
+                        pending.attempts += 1;
+                    }
+                }
+                Line::Done {
+                    done,
+                    result,
+                    ordinal,
+                    reason,
+                    at,
+                } => {
+                    let Some(pending) = writes.remove(&done) else { continue };
+                    let session = pending.write.op.session().to_owned();
+                    if let Some(ordinal) = ordinal {
+                        let seen = contents.confirmed.entry(session).or_default();
+                        *seen = (*seen).max(ordinal);
+                    }
+                    if result == "failed" {
+                        let short = sessions.get(&done).map(|s| s.1.clone()).unwrap_or_default();
+                        contents.failed.push(Failed {
+                            seq: done,
+                            op: pending.write.op.kind(),
+                            session_short_id: short,
+                            reason: reason.unwrap_or_default(),
+                            at: at.unwrap_or_default(),
+                        });
+                    }
+                }
+                Line::Confirmed { confirmed, next_seq } => {
+                    contents.next_seq = contents.next_seq.max(next_seq);
+                    for (session, ordinal) in confirmed {
+                        let seen = contents.confirmed.entry(session).or_default();
+                        *seen = (*seen).max(ordinal);
+                    }
+                }
+            }
+        }
+        contents.pending = writes.into_values().collect();
+        Ok(contents)
+    }
+
+    /// Appends lines and syncs them to disk.
+    fn append(&self, lines: &[Value]) -> anyhow::Result<()> {
+        crate::paths::create_private_dir(&self.dir)?;
+        let mut options = std::fs::OpenOptions::new();
+        options.create(true).append(true).read(true);
+        #[cfg(unix)]
+        {
+            use std::os::unix::fs::OpenOptionsExt as _;
+            options.mode(0o600);
+        }
+        let mut file = options
+            .open(self.path())
+            .with_context(|| format!("could not open {}", self.path().display()))?;
+        let mut text = String::new();
+        // A line torn by a crash has no end: ours start on a line of their own.
+        if file.metadata().map(|m| m.len()).unwrap_or(0) > 0 {
+            use std::io::{Read as _, Seek as _};
+            let mut last = [0u8; 1];
+            if file.seek(std::io::SeekFrom::End(-1)).is_ok() && file.read_exact(&mut last).is_ok() && last[0] != b'\n' {
+                text.push('\n');
+            }
+        }
+        for line in lines {
+            text.push_str(&line.to_string());
+            text.push('\n');
+        }
+        file.write_all(text.as_bytes())
+            .and_then(|()| file.sync_data())
+            .with_context(|| format!("could not write {}", self.path().display()))
+    }
+
+    /// Records a write; returns it with its sequence number.
+    pub(crate) fn record(&self, op: Op) -> anyhow::Result<Write> {
+        let _lock = self.lock()?;
+        let contents = self.read()?;
+        let write = Write {
+            seq: contents.next_seq.max(1),
+            at: rfc3339_text(now()),
+            op,
+        };
+        self.append(&[json!({ "write": write })])?;
+        Ok(write)
+    }
+
+    fn mark_sent(&self, seq: u64) -> anyhow::Result<()> {
+        let _lock = self.lock()?;
+        self.append(&[json!({"sent": seq, "at": rfc3339_text(now())})])
+    }
+
+    fn mark_done(&self, seq: u64, result: &str, ordinal: Option<i64>, reason: Option<&str>) -> anyhow::Result<()> {
+        let _lock = self.lock()?;
+        let mut line = json!({"done": seq, "result": result, "at": rfc3339_text(now())});
+        if let Some(ordinal) = ordinal {
+            line["ordinal"] = json!(ordinal);
+        }
+        if let Some(reason) = reason {
+            line["reason"] = json!(crate::logging::scrub(reason));
+        }
+        self.append(&[line])?;
+        self.compact_if_settled()
+    }
+
+    /// Empties the file when nothing is pending and nothing failed is
+    /// listed (keeping what the read-back needs).
+    fn compact_if_settled(&self) -> anyhow::Result<()> {
+        let contents = self.read()?;
+        if !contents.pending.is_empty() || !contents.failed.is_empty() {
+            return Ok(());
+        }
+        let line = json!({"confirmed": contents.confirmed, "next_seq": contents.next_seq});
+        crate::paths::write_atomic(&self.path(), format!("{line}\n").as_bytes())
+    }
+
+    /// Forgets the failed writes (after they were shown and dealt with).
+    pub(crate) fn drop_failed(&self) -> anyhow::Result<usize> {
+        let _lock = self.lock()?;
+        let contents = self.read()?;
+        let count = contents.failed.len();
+        let lines: Vec<Value> = contents
+            .failed
+            .iter()
+            .map(|f| json!({"done": f.seq, "result": "dropped", "at": rfc3339_text(now())}))
+            .collect();
+        if lines.is_empty() {
+            return Ok(0);
+        }
+        // Rewritten without them: the pending writes and their markers stay.
+        let mut text = String::new();
+        text.push_str(&json!({"confirmed": contents.confirmed, "next_seq": contents.next_seq}).to_string());
+        text.push('\n');
+        for pending in &contents.pending {
+            text.push_str(&json!({ "write": pending.write }).to_string());
+            text.push('\n');
+            for _ in 0..pending.attempts {
+                text.push_str(&json!({"sent": pending.write.seq}).to_string());
+                text.push('\n');
+            }
+        }
+        crate::paths::write_atomic(&self.path(), text.as_bytes())?;
+        Ok(count)
+    }
+}
+
+/// What became of one write in a delivery.
+#[derive(Debug)]
+pub(crate) enum Outcome {
+    /// On the server now (sent, or found there by the read-back).
+    Delivered { entry: Option<Box<SessionEntry>> },
+    /// Still pending (why).
+    Queued(String),
+    /// Still pending: the server refused the connection (nothing listens).
+    Down(String),
+    /// The API refused it for good.
+    Failed(plurum_sdk::Error),
+    /// The key was refused: delivery stopped.
+    Unauthorized(Option<plurum_sdk::Error>),
+}
+
+/// A delivery's summary (`plurum sync`, the heartbeat).
+#[derive(Debug, Default, Clone, Serialize)]
+pub(crate) struct Summary {
+    pub(crate) pending_before: usize,
+    pub(crate) delivered: usize,
+    pub(crate) found: usize,
+    pub(crate) pending: usize,
+    pub(crate) failed: usize,
+    pub(crate) unauthorized: bool,
+    /// Why writes stay pending (one line per distinct reason).
+    pub(crate) reasons: Vec<String>,
+    /// Per kind: `{delivered, pending, failed}`.
+    pub(crate) by_kind: BTreeMap<String, BTreeMap<String, usize>>,
+    /// Whether another deliverer held the journal (nothing was sent).
+    pub(crate) busy: bool,
+    /// Whether the server refused a connection (nothing listens there).
+    pub(crate) refused: bool,
+}
+
+/// Delivers the pending writes of every session (sessions side by side,
+/// each in order), or of `only` one session. `mine`, if given, is the
+/// write whose outcome the caller waits for.
+pub(crate) async fn deliver(
+    journal: &Journal,
+    client: &Client,
+    only: Option<&str>,
+    mine: Option<u64>,
+) -> anyhow::Result<(Summary, Option<Outcome>)> {
+    let Some(_deliverer) = crate::paths::try_lock(&journal.dir.join("journal.deliver.lock"))? else {
+        let contents = journal.read()?;
+        let summary = Summary {
+            pending_before: contents.pending.len(),
+            pending: contents.pending.len(),
+            failed: contents.failed.len(),
+            busy: true,
+            reasons: vec!["another plurum is delivering the journal".to_owned()],
+            ..Summary::default()
+        };
+        return Ok((summary, None));
+    };
+    let contents = journal.read()?;
+    let mut sessions: BTreeMap<String, Vec<Pending>> = BTreeMap::new();
+    for pending in contents.pending.iter().cloned() {
+        let session = pending.write.op.session().to_owned();
+        if only.is_none_or(|s| s == session) {
+            sessions.entry(session).or_default().push(pending);
+        }
+    }
+    let runs = sessions.into_iter().map(|(session, writes)| {
+        let confirmed = contents.confirmed.get(&session).copied().unwrap_or(0);
+        deliver_session(journal, client, writes, confirmed, mine)
+    });
+    let results = futures_util::future::join_all(runs).await;
+    let mut summary = Summary {
+        pending_before: contents.pending.len(),
+        ..Summary::default()
+    };
+    let mut mine_outcome = None;
+    for result in results {
+        for (write, outcome) in result? {
+            let counts = summary.by_kind.entry(write.op.kind().to_owned()).or_default();
+            match &outcome {
+                Outcome::Delivered { entry } => {
+                    summary.delivered += 1;
+                    if entry.is_none() {
+                        summary.found += 1;
+                    }
+                    *counts.entry("delivered".to_owned()).or_default() += 1;
+                }
+                Outcome::Queued(reason) | Outcome::Down(reason) => {
+                    summary.refused |= matches!(outcome, Outcome::Down(_));
+                    if !summary.reasons.contains(reason) {
+                        summary.reasons.push(reason.clone());
+                    }
+                    *counts.entry("pending".to_owned()).or_default() += 1;
+                }
+                Outcome::Failed(_) => {
+                    *counts.entry("failed".to_owned()).or_default() += 1;
+                }
+                Outcome::Unauthorized(_) => {
+                    summary.unauthorized = true;
+                    *counts.entry("pending".to_owned()).or_default() += 1;
+                }
+            }
+            if Some(write.seq) == mine {
+                mine_outcome = Some(outcome);
+            }
+        }
+    }
+    // What stays is counted from the journal itself (other sessions' too).
+    let after = journal.read()?;
+    summary.pending = after.pending.len();
+    summary.failed = after.failed.len();
+    Ok((summary, mine_outcome))
+}
+
+/// Delivers one session's writes in order; stops at the first that stays
+/// pending (the rest wait behind it).
+async fn deliver_session(
+    journal: &Journal,
+    client: &Client,
+    writes: Vec<Pending>,
+    mut confirmed: i64,
+    mine: Option<u64>,
+) -> anyhow::Result<Vec<(Write, Outcome)>> {
+    let mut outcomes = Vec::new();
+    // Why the rest waits, once one write stays pending.
+    let mut held: Option<Outcome> = None;
+    for pending in writes {
+        if let Some(reason) = &held {
+            let same = match reason {
+                Outcome::Down(r) => Outcome::Down(r.clone()),
+                Outcome::Unauthorized(_) => Outcome::Unauthorized(None),
+                Outcome::Queued(r) => Outcome::Queued(format!("behind an earlier entry of its session: {r}")),
+                _ => Outcome::Queued("behind an earlier entry of its session".to_owned()),
+            };
+            outcomes.push((pending.write, same));
+            continue;
+        }
+        let outcome = deliver_one(journal, client, &pending, &mut confirmed, mine).await?;
+        match &outcome {
+            Outcome::Queued(reason) => held = Some(Outcome::Queued(reason.clone())),
+            Outcome::Down(reason) => held = Some(Outcome::Down(reason.clone())),
+            Outcome::Unauthorized(_) => held = Some(Outcome::Unauthorized(None)),
+            _ => {}
+        }
+        outcomes.push((pending.write, outcome));
+    }
+    Ok(outcomes)
+}
+
+async fn deliver_one(
+    journal: &Journal,
+    client: &Client,
+    pending: &Pending,
+    confirmed: &mut i64,
+    mine: Option<u64>,
+) -> anyhow::Result<Outcome> {
+    let Op::SessionLog { session_id, entry, .. } = &pending.write.op;
+    let seq = pending.write.seq;
+    if pending.in_flight {
+        // Its answer was lost: it may be on the server. Read back first.
+        match client.sessions().get(session_id.as_str()).await {
+            Ok(session) => {
+                let found = session.entries.unwrap_or_default().into_iter().find(|e| {
+                    e.ordinal.unwrap_or(0) > *confirmed
+                        && serde_json::to_value(&e.entry_type).ok() == entry.get("entry_type").cloned()
+                        && Some(&e.content) == entry.get("content")
+                });
+                if let Some(found) = found {
+                    let ordinal = found.ordinal;
+                    journal.mark_done(seq, "found", ordinal, None)?;
+                    *confirmed = (*confirmed).max(ordinal.unwrap_or(0));
+                    return Ok(Outcome::Delivered { entry: None });
+                }
+            }
+            Err(e) => return classify_failure(journal, seq, e, mine == Some(seq)),
+        }
+    }
+    let typed: Entry = serde_json::from_value(entry.clone()).context("a journaled entry does not decode")?;
+    journal.mark_sent(seq)?;
+    match client.sessions().log(session_id.as_str(), typed).await {
+        Ok(logged) => {
+            journal.mark_done(seq, "delivered", logged.ordinal, None)?;
+            *confirmed = (*confirmed).max(logged.ordinal.unwrap_or(0));
+            Ok(Outcome::Delivered {
+                entry: Some(Box::new(logged)),
+            })
+        }
+        Err(e) => classify_failure(journal, seq, e, mine == Some(seq)),
+    }
+}
+
+/// What a failed attempt means for the write (the outbox's rules). A write
+/// the API refuses for good while its command waits (`now`) is reported by
+/// that command, not listed as failed.
+fn classify_failure(journal: &Journal, seq: u64, error: plurum_sdk::Error, now: bool) -> anyhow::Result<Outcome> {
+    if error.is_unauthorized() {
+        return Ok(Outcome::Unauthorized(Some(error)));
+    }
+    let from_api = error.api_error().is_some_and(|api| api.is_from_api());
+    if from_api && error.status().is_some_and(crate::outbox::is_permanent) {
+        let reason = crate::logging::scrub(&error.to_string());
+        journal.mark_done(seq, if now { "refused" } else { "failed" }, None, Some(&reason))?;
+        return Ok(Outcome::Failed(error));
+    }
+    let reason = crate::logging::scrub(&error.to_string());
+    if error.is_refused() {
+        return Ok(Outcome::Down(reason));
+    }
+    Ok(Outcome::Queued(reason))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn op(n: u32) -> Op {
+        Op::SessionLog {
+            session_id: "s1".into(),
+            session_short_id: "aaaaaaaa".into(),
+            entry: json!({"entry_type": "note", "content": {"text": format!("n{n}")}}),
+        }
+    }
+
+    #[test]
+    fn writes_stay_until_done_and_a_torn_line_is_skipped() {
+        let dir = tempfile::tempdir().unwrap();
+        let journal = Journal::new(dir.path());
+        let a = journal.record(op(1)).unwrap();
+        let b = journal.record(op(2)).unwrap();
+        assert_eq!((a.seq, b.seq), (1, 2));
+        journal.mark_sent(a.seq).unwrap();
+        // A crash in the middle of a line.
+        let mut file = std::fs::OpenOptions::new().append(true).open(journal.path()).unwrap();
+        file.write_all(b"{\"done\": 2, \"res").unwrap();
+        drop(file);
+        let contents = journal.read().unwrap();
+        assert_eq!(contents.pending.len(), 2);
+        assert!(contents.pending[0].in_flight && !contents.pending[1].in_flight);
+        journal.mark_done(a.seq, "delivered", Some(4), None).unwrap();
+        journal.mark_done(b.seq, "failed", None, Some("400: closed")).unwrap();
+        let contents = journal.read().unwrap();
+        assert!(contents.pending.is_empty());
+        assert_eq!(contents.failed.len(), 1);
+        assert_eq!(contents.confirmed["s1"], 4);
+        assert_eq!(journal.drop_failed().unwrap(), 1);
+        let contents = journal.read().unwrap();
+        assert!(contents.failed.is_empty());
+        assert_eq!(contents.confirmed["s1"], 4);
+        // Numbers keep growing after the file was emptied.
+        assert_eq!(journal.record(op(3)).unwrap().seq, 3);
+        #[cfg(unix)]
+        {
+            use std::os::unix::fs::PermissionsExt as _;
+            let mode = std::fs::metadata(journal.path()).unwrap().permissions().mode();
+            assert_eq!(mode & 0o777, 0o600);
+        }
+    }
+}

@@ -1,0 +1,193 @@
+//! The journal of writes as a user meets it: entries logged while the
+//! server is down are kept and delivered later, in order, exactly once;
+//! an entry whose answer was lost after the server applied it is found by
+//! reading the session back, never sent twice.
+
+use std::process::Output;
+
+use serde_json::{Value, json};
+
+use crate::common::World;
+
+/// A URL where nothing listens.
+fn dead_url() -> String {
+    let listener = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
+    let addr = listener.local_addr().unwrap();
+    drop(listener);
+    format!("http://{addr}/api/v1")
+}
+
+fn text(bytes: &[u8]) -> String {
+    String::from_utf8_lossy(bytes).into_owned()
+}
+
+fn run(world: &World, url: &str, args: &[&str]) -> Output {
+    world
+        .plurum()
+        .env("PLURUM_API_URL", url)
+        .arg("--json")
+        .args(args)
+        .output()
+        .unwrap()
+}
+
+fn entries(world: &World, short_id: &str) -> Vec<Value> {
+    let session = world.json(&["session", "show", short_id]);
+    session["entries"].as_array().cloned().unwrap_or_default()
+}
+
+/// Every kind of entry, twenty in all.
+fn twenty() -> Vec<Vec<String>> {
+    let mut all = Vec::new();
+    for i in 0..20 {
+        let n = i.to_string();
+        let args: Vec<&str> = match i % 6 {
+            0 => vec!["dead-end", "--what", "tried", "--why", "failed"],
+            1 => vec![
+                "breakthrough",
+                "--importance",
+                "high",
+                "--insight",
+                "slots",
+                "--detail",
+                "kept",
+            ],
+            2 => vec!["gotcha", "--warning", "needs REPLICATION", "--context", "images"],
+            3 => vec![
+                "artifact",
+                "--language",
+                "bash",
+                "--code",
+                "echo hi",
+                "--description",
+                "seed",
+            ],
+            4 => vec!["update", "progress"],
+            _ => vec!["note", "a note"],
+        };
+        // Each entry says its number, so the order can be checked.
+        let mut args: Vec<String> = args.into_iter().map(str::to_owned).collect();
+        let last = args.len() - 1;
+        args[last] = format!("{} #{n}", args[last]);
+        all.push(args);
+    }
+    all
+}
+
+#[test]
+fn entries_logged_while_the_server_is_down_are_delivered_later_in_order_exactly_once() {
+    let world = World::new();
+    world.register("default", "journal-agent");
+    let opened = world.json(&["session", "open", "Set up PostgreSQL replication"]);
+    let short = opened["session"]["short_id"].as_str().unwrap().to_owned();
+    let dead = dead_url();
+    for args in twenty() {
+        let mut full = vec!["session", "log"];
+        full.extend(args.iter().map(String::as_str));
+        let output = run(&world, &dead, &full);
+        assert_eq!(output.status.code(), Some(0), "{}", text(&output.stderr));
+        let value: Value = serde_json::from_slice(&output.stdout).unwrap();
+        assert_eq!(value["delivery"], "queued", "{value}");
+        assert!(value["queued"]["reason"].as_str().is_some_and(|r| !r.is_empty()));
+        assert_eq!(value["session_short_id"], short.as_str());
+    }
+    let journal = world.state_dir().join("default").join("journal.jsonl");
+    assert_eq!(crate::common::mode(&journal), 0o600);
+    assert!(entries(&world, &short).is_empty(), "nothing reached the server yet");
+
+    // --no-queue keeps today's behaviour: a failure, nothing more kept.
+    let refused = run(&world, &dead, &["session", "log", "--no-queue", "note", "not kept"]);
+    assert_eq!(refused.status.code(), Some(5), "{}", text(&refused.stdout));
+
+    // Back online: one sync delivers all twenty, in order.
+    let synced = world.json(&["sync"]);
+    assert_eq!(synced["journal"]["delivered"], 20, "{synced}");
+    assert_eq!(synced["journal"]["pending"], 0, "{synced}");
+    assert_eq!(synced["journal"]["by_kind"]["session_log"]["delivered"], 20);
+    let on_server = entries(&world, &short);
+    assert_eq!(on_server.len(), 20, "exactly once");
+    for (i, entry) in on_server.iter().enumerate() {
+        assert!(
+            entry.to_string().contains(&format!("#{i}\"")),
+            "entry {i} out of order: {entry}"
+        );
+    }
+    // A second sync has nothing to do.
+    let again = world.json(&["sync"]);
+    assert_eq!(again["journal"]["delivered"], 0);
+    assert_eq!(entries(&world, &short).len(), 20);
+}
+
+#[test]
+fn an_answer_lost_after_the_server_applied_it_is_found_not_sent_again() {
+    let world = World::new();
+    world.register("default", "lost-answers");
+    let opened = world.json(&["session", "open", "Tune autovacuum"]);
+    let short = opened["session"]["short_id"].as_str().unwrap().to_owned();
+    // The server applies the next entry and closes the connection unanswered.
+    world
+        .faults()
+        .lose_next_answers(1, Some("/api/v1/sessions/".to_owned()));
+    let lost = world.json(&["session", "log", "note", "applied, answer lost"]);
+    assert_eq!(lost["delivery"], "queued", "{lost}");
+    assert_eq!(entries(&world, &short).len(), 1, "the server has it");
+    // A later entry goes behind it; the read-back finds the first one.
+    let next = world.json(&["session", "log", "note", "the next one"]);
+    assert_eq!(next["delivery"], "delivered", "{next}");
+    let on_server = entries(&world, &short);
+    assert_eq!(on_server.len(), 2, "exactly once: {on_server:?}");
+    assert!(on_server[0].to_string().contains("applied, answer lost"));
+    assert!(on_server[1].to_string().contains("the next one"));
+    let synced = world.json(&["sync"]);
+    assert_eq!(synced["journal"]["pending"], 0);
+}
+
+#[test]
+fn the_heartbeat_delivers_the_journal() {
+    let world = World::new();
+    world.register("default", "beating-journal");
+    let opened = world.json(&["session", "open", "Cache warmup"]);
+    let short = opened["session"]["short_id"].as_str().unwrap().to_owned();
+    let dead = dead_url();
+    for i in 0..3 {
+        let note = format!("offline {i}");
+        let output = run(&world, &dead, &["session", "log", "note", &note]);
+        assert_eq!(output.status.code(), Some(0), "{}", text(&output.stderr));
+    }
+    // Offline, the heartbeat says the journal waits.
+    let offline = run(&world, &dead, &["heartbeat"]);
+    let beat: Value = serde_json::from_slice(&offline.stdout).unwrap();
+    assert_eq!(beat["steps"]["journal"], "failed", "{beat}");
+    let beat = world.plurum().args(["--json", "heartbeat"]).output().unwrap();
+    let beat: Value = serde_json::from_slice(&beat.stdout).unwrap();
+    assert_eq!(beat["journal"]["delivered"], 3, "{beat}");
+    assert_eq!(beat["steps"]["journal"], "ok");
+    assert_eq!(entries(&world, &short).len(), 3);
+}
+
+#[test]
+fn a_write_the_api_refuses_for_good_is_listed_and_can_be_dropped() {
+    let world = World::new();
+    world.register("default", "refused-writes");
+    let opened = world.json(&["session", "open", "Short-lived"]);
+    let short = opened["session"]["short_id"].as_str().unwrap().to_owned();
+    let dead = dead_url();
+    let queued = run(&world, &dead, &["session", "log", "note", "after the close"]);
+    assert_eq!(queued.status.code(), Some(0));
+    // The session is closed meanwhile (from another machine, say).
+    world
+        .plurum()
+        .args(["session", "close", &short, "--outcome", "success"])
+        .assert()
+        .success();
+    let synced = world.plurum().args(["--json", "sync"]).output().unwrap();
+    assert_eq!(synced.status.code(), Some(1), "{}", text(&synced.stdout));
+    let value: Value = serde_json::from_slice(&synced.stdout).unwrap();
+    assert_eq!(value["error"]["code"], "rejected");
+    assert_eq!(value["failed"].as_array().unwrap().len(), 1, "{value}");
+    assert_eq!(value["failed"][0]["session_short_id"], short.as_str());
+    let dropped = world.json(&["sync", "--drop-failed"]);
+    assert_eq!(dropped, json!({"dropped": 1}));
+    let clean = world.json(&["sync"]);
+    assert_eq!(clean["failed"], json!([]));
+}
