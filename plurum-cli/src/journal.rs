@@ -35,7 +35,7 @@ use std::path::{Path, PathBuf};
 
 use anyhow::Context as _;
 use plurum_sdk::Client;
-use plurum_sdk::types::{Entry, SessionEntry};
+use plurum_sdk::types::{CloseSession, Entry, SessionStatus};
 use serde::{Deserialize, Serialize};
 use serde_json::{Value, json};
 
@@ -56,6 +56,9 @@ pub(crate) struct Write {
 /// What the write does.
 #[derive(Debug, Clone, Serialize, Deserialize, PartialEq)]
 #[serde(tag = "op", rename_all = "snake_case")]
+// The variants' names are the ops' names in the file (`session_log`, ...),
+// room kept for `vote`, `contribute` and `experience_*`.
+#[allow(clippy::enum_variant_names)]
 pub(crate) enum Op {
     /// `POST /sessions/{id}/entries`.
     SessionLog {
@@ -64,19 +67,49 @@ pub(crate) enum Op {
         /// The entry as sent: `{entry_type, content}`.
         entry: Value,
     },
+    /// `POST /sessions/{id}/close`.
+    SessionClose {
+        session_id: String,
+        session_short_id: String,
+        /// The body as sent: `{outcome?}`.
+        body: Value,
+    },
+    /// `POST /sessions/{id}/abandon`.
+    SessionAbandon {
+        session_id: String,
+        session_short_id: String,
+    },
 }
 
 impl Op {
-    fn session(&self) -> &str {
+    /// The session the write belongs to (its writes go in order).
+    pub(crate) fn session(&self) -> &str {
         match self {
-            Op::SessionLog { session_id, .. } => session_id,
+            Op::SessionLog { session_id, .. }
+            | Op::SessionClose { session_id, .. }
+            | Op::SessionAbandon { session_id, .. } => session_id,
         }
+    }
+
+    fn session_short_id(&self) -> &str {
+        match self {
+            Op::SessionLog { session_short_id, .. }
+            | Op::SessionClose { session_short_id, .. }
+            | Op::SessionAbandon { session_short_id, .. } => session_short_id,
+        }
+    }
+
+    /// Whether it ends its session (nothing may follow it).
+    pub(crate) fn ends_session(&self) -> bool {
+        matches!(self, Op::SessionClose { .. } | Op::SessionAbandon { .. })
     }
 
     /// The kind, as `plurum sync` counts them.
     pub(crate) fn kind(&self) -> &'static str {
         match self {
             Op::SessionLog { .. } => "session_log",
+            Op::SessionClose { .. } => "session_close",
+            Op::SessionAbandon { .. } => "session_abandon",
         }
     }
 }
@@ -175,12 +208,10 @@ impl Journal {
             match line {
                 Line::Write { write } => {
                     contents.next_seq = contents.next_seq.max(write.seq + 1);
-                    let Op::SessionLog {
-                        session_id,
-                        session_short_id,
-                        ..
-                    } = &write.op;
-                    sessions.insert(write.seq, (session_id.clone(), session_short_id.clone()));
+                    sessions.insert(
+                        write.seq,
+                        (write.op.session().to_owned(), write.op.session_short_id().to_owned()),
+                    );
                     writes.insert(
                         write.seq,
                         Pending {
@@ -264,6 +295,18 @@ impl Journal {
             .with_context(|| format!("could not write {}", self.path().display()))
     }
 
+    /// A session with writes in the journal, by its id or short id:
+    /// `(id, short id)`.
+    pub(crate) fn known_session(&self, given: &str) -> anyhow::Result<Option<(String, String)>> {
+        Ok(self
+            .read()?
+            .pending
+            .iter()
+            .map(|p| (p.write.op.session(), p.write.op.session_short_id()))
+            .find(|(id, short)| *id == given || *short == given)
+            .map(|(id, short)| (id.to_owned(), short.to_owned())))
+    }
+
     /// Records a write; returns it with its sequence number.
     pub(crate) fn record(&self, op: Op) -> anyhow::Result<Write> {
         let _lock = self.lock()?;
@@ -339,8 +382,9 @@ impl Journal {
 /// What became of one write in a delivery.
 #[derive(Debug)]
 pub(crate) enum Outcome {
-    /// On the server now (sent, or found there by the read-back).
-    Delivered { entry: Option<Box<SessionEntry>> },
+    /// On the server now: sent (with the server's answer), or found there
+    /// by the read-back (`None`).
+    Delivered { answer: Option<Value> },
     /// Still pending (why).
     Queued(String),
     /// Still pending: the server refused the connection (nothing listens).
@@ -413,9 +457,9 @@ pub(crate) async fn deliver(
         for (write, outcome) in result? {
             let counts = summary.by_kind.entry(write.op.kind().to_owned()).or_default();
             match &outcome {
-                Outcome::Delivered { entry } => {
+                Outcome::Delivered { answer } => {
                     summary.delivered += 1;
-                    if entry.is_none() {
+                    if answer.is_none() {
                         summary.found += 1;
                     }
                     *counts.entry("delivered".to_owned()).or_default() += 1;
@@ -489,39 +533,189 @@ async fn deliver_one(
     confirmed: &mut i64,
     mine: Option<u64>,
 ) -> anyhow::Result<Outcome> {
-    let Op::SessionLog { session_id, entry, .. } = &pending.write.op;
     let seq = pending.write.seq;
+    let now = mine == Some(seq);
+    let session_id = pending.write.op.session().to_owned();
     if pending.in_flight {
         // Its answer was lost: it may be on the server. Read back first.
-        match client.sessions().get(session_id.as_str()).await {
-            Ok(session) => {
+        let session = match client.sessions().get(session_id.as_str()).await {
+            Ok(session) => session,
+            Err(e) => return classify_failure(journal, seq, e, now),
+        };
+        match &pending.write.op {
+            Op::SessionLog { entry, .. } => {
                 let found = session.entries.unwrap_or_default().into_iter().find(|e| {
                     e.ordinal.unwrap_or(0) > *confirmed
                         && serde_json::to_value(&e.entry_type).ok() == entry.get("entry_type").cloned()
                         && Some(&e.content) == entry.get("content")
                 });
                 if let Some(found) = found {
-                    let ordinal = found.ordinal;
-                    journal.mark_done(seq, "found", ordinal, None)?;
-                    *confirmed = (*confirmed).max(ordinal.unwrap_or(0));
-                    return Ok(Outcome::Delivered { entry: None });
+                    journal.mark_done(seq, "found", found.ordinal, None)?;
+                    *confirmed = (*confirmed).max(found.ordinal.unwrap_or(0));
+                    return Ok(Outcome::Delivered { answer: None });
                 }
             }
-            Err(e) => return classify_failure(journal, seq, e, mine == Some(seq)),
+            Op::SessionClose { .. } | Op::SessionAbandon { .. } => {
+                let wanted = if matches!(pending.write.op, Op::SessionClose { .. }) {
+                    SessionStatus::Closed
+                } else {
+                    SessionStatus::Abandoned
+                };
+                if session.status == wanted {
+                    journal.mark_done(seq, "found", None, None)?;
+                    return Ok(Outcome::Delivered { answer: None });
+                }
+            }
         }
     }
-    let typed: Entry = serde_json::from_value(entry.clone()).context("a journaled entry does not decode")?;
     journal.mark_sent(seq)?;
-    match client.sessions().log(session_id.as_str(), typed).await {
-        Ok(logged) => {
-            journal.mark_done(seq, "delivered", logged.ordinal, None)?;
-            *confirmed = (*confirmed).max(logged.ordinal.unwrap_or(0));
-            Ok(Outcome::Delivered {
-                entry: Some(Box::new(logged)),
-            })
+    let sessions = client.sessions();
+    let sent: Result<(Value, Option<i64>), plurum_sdk::Error> = match &pending.write.op {
+        Op::SessionLog { entry, .. } => {
+            let typed: Entry = serde_json::from_value(entry.clone()).context("a journaled entry does not decode")?;
+            sessions
+                .log(session_id.as_str(), typed)
+                .await
+                .map(|logged| (serde_json::to_value(&logged).unwrap_or_default(), logged.ordinal))
         }
-        Err(e) => classify_failure(journal, seq, e, mine == Some(seq)),
+        Op::SessionClose { body, .. } => {
+            let typed: CloseSession =
+                serde_json::from_value(body.clone()).context("a journaled close does not decode")?;
+            sessions
+                .close(session_id.as_str(), typed)
+                .await
+                .map(|closed| (serde_json::to_value(&closed).unwrap_or_default(), None))
+        }
+        Op::SessionAbandon { .. } => sessions
+            .abandon(session_id.as_str())
+            .await
+            .map(|abandoned| (serde_json::to_value(&abandoned).unwrap_or_default(), None)),
+    };
+    match sent {
+        Ok((answer, ordinal)) => {
+            journal.mark_done(seq, "delivered", ordinal, None)?;
+            if let Some(ordinal) = ordinal {
+                *confirmed = (*confirmed).max(ordinal);
+            }
+            Ok(Outcome::Delivered { answer: Some(answer) })
+        }
+        Err(e) => classify_failure(journal, seq, e, now),
     }
+}
+
+/// How a command's own write ended, once it was journaled and tried.
+#[derive(Debug)]
+pub(crate) enum Settled {
+    /// Sent now: the server's answer.
+    Answered(Value),
+    /// Its answer had been lost; the read-back found it on the server.
+    Found,
+    /// Kept in the journal (why).
+    Waiting(String),
+}
+
+/// Tries to deliver the session's journal now, the command's own write
+/// `seq` last, and says how that write ended. A server that refused a
+/// connection a moment ago is not tried again (see `reach`): the write
+/// waits at once. A refusal for good or a refused key is the command's
+/// error (the key's: the write stays journaled).
+pub(crate) async fn deliver_now(
+    ctx: &crate::context::Ctx,
+    journal: &Journal,
+    session: &str,
+    seq: u64,
+    doing: &str,
+) -> anyhow::Result<Settled> {
+    let reach = ctx.reach();
+    let outcome = match reach.down() {
+        Some(down) => return Ok(Settled::Waiting(down.reason())),
+        None => {
+            let client = ctx.queueing()?;
+            let (summary, outcome) = ctx
+                .out
+                .spin(doing, deliver(journal, &client, Some(session), Some(seq)))
+                .await?;
+            if summary.refused {
+                reach.refused();
+            } else if summary.delivered > 0 {
+                reach.forget();
+            }
+            outcome
+        }
+    };
+    match outcome {
+        Some(Outcome::Delivered { answer: Some(answer) }) => Ok(Settled::Answered(answer)),
+        Some(Outcome::Delivered { answer: None }) => Ok(Settled::Found),
+        Some(Outcome::Failed(error) | Outcome::Unauthorized(Some(error))) => Err(error.into()),
+        Some(Outcome::Unauthorized(None)) => Err(crate::exit::CliError::new(
+            crate::exit::NOT_AUTHENTICATED,
+            "the server rejected the key; the write is kept in the journal",
+        )
+        .hint(format!(
+            "{}; then 'plurum sync' sends it",
+            crate::exit::rejected_key_hint()
+        ))
+        .into()),
+        Some(Outcome::Queued(reason) | Outcome::Down(reason)) => Ok(Settled::Waiting(reason)),
+        None => Ok(Settled::Waiting(
+            "another plurum is delivering this profile's journal".to_owned(),
+        )),
+    }
+}
+
+/// Refuses a write to a session whose close or abandon is already in the
+/// journal, as the server would.
+pub(crate) fn refuse_after_end(journal: &Journal, session: &str, short_id: &str) -> anyhow::Result<()> {
+    if let Some(end) = journal
+        .read()?
+        .pending
+        .iter()
+        .find(|p| p.write.op.ends_session() && p.write.op.session() == session)
+    {
+        return Err(crate::exit::CliError::new(
+            crate::exit::ERROR,
+            format!(
+                "session {short_id} is {} (queued in the journal): it takes no more writes",
+                if end.write.op.kind() == "session_close" {
+                    "closed"
+                } else {
+                    "abandoned"
+                }
+            ),
+        )
+        .code("session_closed")
+        .hint("open a new session with 'plurum session open TOPIC'")
+        .into());
+    }
+    Ok(())
+}
+
+/// `--no-queue`: the session's earlier writes go first; when they cannot,
+/// this one is not sent (it would overtake them) and not kept.
+pub(crate) async fn clear_the_way(
+    ctx: &crate::context::Ctx,
+    journal: &Journal,
+    session: &str,
+    short_id: &str,
+) -> anyhow::Result<()> {
+    if !journal.read()?.pending.iter().any(|p| p.write.op.session() == session) {
+        return Ok(());
+    }
+    let client = ctx.queueing()?;
+    let (summary, _) = deliver(journal, &client, Some(session), None).await?;
+    if journal.read()?.pending.iter().any(|p| p.write.op.session() == session) {
+        return Err(crate::exit::CliError::new(
+            crate::exit::TEMPORARY,
+            format!(
+                "earlier writes of session {short_id} are still queued ({}); this one was not sent and not kept",
+                summary.reasons.first().map_or("not sent", String::as_str)
+            ),
+        )
+        .code("network")
+        .hint("run 'plurum sync' when the server is back, then try again (or leave out --no-queue to queue it behind them)")
+        .into());
+    }
+    Ok(())
 }
 
 /// What a failed attempt means for the write (the outbox's rules). A write

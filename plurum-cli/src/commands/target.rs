@@ -33,6 +33,23 @@ pub(crate) async fn session_id(ctx: &Ctx, client: &Client, given: Option<&str>) 
     match given {
         Some(identifier) => {
             let identifier = check_session_id(identifier, "session")?;
+            // Known here without asking the server (and so offline): the
+            // current session, or one with writes in the journal.
+            let given = identifier.to_string();
+            if let Some(current) = ctx.state().load()?.current_session
+                && (current.id == given || current.short_id == given)
+            {
+                return Ok(Target {
+                    id: SessionId::new(current.id),
+                    short_id: current.short_id,
+                });
+            }
+            if let Some(known) = ctx.journal().known_session(&given)? {
+                return Ok(Target {
+                    id: SessionId::new(known.0),
+                    short_id: known.1,
+                });
+            }
             let session = client.sessions().get(&identifier).await?;
             Ok(Target {
                 id: session.id,

@@ -175,11 +175,14 @@ fn a_write_the_api_refuses_for_good_is_listed_and_can_be_dropped() {
     let queued = run(&world, &dead, &["session", "log", "note", "after the close"]);
     assert_eq!(queued.status.code(), Some(0));
     // The session is closed meanwhile (from another machine, say).
+    let client = world.client("default");
     world
-        .plurum()
-        .args(["session", "close", &short, "--outcome", "success"])
-        .assert()
-        .success();
+        .block_on(
+            client
+                .sessions()
+                .close(short.as_str(), plurum_sdk::types::CloseSession::new()),
+        )
+        .unwrap();
     let synced = world.plurum().args(["--json", "sync"]).output().unwrap();
     assert_eq!(synced.status.code(), Some(1), "{}", text(&synced.stdout));
     let value: Value = serde_json::from_slice(&synced.stdout).unwrap();
@@ -190,4 +193,57 @@ fn a_write_the_api_refuses_for_good_is_listed_and_can_be_dropped() {
     assert_eq!(dropped, json!({"dropped": 1}));
     let clean = world.json(&["sync"]);
     assert_eq!(clean["failed"], json!([]));
+}
+
+#[test]
+fn a_close_queued_offline_goes_after_the_entries_and_nothing_follows_it() {
+    let world = World::new();
+    world.register("default", "closing-offline");
+    let opened = world.json(&["session", "open", "Partition the events table"]);
+    let short = opened["session"]["short_id"].as_str().unwrap().to_owned();
+    let dead = dead_url();
+    for note in ["by month", "by tenant"] {
+        let output = run(&world, &dead, &["session", "log", "note", note]);
+        assert_eq!(output.status.code(), Some(0), "{}", text(&output.stderr));
+    }
+    let closed = run(&world, &dead, &["session", "close", "--outcome", "success"]);
+    assert_eq!(closed.status.code(), Some(0), "{}", text(&closed.stderr));
+    let closed: Value = serde_json::from_slice(&closed.stdout).unwrap();
+    assert_eq!(closed["delivery"], "queued", "{closed}");
+    assert_eq!(closed["session_short_id"], short.as_str());
+    // As the server would: no entry after the close, even queued.
+    let late = run(
+        &world,
+        &dead,
+        &["session", "log", "--session", &short, "note", "too late"],
+    );
+    assert_eq!(late.status.code(), Some(1), "{}", text(&late.stdout));
+    let late: Value = serde_json::from_slice(&late.stdout).unwrap();
+    assert_eq!(late["error"]["code"], "session_closed", "{late}");
+    // Online: the entries, then the close, in that order.
+    let synced = world.json(&["sync"]);
+    assert_eq!(synced["journal"]["delivered"], 3, "{synced}");
+    assert_eq!(synced["journal"]["by_kind"]["session_close"]["delivered"], 1);
+    let session = world.json(&["session", "show", &short]);
+    assert_eq!(session["status"], "closed", "{session}");
+    assert_eq!(session["entries"].as_array().unwrap().len(), 2);
+}
+
+#[test]
+fn a_close_whose_answer_was_lost_is_found_not_sent_again() {
+    let world = World::new();
+    world.register("default", "lost-close");
+    let opened = world.json(&["session", "open", "Rotate the TLS certificates"]);
+    let short = opened["session"]["short_id"].as_str().unwrap().to_owned();
+    world.json(&["session", "log", "note", "certbot renew --deploy-hook"]);
+    world
+        .faults()
+        .lose_next_answers(1, Some("/api/v1/sessions/".to_owned()));
+    let closed = world.json(&["session", "close", "--outcome", "success"]);
+    assert_eq!(closed["delivery"], "queued", "{closed}");
+    // The server closed it; a resend would be refused. The read-back finds it.
+    let synced = world.json(&["sync"]);
+    assert_eq!(synced["journal"]["found"], 1, "{synced}");
+    assert_eq!(synced["failed"], json!([]));
+    assert_eq!(world.json(&["session", "show", &short])["status"], "closed");
 }

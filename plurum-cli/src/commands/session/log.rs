@@ -15,7 +15,7 @@ use crate::commands::safety::{SafetyArgs, screen};
 use crate::commands::target::{Target, session_id, unconfirmed};
 use crate::context::Ctx;
 use crate::exit::{self, CliError};
-use crate::journal::{Op, Outcome};
+use crate::journal::{Op, Settled};
 
 /// `plurum session log` arguments.
 #[derive(Debug, clap::Args)]
@@ -267,34 +267,9 @@ async fn log(
     let client = ctx.authed()?;
     let target = session_id(ctx, &client, session.as_deref()).await?;
     let journal = ctx.journal();
-    let waiting = journal
-        .read()?
-        .pending
-        .iter()
-        .any(|p| matches!(&p.write.op, Op::SessionLog { session_id, .. } if session_id == target.id.as_str()));
+    crate::journal::refuse_after_end(&journal, target.id.as_str(), &target.short_id)?;
     if no_queue {
-        // Earlier entries of this session go first; if they cannot, this
-        // one is not sent (it would overtake them) and not kept.
-        if waiting {
-            let (summary, _) = crate::journal::deliver(&journal, &client, Some(target.id.as_str()), None).await?;
-            let still =
-                journal.read()?.pending.iter().any(
-                    |p| matches!(&p.write.op, Op::SessionLog { session_id, .. } if session_id == target.id.as_str()),
-                );
-            if still {
-                return Err(CliError::new(
-                    exit::TEMPORARY,
-                    format!(
-                        "earlier entries of session {} are still queued ({}); this one was not sent and not kept",
-                        target.short_id,
-                        summary.reasons.first().map_or("not sent", String::as_str)
-                    ),
-                )
-                .code("network")
-                .hint("run 'plurum sync' when the server is back, then log it again (or log it without --no-queue to queue it behind them)")
-                .into());
-            }
-        }
+        crate::journal::clear_the_way(ctx, &journal, target.id.as_str(), &target.short_id).await?;
         return send_now(ctx, &client, &target, entry).await;
     }
     let write = journal.record(Op::SessionLog {
@@ -302,46 +277,13 @@ async fn log(
         session_short_id: target.short_id.clone(),
         entry: serde_json::to_value(&entry)?,
     })?;
-    // A server that refused a connection a moment ago is not tried again
-    // now (see `reach`): the entry is queued at once.
-    let reach = ctx.reach();
-    let outcome = match reach.down() {
-        Some(down) => Some(Outcome::Queued(down.reason())),
-        None => {
-            let client = ctx.queueing()?;
-            let (summary, outcome) = ctx
-                .out
-                .spin(
-                    "logging",
-                    crate::journal::deliver(&journal, &client, Some(target.id.as_str()), Some(write.seq)),
-                )
-                .await?;
-            if summary.refused {
-                reach.refused();
-            } else if summary.delivered > 0 {
-                reach.forget();
-            }
-            outcome
+    let reason = match crate::journal::deliver_now(ctx, &journal, target.id.as_str(), write.seq, "logging").await? {
+        Settled::Answered(answer) => {
+            let logged: plurum_sdk::types::SessionEntry = serde_json::from_value(answer)?;
+            return print_logged(ctx, &target, &logged);
         }
-    };
-    let reason = match outcome {
-        Some(Outcome::Delivered { entry: Some(logged) }) => return print_logged(ctx, &target, &logged),
-        Some(Outcome::Delivered { entry: None }) => "delivered".to_owned(),
-        Some(Outcome::Failed(error)) => return Err(error.into()),
-        Some(Outcome::Unauthorized(Some(error))) => return Err(error.into()),
-        Some(Outcome::Unauthorized(None)) => {
-            return Err(CliError::new(
-                exit::NOT_AUTHENTICATED,
-                "the server rejected the key; the entry is kept in the journal",
-            )
-            .hint(format!(
-                "{}; then 'plurum sync' sends it",
-                crate::exit::rejected_key_hint()
-            ))
-            .into());
-        }
-        Some(Outcome::Queued(reason) | Outcome::Down(reason)) => reason,
-        None => "another plurum is delivering this profile's journal".to_owned(),
+        Settled::Found => "delivered".to_owned(),
+        Settled::Waiting(reason) => reason,
     };
     let mut value = json!({
         "session_id": target.id.as_str(),
