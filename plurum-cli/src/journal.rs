@@ -266,6 +266,13 @@ impl Journal {
 
     /// Appends lines and syncs them to disk.
     fn append(&self, lines: &[Value]) -> anyhow::Result<()> {
+        self.append_with(lines, true)
+    }
+
+    /// Appends lines, synced to disk or not: a `done` line needs no sync
+    /// (lost in a crash, its write looks in flight, and the read-back
+    /// finds it delivered), a `write` and a `sent` line do.
+    fn append_with(&self, lines: &[Value], sync: bool) -> anyhow::Result<()> {
         crate::paths::create_private_dir(&self.dir)?;
         let mut options = std::fs::OpenOptions::new();
         options.create(true).append(true).read(true);
@@ -291,7 +298,7 @@ impl Journal {
             text.push('\n');
         }
         file.write_all(text.as_bytes())
-            .and_then(|()| file.sync_data())
+            .and_then(|()| if sync { file.sync_data() } else { Ok(()) })
             .with_context(|| format!("could not write {}", self.path().display()))
     }
 
@@ -334,13 +341,13 @@ impl Journal {
         if let Some(reason) = reason {
             line["reason"] = json!(crate::logging::scrub(reason));
         }
-        self.append(&[line])?;
-        self.compact_if_settled()
+        self.append_with(&[line], false)
     }
 
     /// Empties the file when nothing is pending and nothing failed is
     /// listed (keeping what the read-back needs).
     fn compact_if_settled(&self) -> anyhow::Result<()> {
+        let _lock = self.lock()?;
         let contents = self.read()?;
         if !contents.pending.is_empty() || !contents.failed.is_empty() {
             return Ok(());
@@ -484,6 +491,7 @@ pub(crate) async fn deliver(
             }
         }
     }
+    journal.compact_if_settled()?;
     // What stays is counted from the journal itself (other sessions' too).
     let after = journal.read()?;
     summary.pending = after.pending.len();

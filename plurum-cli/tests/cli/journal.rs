@@ -247,3 +247,89 @@ fn a_close_whose_answer_was_lost_is_found_not_sent_again() {
     assert_eq!(synced["failed"], json!([]));
     assert_eq!(world.json(&["session", "show", &short])["status"], "closed");
 }
+
+/// Delivery killed (SIGKILL) at random moments, over and over, through
+/// answers lost after commit and 5xx: every entry lands once, in order.
+#[test]
+fn random_kills_and_faults_during_delivery_lose_nothing_and_double_nothing() {
+    let world = World::new();
+    world.register("default", "killed-often");
+    let opened = world.json(&["session", "open", "Migrate the queue to Kafka"]);
+    let short = opened["session"]["short_id"].as_str().unwrap().to_owned();
+    let dead = dead_url();
+    const ENTRIES: usize = 30;
+    for i in 0..ENTRIES {
+        let note = format!("step #{i}");
+        let output = run(&world, &dead, &["session", "log", "note", &note]);
+        assert_eq!(output.status.code(), Some(0), "{}", text(&output.stderr));
+    }
+    // Each answer takes a while, so kills land between send and answer.
+    world.faults().set_latency(std::time::Duration::from_millis(15));
+    let mut seed: u64 = 0x2545_f491_4f6c_dd1d;
+    let mut next = move |bound: u64| {
+        seed ^= seed << 13;
+        seed ^= seed >> 7;
+        seed ^= seed << 17;
+        seed % bound
+    };
+    let mut kills = 0;
+    for round in 0..50 {
+        match round % 5 {
+            1 => world.faults().lose_next_answers(1, Some("/api/v1/sessions/".to_owned())),
+            3 => world.faults().fail_next_for_path(1, 503, "/api/v1/sessions/"),
+            _ => {}
+        }
+        let mut child = world.process().args(["-q", "sync"]).spawn().unwrap();
+        std::thread::sleep(std::time::Duration::from_millis(next(120)));
+        if child.try_wait().unwrap().is_none() {
+            child.kill().unwrap();
+            kills += 1;
+        }
+        child.wait().unwrap();
+    }
+    world.faults().clear();
+    let during = entries(&world, &short).len();
+    assert!(during > 0, "no delivery happened between the kills");
+    // Whatever the kills left, one more sync finishes the job.
+    let synced = world.json(&["sync"]);
+    assert_eq!(synced["journal"]["pending"], 0, "{synced}");
+    let on_server = entries(&world, &short);
+    let texts: Vec<String> = on_server.iter().map(|e| e["content"]["text"].as_str().unwrap().to_owned()).collect();
+    let expected: Vec<String> = (0..ENTRIES).map(|i| format!("step #{i}")).collect();
+    assert_eq!(texts, expected, "lost, doubled or out of order after {kills} kills");
+    eprintln!("{kills} kills during delivery ({during} entries landed between them): {ENTRIES} entries, each once, in order");
+    assert!(kills >= 10, "only {kills} kills landed");
+}
+
+/// The same journey against the reference server in the real service's
+/// mode (its measured quirks).
+#[test]
+fn the_journal_works_against_the_real_services_behaviour() {
+    let world = World::with_config(
+        plurum_sdk::server::ServerConfig::default()
+            .no_limits()
+            .compat(plurum_sdk::server::Compat::Real),
+    );
+    world.register("default", "real-journal");
+    let opened = world.json(&["session", "open", "Backfill the search index"]);
+    let short = opened["session"]["short_id"].as_str().unwrap().to_owned();
+    let dead = dead_url();
+    for i in 0..6 {
+        let note = format!("batch #{i}");
+        let output = run(&world, &dead, &["session", "log", "note", &note]);
+        assert_eq!(output.status.code(), Some(0), "{}", text(&output.stderr));
+    }
+    world.faults().lose_next_answers(1, Some("/api/v1/sessions/".to_owned()));
+    let synced = world.plurum().args(["--json", "sync"]).output().unwrap();
+    let synced: Value = serde_json::from_slice(&synced.stdout).unwrap();
+    assert!(synced["journal"]["pending"].as_u64().unwrap() <= 6, "{synced}");
+    let synced = world.json(&["sync"]);
+    assert_eq!(synced["journal"]["pending"], 0, "{synced}");
+    let closed = world.json(&["session", "close", "--outcome", "success"]);
+    assert_eq!(closed["delivery"], "delivered", "{closed}");
+    let texts: Vec<String> = entries(&world, &short)
+        .iter()
+        .map(|e| e["content"]["text"].as_str().unwrap_or_default().to_owned())
+        .collect();
+    assert_eq!(texts, (0..6).map(|i| format!("batch #{i}")).collect::<Vec<_>>());
+}
