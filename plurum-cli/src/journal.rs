@@ -35,7 +35,7 @@ use std::path::{Path, PathBuf};
 
 use anyhow::Context as _;
 use plurum_sdk::Client;
-use plurum_sdk::types::{CloseSession, Entry, SessionStatus};
+use plurum_sdk::types::{CloseSession, Contribute, Entry, SessionStatus, VoteType};
 use serde::{Deserialize, Serialize};
 use serde_json::{Value, json};
 
@@ -79,15 +79,41 @@ pub(crate) enum Op {
         session_id: String,
         session_short_id: String,
     },
+    /// `POST /sessions/{id}/contribute`, to another agent's session. It
+    /// cannot be read back (only the session's owner lists contributions):
+    /// one whose answer was lost is marked unconfirmed, never sent again.
+    Contribute {
+        session_id: String,
+        session_short_id: String,
+        /// The body as sent: `{content, contribution_type}`.
+        body: Value,
+    },
+    /// `POST /experiences/{id}/vote`: an upsert, simply sent again.
+    Vote {
+        /// The experience as given (short id or UUID).
+        experience: String,
+        direction: String,
+    },
 }
 
 impl Op {
-    /// The session the write belongs to (its writes go in order).
-    pub(crate) fn session(&self) -> &str {
+    /// The session the write belongs to, if any.
+    pub(crate) fn session_of(&self) -> Option<&str> {
         match self {
             Op::SessionLog { session_id, .. }
             | Op::SessionClose { session_id, .. }
-            | Op::SessionAbandon { session_id, .. } => session_id,
+            | Op::SessionAbandon { session_id, .. }
+            | Op::Contribute { session_id, .. } => Some(session_id),
+            Op::Vote { .. } => None,
+        }
+    }
+
+    /// The queue the write goes in (in order within it): its session's, or
+    /// its experience's.
+    pub(crate) fn session(&self) -> &str {
+        match self {
+            Op::Vote { experience, .. } => experience,
+            _ => self.session_of().unwrap_or_default(),
         }
     }
 
@@ -95,7 +121,9 @@ impl Op {
         match self {
             Op::SessionLog { session_short_id, .. }
             | Op::SessionClose { session_short_id, .. }
-            | Op::SessionAbandon { session_short_id, .. } => session_short_id,
+            | Op::SessionAbandon { session_short_id, .. }
+            | Op::Contribute { session_short_id, .. } => session_short_id,
+            Op::Vote { experience, .. } => experience,
         }
     }
 
@@ -110,6 +138,8 @@ impl Op {
             Op::SessionLog { .. } => "session_log",
             Op::SessionClose { .. } => "session_close",
             Op::SessionAbandon { .. } => "session_abandon",
+            Op::Contribute { .. } => "contribute",
+            Op::Vote { .. } => "vote",
         }
     }
 }
@@ -139,6 +169,9 @@ pub(crate) struct Failed {
 pub(crate) struct Contents {
     pub(crate) pending: Vec<Pending>,
     pub(crate) failed: Vec<Failed>,
+    /// Contributions whose answer was lost: maybe on the server, never
+    /// sent again (shown until `sync --drop-failed`).
+    pub(crate) unconfirmed: Vec<Failed>,
     /// The highest ordinal confirmed per session.
     pub(crate) confirmed: BTreeMap<String, i64>,
     next_seq: u64,
@@ -159,6 +192,11 @@ enum Line {
     },
     Sent {
         sent: u64,
+    },
+    /// The send after the last `sent` never left (the connection was
+    /// refused): not in flight after all.
+    Unsent {
+        unsent: u64,
     },
     Done {
         done: u64,
@@ -227,6 +265,11 @@ impl Journal {
                         pending.attempts += 1;
                     }
                 }
+                Line::Unsent { unsent } => {
+                    if let Some(pending) = writes.get_mut(&unsent) {
+                        pending.in_flight = false;
+                    }
+                }
                 Line::Done {
                     done,
                     result,
@@ -239,6 +282,16 @@ impl Journal {
                     if let Some(ordinal) = ordinal {
                         let seen = contents.confirmed.entry(session).or_default();
                         *seen = (*seen).max(ordinal);
+                    }
+                    if result == "unconfirmed" {
+                        let short = sessions.get(&done).map(|s| s.1.clone()).unwrap_or_default();
+                        contents.unconfirmed.push(Failed {
+                            seq: done,
+                            op: pending.write.op.kind(),
+                            session_short_id: short,
+                            reason: reason.clone().unwrap_or_default(),
+                            at: at.clone().unwrap_or_default(),
+                        });
                     }
                     if result == "failed" {
                         let short = sessions.get(&done).map(|s| s.1.clone()).unwrap_or_default();
@@ -309,6 +362,7 @@ impl Journal {
             .read()?
             .pending
             .iter()
+            .filter(|p| p.write.op.session_of().is_some())
             .map(|p| (p.write.op.session(), p.write.op.session_short_id()))
             .find(|(id, short)| *id == given || *short == given)
             .map(|(id, short)| (id.to_owned(), short.to_owned())))
@@ -349,7 +403,7 @@ impl Journal {
     fn compact_if_settled(&self) -> anyhow::Result<()> {
         let _lock = self.lock()?;
         let contents = self.read()?;
-        if !contents.pending.is_empty() || !contents.failed.is_empty() {
+        if !contents.pending.is_empty() || !contents.failed.is_empty() || !contents.unconfirmed.is_empty() {
             return Ok(());
         }
         let line = json!({"confirmed": contents.confirmed, "next_seq": contents.next_seq});
@@ -360,10 +414,11 @@ impl Journal {
     pub(crate) fn drop_failed(&self) -> anyhow::Result<usize> {
         let _lock = self.lock()?;
         let contents = self.read()?;
-        let count = contents.failed.len();
+        let count = contents.failed.len() + contents.unconfirmed.len();
         let lines: Vec<Value> = contents
             .failed
             .iter()
+            .chain(&contents.unconfirmed)
             .map(|f| json!({"done": f.seq, "result": "dropped", "at": rfc3339_text(now())}))
             .collect();
         if lines.is_empty() {
@@ -396,6 +451,9 @@ pub(crate) enum Outcome {
     Queued(String),
     /// Still pending: the server refused the connection (nothing listens).
     Down(String),
+    /// A contribution whose answer was lost (why): maybe on the server,
+    /// never sent again.
+    Unconfirmed(String),
     /// The API refused it for good.
     Failed(plurum_sdk::Error),
     /// The key was refused: delivery stopped.
@@ -419,6 +477,8 @@ pub(crate) struct Summary {
     pub(crate) busy: bool,
     /// Whether the server refused a connection (nothing listens there).
     pub(crate) refused: bool,
+    /// Contributions whose answer was lost in this delivery.
+    pub(crate) unconfirmed: usize,
 }
 
 /// Delivers the pending writes of every session (sessions side by side,
@@ -477,6 +537,10 @@ pub(crate) async fn deliver(
                         summary.reasons.push(reason.clone());
                     }
                     *counts.entry("pending".to_owned()).or_default() += 1;
+                }
+                Outcome::Unconfirmed(_) => {
+                    summary.unconfirmed += 1;
+                    *counts.entry("unconfirmed".to_owned()).or_default() += 1;
                 }
                 Outcome::Failed(_) => {
                     *counts.entry("failed".to_owned()).or_default() += 1;
@@ -544,7 +608,13 @@ async fn deliver_one(
     let seq = pending.write.seq;
     let now = mine == Some(seq);
     let session_id = pending.write.op.session().to_owned();
-    if pending.in_flight {
+    if pending.in_flight && matches!(pending.write.op, Op::Contribute { .. }) {
+        // Cannot be read back: never sent twice.
+        let reason = "its answer was lost; it may be on the server (a contribution cannot be read back, so it is not sent again)";
+        journal.mark_done(seq, "unconfirmed", None, Some(reason))?;
+        return Ok(Outcome::Unconfirmed(reason.to_owned()));
+    }
+    if pending.in_flight && pending.write.op.session_of().is_some() {
         // Its answer was lost: it may be on the server. Read back first.
         let session = match client.sessions().get(session_id.as_str()).await {
             Ok(session) => session,
@@ -563,6 +633,7 @@ async fn deliver_one(
                     return Ok(Outcome::Delivered { answer: None });
                 }
             }
+            Op::Contribute { .. } | Op::Vote { .. } => {}
             Op::SessionClose { .. } | Op::SessionAbandon { .. } => {
                 let wanted = if matches!(pending.write.op, Op::SessionClose { .. }) {
                     SessionStatus::Closed
@@ -598,6 +669,22 @@ async fn deliver_one(
             .abandon(session_id.as_str())
             .await
             .map(|abandoned| (serde_json::to_value(&abandoned).unwrap_or_default(), None)),
+        Op::Contribute { body, .. } => {
+            let typed: Contribute =
+                serde_json::from_value(body.clone()).context("a journaled contribution does not decode")?;
+            sessions
+                .contribute(session_id.as_str(), typed)
+                .await
+                .map(|c| (serde_json::to_value(&c).unwrap_or_default(), None))
+        }
+        Op::Vote { experience, direction } => {
+            let vote: VoteType = direction.parse().map_err(anyhow::Error::msg)?;
+            client
+                .experiences()
+                .vote(experience.as_str(), vote)
+                .await
+                .map(|v| (serde_json::to_value(&v).unwrap_or_default(), None))
+        }
     };
     match sent {
         Ok((answer, ordinal)) => {
@@ -607,8 +694,30 @@ async fn deliver_one(
             }
             Ok(Outcome::Delivered { answer: Some(answer) })
         }
+        Err(e) if e.is_refused() => {
+            // Refused before anything was sent: not in flight.
+            journal.append(&[json!({"unsent": seq})])?;
+            classify_failure(journal, seq, e, now)
+        }
+        Err(e) if matches!(pending.write.op, Op::Contribute { .. }) && may_have_happened(&e) => {
+            let reason = format!(
+                "{}: it may be on the server (a contribution cannot be read back, so it is not sent again)",
+                crate::logging::scrub(&e.to_string())
+            );
+            journal.mark_done(seq, "unconfirmed", None, Some(&reason))?;
+            Ok(Outcome::Unconfirmed(reason))
+        }
         Err(e) => classify_failure(journal, seq, e, now),
     }
+}
+
+/// Whether a failed call may have been applied (the answer, not the
+/// request, was lost).
+fn may_have_happened(error: &plurum_sdk::Error) -> bool {
+    matches!(
+        error,
+        plurum_sdk::Error::Transport { .. } | plurum_sdk::Error::Timeout { .. } | plurum_sdk::Error::Server(_)
+    ) || error.api_error().is_some_and(|api| !api.is_from_api())
 }
 
 /// How a command's own write ended, once it was journaled and tried.
@@ -664,6 +773,10 @@ pub(crate) async fn deliver_now(
             crate::exit::rejected_key_hint()
         ))
         .into()),
+        Some(Outcome::Unconfirmed(reason)) => Err(crate::exit::CliError::new(crate::exit::TEMPORARY, reason)
+            .code("unconfirmed")
+            .hint("the server may have it: it is not sent again; 'plurum sync' lists it until 'plurum sync --drop-failed'")
+            .into()),
         Some(Outcome::Queued(reason) | Outcome::Down(reason)) => Ok(Settled::Waiting(reason)),
         None => Ok(Settled::Waiting(
             "another plurum is delivering this profile's journal".to_owned(),

@@ -1,5 +1,6 @@
-//! `plurum sync`: delivers what this profile has waiting: the journal of
-//! session entries, then the queued outcome reports (`outcome flush`).
+//! `plurum sync`: delivers what this profile has waiting: the journal
+//! (session entries, closes and abandons, contributions, votes), then the
+//! queued outcome reports (`outcome flush`).
 
 use serde_json::json;
 
@@ -47,8 +48,9 @@ pub(crate) async fn run(args: Args, ctx: &Ctx) -> anyhow::Result<u8> {
         .out
         .spin("sending queued reports", crate::outbox::flush(&ctx.state(), &client))
         .await?;
-    let failed = journal.read()?.failed;
-    let value = json!({"journal": summary, "failed": failed, "outcomes": outcomes});
+    let contents = journal.read()?;
+    let (failed, unconfirmed) = (contents.failed, contents.unconfirmed);
+    let value = json!({"journal": summary, "failed": failed, "unconfirmed": unconfirmed, "outcomes": outcomes});
     let error = if summary.unauthorized || outcomes.unauthorized {
         Some(
             CliError::new(
@@ -101,8 +103,14 @@ pub(crate) async fn run(args: Args, ctx: &Ctx) -> anyhow::Result<u8> {
         );
         for f in &failed {
             text.push_str(&format!(
-                "\n  refused: {} #{} for session {}: {}",
+                "\n  refused: {} #{} for {}: {}",
                 f.op, f.seq, f.session_short_id, f.reason
+            ));
+        }
+        for u in &unconfirmed {
+            text.push_str(&format!(
+                "\n  unconfirmed: {} #{} for session {}: {}",
+                u.op, u.seq, u.session_short_id, u.reason
             ));
         }
         text

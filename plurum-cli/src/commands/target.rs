@@ -50,11 +50,23 @@ pub(crate) async fn session_id(ctx: &Ctx, client: &Client, given: Option<&str>) 
                     short_id: known.1,
                 });
             }
-            let session = client.sessions().get(&identifier).await?;
-            Ok(Target {
-                id: session.id,
-                short_id: session.short_id,
-            })
+            match client.sessions().get(&identifier).await {
+                Ok(session) => Ok(Target {
+                    id: session.id,
+                    short_id: session.short_id,
+                }),
+                // Offline, a full UUID is enough for a write that is
+                // journaled (its short id is not known here: the UUID
+                // stands in for it).
+                Err(e) if e.is_refused() || matches!(e, plurum_sdk::Error::Transport { .. }) => match &identifier {
+                    plurum_sdk::types::Identifier::Uuid(uuid) => Ok(Target {
+                        short_id: uuid.to_string(),
+                        id: SessionId::new(uuid.to_string()),
+                    }),
+                    _ => Err(e.into()),
+                },
+                Err(e) => Err(e.into()),
+            }
         }
         None => match ctx.state().load()?.current_session {
             Some(current) => Ok(Target {

@@ -275,7 +275,9 @@ fn random_kills_and_faults_during_delivery_lose_nothing_and_double_nothing() {
     let mut kills = 0;
     for round in 0..50 {
         match round % 5 {
-            1 => world.faults().lose_next_answers(1, Some("/api/v1/sessions/".to_owned())),
+            1 => world
+                .faults()
+                .lose_next_answers(1, Some("/api/v1/sessions/".to_owned())),
             3 => world.faults().fail_next_for_path(1, 503, "/api/v1/sessions/"),
             _ => {}
         }
@@ -294,10 +296,15 @@ fn random_kills_and_faults_during_delivery_lose_nothing_and_double_nothing() {
     let synced = world.json(&["sync"]);
     assert_eq!(synced["journal"]["pending"], 0, "{synced}");
     let on_server = entries(&world, &short);
-    let texts: Vec<String> = on_server.iter().map(|e| e["content"]["text"].as_str().unwrap().to_owned()).collect();
+    let texts: Vec<String> = on_server
+        .iter()
+        .map(|e| e["content"]["text"].as_str().unwrap().to_owned())
+        .collect();
     let expected: Vec<String> = (0..ENTRIES).map(|i| format!("step #{i}")).collect();
     assert_eq!(texts, expected, "lost, doubled or out of order after {kills} kills");
-    eprintln!("{kills} kills during delivery ({during} entries landed between them): {ENTRIES} entries, each once, in order");
+    eprintln!(
+        "{kills} kills during delivery ({during} entries landed between them): {ENTRIES} entries, each once, in order"
+    );
     assert!(kills >= 10, "only {kills} kills landed");
 }
 
@@ -319,7 +326,9 @@ fn the_journal_works_against_the_real_services_behaviour() {
         let output = run(&world, &dead, &["session", "log", "note", &note]);
         assert_eq!(output.status.code(), Some(0), "{}", text(&output.stderr));
     }
-    world.faults().lose_next_answers(1, Some("/api/v1/sessions/".to_owned()));
+    world
+        .faults()
+        .lose_next_answers(1, Some("/api/v1/sessions/".to_owned()));
     let synced = world.plurum().args(["--json", "sync"]).output().unwrap();
     let synced: Value = serde_json::from_slice(&synced.stdout).unwrap();
     assert!(synced["journal"]["pending"].as_u64().unwrap() <= 6, "{synced}");
@@ -332,4 +341,64 @@ fn the_journal_works_against_the_real_services_behaviour() {
         .map(|e| e["content"]["text"].as_str().unwrap_or_default().to_owned())
         .collect();
     assert_eq!(texts, (0..6).map(|i| format!("batch #{i}")).collect::<Vec<_>>());
+}
+
+#[test]
+fn votes_and_contributions_wait_offline_and_a_lost_contribution_is_never_doubled() {
+    let world = World::new();
+    world.register("owner", "session-owner");
+    world.register("default", "helper-agent");
+    let opened = world.json(&["--profile", "owner", "session", "open", "Debug the flaky CI runner"]);
+    let other = opened["session"]["short_id"].as_str().unwrap().to_owned();
+    world.json(&["--profile", "owner", "session", "log", "note", "fails one run in five"]);
+    let closed = world.json(&["--profile", "owner", "session", "close", "--outcome", "success"]);
+    let experience = closed["experience_draft"]["short_id"].as_str().unwrap().to_owned();
+    let second = world.json(&["--profile", "owner", "session", "open", "Speed up the CI cache"]);
+    let open_other = second["session"]["short_id"].as_str().unwrap().to_owned();
+    let open_other_id = second["session"]["id"].as_str().unwrap().to_owned();
+    let dead = dead_url();
+
+    // Offline: both queued.
+    let vote = run(&world, &dead, &["experience", "vote", &experience, "up"]);
+    assert_eq!(vote.status.code(), Some(0), "{}", text(&vote.stderr));
+    let vote: Value = serde_json::from_slice(&vote.stdout).unwrap();
+    assert_eq!(vote["delivery"], "queued", "{vote}");
+    // Offline, another agent's session is named by its UUID.
+    let _ = other;
+    let contribution = run(&world, &dead, &["session", "contribute", &open_other_id, "try sccache"]);
+    assert_eq!(contribution.status.code(), Some(0), "{}", text(&contribution.stdout));
+    let contribution: Value = serde_json::from_slice(&contribution.stdout).unwrap();
+    assert_eq!(contribution["delivery"], "queued", "{contribution}");
+    assert_eq!(contribution["session_id"], open_other_id.as_str());
+    let synced = world.json(&["sync"]);
+    assert_eq!(synced["journal"]["by_kind"]["vote"]["delivered"], 1, "{synced}");
+    assert_eq!(synced["journal"]["by_kind"]["contribute"]["delivered"], 1, "{synced}");
+
+    // An answer lost after the server took it: unconfirmed, never resent.
+    world
+        .faults()
+        .lose_next_answers(1, Some(format!("/api/v1/sessions/{open_other_id}/contribute")));
+    let lost = world
+        .plurum()
+        .args(["--json", "session", "contribute", &open_other, "pin the toolchain"])
+        .output()
+        .unwrap();
+    assert_eq!(lost.status.code(), Some(5), "{}", text(&lost.stdout));
+    let lost: Value = serde_json::from_slice(&lost.stdout).unwrap();
+    assert_eq!(lost["error"]["code"], "unconfirmed", "{lost}");
+    let synced = world.json(&["sync"]);
+    assert_eq!(synced["unconfirmed"].as_array().unwrap().len(), 1, "{synced}");
+    let contributions = world.json(&["--profile", "owner", "session", "contributions", &open_other]);
+    let texts: Vec<&str> = contributions["items"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .filter_map(|c| c["content"]["text"].as_str())
+        .collect();
+    assert_eq!(
+        texts.iter().filter(|t| **t == "pin the toolchain").count(),
+        1,
+        "{texts:?}"
+    );
+    assert_eq!(texts.iter().filter(|t| **t == "try sccache").count(), 1, "{texts:?}");
 }

@@ -3,10 +3,12 @@
 use plurum_sdk::types::VoteType;
 use schemars::JsonSchema;
 use serde::Deserialize;
+use serde_json::json;
 
 use crate::commands::args;
 use crate::context::Ctx;
 use crate::exit;
+use crate::journal::{Op, Settled};
 
 /// `plurum experience vote` options.
 #[derive(Debug, Clone, clap::Args, Deserialize, JsonSchema)]
@@ -19,15 +21,56 @@ pub(crate) struct Options {
     #[serde(deserialize_with = "args::closed")]
     #[schemars(schema_with = "args::closed_schema::<VoteType>")]
     pub(crate) direction: VoteType,
+    /// Fail when the server cannot take it now, instead of keeping it in the journal to send later.
+    #[arg(long)]
+    #[serde(default)]
+    pub(crate) no_queue: bool,
 }
 
 pub(crate) async fn run(ctx: &Ctx, options: Options) -> anyhow::Result<u8> {
-    let Options { id, direction } = options;
+    let Options {
+        id,
+        direction,
+        no_queue,
+    } = options;
+    crate::commands::target::check_session_id(&id, "experience")?;
     let client = ctx.authed()?;
-    let vote = ctx
-        .out
-        .spin("voting", client.experiences().vote(&id, direction))
-        .await?;
-    ctx.out.emit(&vote, || format!("Voted {} on {id}.", vote.vote_type))?;
+    if no_queue {
+        let vote = ctx
+            .out
+            .spin("voting", client.experiences().vote(&id, direction))
+            .await?;
+        return print_vote(ctx, &id, &serde_json::to_value(&vote)?);
+    }
+    let journal = ctx.journal();
+    let write = journal.record(Op::Vote {
+        experience: id.clone(),
+        direction: direction.to_string(),
+    })?;
+    match crate::journal::deliver_now(ctx, &journal, &id, write.seq, "voting").await? {
+        Settled::Answered(answer) => print_vote(ctx, &id, &answer),
+        Settled::Found => print_vote(ctx, &id, &json!({"vote_type": direction})),
+        Settled::Waiting(reason) => {
+            let value = json!({
+                "experience": id,
+                "vote_type": direction,
+                "delivery": "queued",
+                "queued": {"seq": write.seq, "reason": reason, "at": write.at},
+            });
+            ctx.out.emit(&value, || {
+                format!(
+                    "Queued your {direction} vote on {id} ({reason}); 'plurum sync' or the next heartbeat sends it."
+                )
+            })?;
+            Ok(exit::OK)
+        }
+    }
+}
+
+fn print_vote(ctx: &Ctx, id: &str, answer: &serde_json::Value) -> anyhow::Result<u8> {
+    let mut value = answer.clone();
+    value["delivery"] = json!("delivered");
+    let kind = value["vote_type"].as_str().unwrap_or("a").to_owned();
+    ctx.out.emit(&value, || format!("Voted {kind} on {id}."))?;
     Ok(exit::OK)
 }

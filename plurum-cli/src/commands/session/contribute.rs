@@ -11,6 +11,7 @@ use crate::commands::safety::{SafetyArgs, screen};
 use crate::commands::target::{session_id, unconfirmed};
 use crate::context::Ctx;
 use crate::exit;
+use crate::journal::{Op, Settled};
 use crate::output::{age, clip, table};
 
 /// `plurum session contribute` options.
@@ -26,6 +27,10 @@ pub(crate) struct Options {
     #[serde(rename = "type", default = "suggestion", deserialize_with = "args::closed")]
     #[schemars(schema_with = "args::closed_schema::<ContributionType>")]
     pub(crate) kind: ContributionType,
+    /// Fail when the server cannot take it now, instead of keeping it in the journal to send later.
+    #[arg(long)]
+    #[serde(default)]
+    pub(crate) no_queue: bool,
     #[command(flatten)]
     #[serde(flatten)]
     pub(crate) safety: SafetyArgs,
@@ -49,29 +54,66 @@ pub(crate) async fn run(ctx: &Ctx, options: Options) -> anyhow::Result<u8> {
         session,
         text,
         kind,
+        no_queue,
         safety,
     } = options;
     let content = screen(ctx, &safety, "contribution.content", json!({ "text": text }))?;
-    let body = Contribute::object(content.as_object().cloned().unwrap_or_default(), kind);
+    let body = Contribute::object(content.as_object().cloned().unwrap_or_default(), kind.clone());
     body.validate()?;
     let client = ctx.authed()?;
     let target = session_id(ctx, &client, Some(&session)).await?;
-    let c = ctx
-        .out
-        .spin("contributing", client.sessions().contribute(target.id.as_str(), body))
-        .await
-        .map_err(|e| {
-            unconfirmed(
-                e,
-                "contributing failed",
-                &format!("plurum session show {}", target.short_id),
-            )
-        })?;
-    let mut value = serde_json::to_value(&c)?;
-    value["session_short_id"] = json!(target.short_id);
-    ctx.out.emit(&value, || {
-        format!("Contributed a {} to session {}.", c.contribution_type, target.short_id)
+    let journal = ctx.journal();
+    if no_queue {
+        crate::journal::clear_the_way(ctx, &journal, target.id.as_str(), &target.short_id).await?;
+        let c = ctx
+            .out
+            .spin("contributing", client.sessions().contribute(target.id.as_str(), body))
+            .await
+            .map_err(|e| {
+                unconfirmed(
+                    e,
+                    "contributing failed",
+                    &format!("plurum session show {}", target.short_id),
+                )
+            })?;
+        return print_contribution(ctx, &target.short_id, &serde_json::to_value(&c)?);
+    }
+    let write = journal.record(Op::Contribute {
+        session_id: target.id.as_str().to_owned(),
+        session_short_id: target.short_id.clone(),
+        body: serde_json::to_value(&body)?,
     })?;
+    match crate::journal::deliver_now(ctx, &journal, target.id.as_str(), write.seq, "contributing").await? {
+        Settled::Answered(answer) => print_contribution(ctx, &target.short_id, &answer),
+        // Never found by a read-back: contributions cannot be read back.
+        Settled::Found => print_contribution(ctx, &target.short_id, &json!({})),
+        Settled::Waiting(reason) => {
+            let value = json!({
+                "session_id": target.id.as_str(),
+                "session_short_id": target.short_id,
+                "contribution_type": kind,
+                "content": content,
+                "delivery": "queued",
+                "queued": {"seq": write.seq, "reason": reason, "at": write.at},
+            });
+            ctx.out.emit(&value, || {
+                format!(
+                    "Queued the {kind} for session {} ({reason}); 'plurum sync' or the next heartbeat sends it.",
+                    target.short_id
+                )
+            })?;
+            Ok(exit::OK)
+        }
+    }
+}
+
+fn print_contribution(ctx: &Ctx, short_id: &str, answer: &serde_json::Value) -> anyhow::Result<u8> {
+    let mut value = answer.clone();
+    value["session_short_id"] = json!(short_id);
+    value["delivery"] = json!("delivered");
+    let kind = value["contribution_type"].as_str().unwrap_or("contribution").to_owned();
+    ctx.out
+        .emit(&value, || format!("Contributed a {kind} to session {short_id}."))?;
     Ok(exit::OK)
 }
 
