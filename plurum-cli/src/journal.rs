@@ -60,6 +60,15 @@ pub(crate) struct Write {
 // room kept for `vote`, `contribute` and `experience_*`.
 #[allow(clippy::enum_variant_names)]
 pub(crate) enum Op {
+    /// `POST /sessions`, made while the server could not take it: the
+    /// session is known by `local_id` (`local-` and 8 hex characters, a
+    /// form no short id has) until the open is delivered and the local id
+    /// is bound to the server's.
+    SessionOpen {
+        local_id: String,
+        /// The body as sent: `{topic, domain?, tools_used, visibility?}`.
+        body: Value,
+    },
     /// `POST /sessions/{id}/entries`.
     SessionLog {
         session_id: String,
@@ -104,6 +113,7 @@ impl Op {
             | Op::SessionClose { session_id, .. }
             | Op::SessionAbandon { session_id, .. }
             | Op::Contribute { session_id, .. } => Some(session_id),
+            Op::SessionOpen { local_id, .. } => Some(local_id),
             Op::Vote { .. } => None,
         }
     }
@@ -123,6 +133,7 @@ impl Op {
             | Op::SessionClose { session_short_id, .. }
             | Op::SessionAbandon { session_short_id, .. }
             | Op::Contribute { session_short_id, .. } => session_short_id,
+            Op::SessionOpen { local_id, .. } => local_id,
             Op::Vote { experience, .. } => experience,
         }
     }
@@ -139,6 +150,7 @@ impl Op {
             Op::SessionClose { .. } => "session_close",
             Op::SessionAbandon { .. } => "session_abandon",
             Op::Contribute { .. } => "contribute",
+            Op::SessionOpen { .. } => "session_open",
             Op::Vote { .. } => "vote",
         }
     }
@@ -174,6 +186,8 @@ pub(crate) struct Contents {
     pub(crate) unconfirmed: Vec<Failed>,
     /// The highest ordinal confirmed per session.
     pub(crate) confirmed: BTreeMap<String, i64>,
+    /// Local session ids bound to the server's: `(id, short id)`.
+    pub(crate) bound: BTreeMap<String, (String, String)>,
     next_seq: u64,
 }
 
@@ -208,11 +222,34 @@ enum Line {
         #[serde(default)]
         at: Option<String>,
     },
+    Bound {
+        bound: String,
+        id: String,
+        short_id: String,
+    },
     Confirmed {
         confirmed: BTreeMap<String, i64>,
         #[serde(default)]
         next_seq: u64,
+        #[serde(default)]
+        bound: BTreeMap<String, (String, String)>,
     },
+}
+
+impl Contents {
+    /// The queue a session's writes go in: a bound local id's server id,
+    /// else the id itself.
+    pub(crate) fn key(&self, session: &str) -> String {
+        self.bound
+            .get(session)
+            .map_or_else(|| session.to_owned(), |b| b.0.clone())
+    }
+
+    /// Whether writes of `session` (by any of its ids) wait.
+    pub(crate) fn waits_for(&self, session: &str) -> bool {
+        let key = self.key(session);
+        self.pending.iter().any(|p| self.key(p.write.op.session()) == key)
+    }
 }
 
 impl Journal {
@@ -304,7 +341,15 @@ impl Journal {
                         });
                     }
                 }
-                Line::Confirmed { confirmed, next_seq } => {
+                Line::Bound { bound, id, short_id } => {
+                    contents.bound.insert(bound, (id, short_id));
+                }
+                Line::Confirmed {
+                    confirmed,
+                    next_seq,
+                    bound,
+                } => {
+                    contents.bound.extend(bound);
                     contents.next_seq = contents.next_seq.max(next_seq);
                     for (session, ordinal) in confirmed {
                         let seen = contents.confirmed.entry(session).or_default();
@@ -368,6 +413,39 @@ impl Journal {
             .map(|(id, short)| (id.to_owned(), short.to_owned())))
     }
 
+    /// Binds a local session id to the server's, and makes the current
+    /// session the real one if it was the local one.
+    fn bind(&self, local: &str, id: &str, short_id: &str) -> anyhow::Result<()> {
+        {
+            let _lock = self.lock()?;
+            self.append(&[json!({"bound": local, "id": id, "short_id": short_id})])?;
+        }
+        let state = crate::state::StateFile::new(self.dir.clone(), crate::state::Notices::default());
+        state.update(|state| {
+            if let Some(current) = state.current_session.as_mut()
+                && current.id == local
+            {
+                current.id = id.to_owned();
+                current.short_id = short_id.to_owned();
+            }
+            Ok(())
+        })
+    }
+
+    /// What a local session id stands for now: the server's `(id, short
+    /// id)` once bound, else itself while its open waits.
+    pub(crate) fn local_session(&self, local: &str) -> anyhow::Result<Option<(String, String)>> {
+        let contents = self.read()?;
+        if let Some(bound) = contents.bound.get(local) {
+            return Ok(Some(bound.clone()));
+        }
+        Ok(contents
+            .pending
+            .iter()
+            .any(|p| p.write.op.session() == local)
+            .then(|| (local.to_owned(), local.to_owned())))
+    }
+
     /// Records a write; returns it with its sequence number.
     pub(crate) fn record(&self, op: Op) -> anyhow::Result<Write> {
         let _lock = self.lock()?;
@@ -406,7 +484,7 @@ impl Journal {
         if !contents.pending.is_empty() || !contents.failed.is_empty() || !contents.unconfirmed.is_empty() {
             return Ok(());
         }
-        let line = json!({"confirmed": contents.confirmed, "next_seq": contents.next_seq});
+        let line = json!({"confirmed": contents.confirmed, "next_seq": contents.next_seq, "bound": contents.bound});
         crate::paths::write_atomic(&self.path(), format!("{line}\n").as_bytes())
     }
 
@@ -426,7 +504,10 @@ impl Journal {
         }
         // Rewritten without them: the pending writes and their markers stay.
         let mut text = String::new();
-        text.push_str(&json!({"confirmed": contents.confirmed, "next_seq": contents.next_seq}).to_string());
+        text.push_str(
+            &json!({"confirmed": contents.confirmed, "next_seq": contents.next_seq, "bound": contents.bound})
+                .to_string(),
+        );
         text.push('\n');
         for pending in &contents.pending {
             text.push_str(&json!({ "write": pending.write }).to_string());
@@ -504,15 +585,19 @@ pub(crate) async fn deliver(
     };
     let contents = journal.read()?;
     let mut sessions: BTreeMap<String, Vec<Pending>> = BTreeMap::new();
+    let only = only.map(|s| contents.key(s));
     for pending in contents.pending.iter().cloned() {
-        let session = pending.write.op.session().to_owned();
-        if only.is_none_or(|s| s == session) {
-            sessions.entry(session).or_default().push(pending);
+        // A bound local session's writes join its server id's queue.
+        let key = contents.key(pending.write.op.session());
+        if only.as_ref().is_none_or(|s| *s == key) {
+            sessions.entry(key).or_default().push(pending);
         }
     }
-    let runs = sessions.into_iter().map(|(session, writes)| {
-        let confirmed = contents.confirmed.get(&session).copied().unwrap_or(0);
-        deliver_session(journal, client, writes, confirmed, mine)
+    let runs = sessions.into_iter().map(|(key, mut writes)| {
+        writes.sort_by_key(|p| p.write.seq);
+        let confirmed = contents.confirmed.get(&key).copied().unwrap_or(0);
+        let bound = (!is_local(&key)).then(|| key.clone());
+        deliver_session(journal, client, writes, confirmed, mine, bound)
     });
     let results = futures_util::future::join_all(runs).await;
     let mut summary = Summary {
@@ -571,11 +656,22 @@ async fn deliver_session(
     writes: Vec<Pending>,
     mut confirmed: i64,
     mine: Option<u64>,
+    mut bound: Option<String>,
 ) -> anyhow::Result<Vec<(Write, Outcome)>> {
     let mut outcomes = Vec::new();
     // Why the rest waits, once one write stays pending.
     let mut held: Option<Outcome> = None;
+    // `bound`: the server's id of the queue's session (for a local one,
+    // once its open is delivered); writes made under the local id go there.
     for pending in writes {
+        let local = is_local(pending.write.op.session());
+        if local && bound.is_none() && !matches!(pending.write.op, Op::SessionOpen { .. }) {
+            // Its session was never opened (the open was refused for good).
+            let reason = "its session could not be opened on the server";
+            journal.mark_done(pending.write.seq, "failed", None, Some(reason))?;
+            outcomes.push((pending.write, Outcome::Queued(reason.to_owned())));
+            continue;
+        }
         if let Some(reason) = &held {
             let same = match reason {
                 Outcome::Down(r) => Outcome::Down(r.clone()),
@@ -586,7 +682,7 @@ async fn deliver_session(
             outcomes.push((pending.write, same));
             continue;
         }
-        let outcome = deliver_one(journal, client, &pending, &mut confirmed, mine).await?;
+        let outcome = deliver_one(journal, client, &pending, &mut confirmed, mine, &mut bound).await?;
         match &outcome {
             Outcome::Queued(reason) => held = Some(Outcome::Queued(reason.clone())),
             Outcome::Down(reason) => held = Some(Outcome::Down(reason.clone())),
@@ -604,10 +700,14 @@ async fn deliver_one(
     pending: &Pending,
     confirmed: &mut i64,
     mine: Option<u64>,
+    bound: &mut Option<String>,
 ) -> anyhow::Result<Outcome> {
     let seq = pending.write.seq;
     let now = mine == Some(seq);
-    let session_id = pending.write.op.session().to_owned();
+    if let Op::SessionOpen { local_id, body } = &pending.write.op {
+        return deliver_open(journal, client, pending, local_id, body, now, bound).await;
+    }
+    let session_id = bound.clone().unwrap_or_else(|| pending.write.op.session().to_owned());
     if pending.in_flight && matches!(pending.write.op, Op::Contribute { .. }) {
         // Cannot be read back: never sent twice.
         let reason = "its answer was lost; it may be on the server (a contribution cannot be read back, so it is not sent again)";
@@ -633,7 +733,7 @@ async fn deliver_one(
                     return Ok(Outcome::Delivered { answer: None });
                 }
             }
-            Op::Contribute { .. } | Op::Vote { .. } => {}
+            Op::Contribute { .. } | Op::Vote { .. } | Op::SessionOpen { .. } => {}
             Op::SessionClose { .. } | Op::SessionAbandon { .. } => {
                 let wanted = if matches!(pending.write.op, Op::SessionClose { .. }) {
                     SessionStatus::Closed
@@ -677,6 +777,7 @@ async fn deliver_one(
                 .await
                 .map(|c| (serde_json::to_value(&c).unwrap_or_default(), None))
         }
+        Op::SessionOpen { .. } => unreachable_open(),
         Op::Vote { experience, direction } => {
             let vote: VoteType = direction.parse().map_err(anyhow::Error::msg)?;
             client
@@ -706,6 +807,89 @@ async fn deliver_one(
             );
             journal.mark_done(seq, "unconfirmed", None, Some(&reason))?;
             Ok(Outcome::Unconfirmed(reason))
+        }
+        Err(e) => classify_failure(journal, seq, e, now),
+    }
+}
+
+/// Opens are delivered by [`deliver_open`], never here.
+fn unreachable_open() -> Result<(Value, Option<i64>), plurum_sdk::Error> {
+    Err(plurum_sdk::Error::InvalidInput {
+        field: "op".into(),
+        reason: "an open is delivered on its own".into(),
+    })
+}
+
+/// Whether `id` is a local session id (`local-` and 8 hex characters).
+pub(crate) fn is_local(id: &str) -> bool {
+    id.strip_prefix("local-")
+        .is_some_and(|hex| hex.len() == 8 && hex.bytes().all(|b| b.is_ascii_hexdigit()))
+}
+
+/// A new local session id.
+pub(crate) fn new_local_id() -> String {
+    format!("local-{:08x}", fastrand::u32(..))
+}
+
+/// Delivers an open made offline and binds its local id. An open whose
+/// answer was lost is looked for among the agent's open sessions (same
+/// topic, started after the write minus a clock-skew allowance) before it
+/// is sent again.
+async fn deliver_open(
+    journal: &Journal,
+    client: &Client,
+    pending: &Pending,
+    local_id: &str,
+    body: &Value,
+    now: bool,
+    bound: &mut Option<String>,
+) -> anyhow::Result<Outcome> {
+    let seq = pending.write.seq;
+    let topic = body.get("topic").and_then(Value::as_str).unwrap_or_default();
+    if pending.in_flight {
+        let written = time::OffsetDateTime::parse(&pending.write.at, &time::format_description::well_known::Rfc3339)
+            .unwrap_or(time::OffsetDateTime::UNIX_EPOCH);
+        let skew = time::Duration::minutes(5);
+        let (agents, sessions) = (client.agents(), client.sessions());
+        let (me, open) = tokio::join!(
+            agents.me(),
+            sessions.list(
+                plurum_sdk::types::ListSessions::new()
+                    .status(SessionStatus::Open)
+                    .limit(100)
+            )
+        );
+        let (me, open) = match (me, open) {
+            (Ok(me), Ok(open)) => (me, open),
+            (Err(e), _) | (_, Err(e)) => return classify_failure(journal, seq, e, now),
+        };
+        if let Some(found) = open
+            .items
+            .iter()
+            .filter(|s| s.agent_id == me.id && s.topic == topic && s.started_at >= written - skew)
+            .max_by_key(|s| s.started_at)
+        {
+            journal.mark_done(seq, "found", None, None)?;
+            journal.bind(local_id, found.id.as_str(), &found.short_id)?;
+            *bound = Some(found.id.to_string());
+            return Ok(Outcome::Delivered { answer: None });
+        }
+    }
+    let typed: plurum_sdk::types::OpenSession =
+        serde_json::from_value(body.clone()).context("a journaled open does not decode")?;
+    journal.mark_sent(seq)?;
+    match client.sessions().open(typed).await {
+        Ok(opened) => {
+            journal.mark_done(seq, "delivered", None, None)?;
+            journal.bind(local_id, opened.session.id.as_str(), &opened.session.short_id)?;
+            *bound = Some(opened.session.id.to_string());
+            Ok(Outcome::Delivered {
+                answer: Some(serde_json::to_value(&opened).unwrap_or_default()),
+            })
+        }
+        Err(e) if e.is_refused() => {
+            journal.append(&[json!({"unsent": seq})])?;
+            classify_failure(journal, seq, e, now)
         }
         Err(e) => classify_failure(journal, seq, e, now),
     }
@@ -787,11 +971,12 @@ pub(crate) async fn deliver_now(
 /// Refuses a write to a session whose close or abandon is already in the
 /// journal, as the server would.
 pub(crate) fn refuse_after_end(journal: &Journal, session: &str, short_id: &str) -> anyhow::Result<()> {
-    if let Some(end) = journal
-        .read()?
+    let contents = journal.read()?;
+    let key = contents.key(session);
+    if let Some(end) = contents
         .pending
         .iter()
-        .find(|p| p.write.op.ends_session() && p.write.op.session() == session)
+        .find(|p| p.write.op.ends_session() && contents.key(p.write.op.session()) == key)
     {
         return Err(crate::exit::CliError::new(
             crate::exit::ERROR,
@@ -819,12 +1004,12 @@ pub(crate) async fn clear_the_way(
     session: &str,
     short_id: &str,
 ) -> anyhow::Result<()> {
-    if !journal.read()?.pending.iter().any(|p| p.write.op.session() == session) {
+    if !journal.read()?.waits_for(session) {
         return Ok(());
     }
     let client = ctx.queueing()?;
     let (summary, _) = deliver(journal, &client, Some(session), None).await?;
-    if journal.read()?.pending.iter().any(|p| p.write.op.session() == session) {
+    if journal.read()?.waits_for(session) {
         return Err(crate::exit::CliError::new(
             crate::exit::TEMPORARY,
             format!(

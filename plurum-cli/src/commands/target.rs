@@ -31,6 +31,16 @@ pub(crate) fn check_session_id(given: &str, what: &str) -> anyhow::Result<Identi
 /// current session.
 pub(crate) async fn session_id(ctx: &Ctx, client: &Client, given: Option<&str>) -> anyhow::Result<Target> {
     match given {
+        // A session opened while the server could not take it.
+        Some(local) if crate::journal::is_local(local) => match ctx.journal().local_session(local)? {
+            Some((id, short_id)) => Ok(Target {
+                id: SessionId::new(id),
+                short_id,
+            }),
+            None => Err(CliError::new(exit::USAGE, format!("no session {local} in this profile's journal"))
+                .hint("local ids (local-XXXXXXXX) name sessions opened here while the server was unreachable; 'plurum session list --mine' lists the server's")
+                .into()),
+        },
         Some(identifier) => {
             let identifier = check_session_id(identifier, "session")?;
             // Known here without asking the server (and so offline): the
@@ -69,6 +79,17 @@ pub(crate) async fn session_id(ctx: &Ctx, client: &Client, given: Option<&str>) 
             }
         }
         None => match ctx.state().load()?.current_session {
+            // A local current session bound since (its open was delivered).
+            Some(current) if crate::journal::is_local(&current.id) => {
+                let (id, short_id) = ctx
+                    .journal()
+                    .local_session(&current.id)?
+                    .unwrap_or((current.id, current.short_id));
+                Ok(Target {
+                    id: SessionId::new(id),
+                    short_id,
+                })
+            }
             Some(current) => Ok(Target {
                 id: SessionId::new(current.id),
                 short_id: current.short_id,

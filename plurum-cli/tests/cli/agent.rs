@@ -426,7 +426,7 @@ fn hints_name_the_way_out() {
     world.faults().fail_next(1, 503);
     let output = world
         .plurum()
-        .args(["--json", "session", "open", "Shard the events table"])
+        .args(["--json", "session", "open", "--no-queue", "Shard the events table"])
         .output()
         .unwrap();
     assert_eq!(output.status.code(), Some(5), "{}", stderr(&output));

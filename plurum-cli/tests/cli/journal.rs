@@ -402,3 +402,120 @@ fn votes_and_contributions_wait_offline_and_a_lost_contribution_is_never_doubled
     );
     assert_eq!(texts.iter().filter(|t| **t == "try sccache").count(), 1, "{texts:?}");
 }
+
+/// The whole session written with the server down: open (a local id),
+/// twenty entries of every kind, a contribution to another agent's
+/// session, a vote, the close; then delivered: each once, in order.
+#[test]
+fn a_whole_session_written_offline_lands_once_and_in_order() {
+    let world = World::new();
+    world.register("owner", "other-owner");
+    world.register("default", "offline-worker");
+    let theirs = world.json(&["--profile", "owner", "session", "open", "Upgrade the Kubernetes nodes"]);
+    let their_id = theirs["session"]["id"].as_str().unwrap().to_owned();
+    world.json(&["--profile", "owner", "session", "log", "note", "drain one at a time"]);
+    let closed = world.json(&["--profile", "owner", "session", "close", "--outcome", "success"]);
+    let experience = closed["experience_draft"]["short_id"].as_str().unwrap().to_owned();
+    let theirs = world.json(&["--profile", "owner", "session", "open", "Tune the autoscaler"]);
+    let their_open_id = theirs["session"]["id"].as_str().unwrap().to_owned();
+    let _ = their_id;
+    let dead = dead_url();
+
+    let opened = run(
+        &world,
+        &dead,
+        &[
+            "session",
+            "open",
+            "Move the queue workers to spot instances",
+            "--domain",
+            "infrastructure",
+        ],
+    );
+    assert_eq!(opened.status.code(), Some(0), "{}", text(&opened.stderr));
+    let opened: Value = serde_json::from_slice(&opened.stdout).unwrap();
+    assert_eq!(opened["delivery"], "queued", "{opened}");
+    let local = opened["session"]["id"].as_str().unwrap().to_owned();
+    assert!(local.starts_with("local-") && local.len() == 14, "{local}");
+    for args in twenty() {
+        let mut full = vec!["session", "log"];
+        full.extend(args.iter().map(String::as_str));
+        let output = run(&world, &dead, &full);
+        assert_eq!(output.status.code(), Some(0), "{}", text(&output.stderr));
+    }
+    let shown = run(&world, &dead, &["session", "show", &local]);
+    let shown: Value = serde_json::from_slice(&shown.stdout).unwrap();
+    assert_eq!(shown["journaled"].as_array().unwrap().len(), 21, "{shown}");
+    for args in [
+        vec![
+            "session",
+            "contribute",
+            their_open_id.as_str(),
+            "use a PodDisruptionBudget",
+        ],
+        vec!["experience", "vote", experience.as_str(), "up"],
+        vec!["session", "close", "--outcome", "success"],
+    ] {
+        let output = run(&world, &dead, &args);
+        assert_eq!(output.status.code(), Some(0), "{args:?}: {}", text(&output.stdout));
+        let value: Value = serde_json::from_slice(&output.stdout).unwrap();
+        assert_eq!(value["delivery"], "queued", "{args:?}: {value}");
+    }
+
+    let synced = world.json(&["sync"]);
+    assert_eq!(synced["journal"]["pending"], 0, "{synced}");
+    assert_eq!(synced["journal"]["delivered"], 24, "{synced}");
+    // The local id still names the session, now the server's.
+    let session = world.json(&["session", "show", &local]);
+    assert_eq!(session["status"], "closed", "{session}");
+    assert!(!session["id"].as_str().unwrap().starts_with("local-"));
+    let texts: Vec<String> = session["entries"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|e| e["content"].to_string())
+        .collect();
+    assert_eq!(texts.len(), 20, "exactly once");
+    for (i, text) in texts.iter().enumerate() {
+        assert!(text.contains(&format!("#{i}\"")), "entry {i} out of order: {text}");
+    }
+    let mine = world.json(&["session", "list", "--mine"]);
+    let named: Vec<&str> = mine["items"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .filter_map(|s| s["topic"].as_str())
+        .filter(|t| t.contains("spot instances"))
+        .collect();
+    assert_eq!(named.len(), 1, "one session opened: {mine}");
+    let contributions = world.json(&["--profile", "owner", "session", "contributions", &their_open_id]);
+    assert_eq!(contributions["total"], 1, "{contributions}");
+    let got = world.json(&["experience", "get", &experience]);
+    assert_eq!(got["upvotes"], 1, "{got}");
+}
+
+#[test]
+fn an_open_whose_answer_was_lost_is_found_among_the_open_sessions() {
+    let world = World::new();
+    world.register("default", "lost-open");
+    world.faults().lose_next_answers(1, Some("/api/v1/sessions".to_owned()));
+    let opened = world.json(&["session", "open", "Shrink the Docker images"]);
+    assert_eq!(opened["delivery"], "queued", "{opened}");
+    let local = opened["session"]["id"].as_str().unwrap().to_owned();
+    // The next write delivers the session's queue: the open is looked up
+    // (found, not sent again), then the entry goes to it.
+    let logged = world.json(&["session", "log", "note", "multi-stage builds"]);
+    assert_eq!(logged["delivery"], "delivered", "{logged}");
+    let synced = world.json(&["sync"]);
+    assert_eq!(synced["journal"]["pending"], 0, "{synced}");
+    let mine = world.json(&["session", "list", "--mine", "--status", "open"]);
+    let named = mine["items"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .filter(|s| s["topic"] == "Shrink the Docker images")
+        .count();
+    assert_eq!(named, 1, "opened once: {mine}");
+    let session = world.json(&["session", "show", &local]);
+    assert_eq!(session["entries"].as_array().unwrap().len(), 1, "{session}");
+}

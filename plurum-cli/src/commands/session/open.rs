@@ -3,13 +3,14 @@
 use plurum_sdk::types::{OpenSession, Visibility};
 use schemars::JsonSchema;
 use serde::Deserialize;
-use serde_json::Value;
+use serde_json::{Value, json};
 
 use crate::commands::args;
 use crate::commands::safety::{SafetyArgs, screen};
 use crate::commands::target::unconfirmed;
 use crate::context::Ctx;
 use crate::exit;
+use crate::journal::Settled;
 use crate::output::clip;
 use crate::render::short;
 use crate::state::{CurrentSession, now};
@@ -38,6 +39,10 @@ pub(crate) struct Options {
     #[serde(default, deserialize_with = "args::closed_opt")]
     #[schemars(schema_with = "args::closed_schema::<Visibility>")]
     pub(crate) visibility: Option<Visibility>,
+    /// Fail when the server cannot take it now, instead of opening it locally (a provisional id, local-XXXXXXXX) and sending it later.
+    #[arg(long)]
+    #[serde(default)]
+    pub(crate) no_queue: bool,
     #[command(flatten)]
     #[serde(flatten)]
     pub(crate) safety: SafetyArgs,
@@ -50,6 +55,7 @@ pub(crate) async fn run(ctx: &Ctx, options: Options) -> anyhow::Result<u8> {
         tools,
         private,
         visibility,
+        no_queue,
         safety,
     } = options;
     let topic = screen(ctx, &safety, "session.topic", Value::String(topic))?
@@ -67,18 +73,65 @@ pub(crate) async fn run(ctx: &Ctx, options: Options) -> anyhow::Result<u8> {
     }
     body.validate()?;
     let client = ctx.authed()?;
-    let opened = ctx
-        .out
-        .spin("opening the session", client.sessions().open(body))
-        .await
-        .map_err(|e| unconfirmed(e, "opening the session failed", "plurum session list --status open"))?;
-    let session = &opened.session;
+    if no_queue {
+        let opened = ctx
+            .out
+            .spin("opening the session", client.sessions().open(body))
+            .await
+            .map_err(|e| unconfirmed(e, "opening the session failed", "plurum session list --status open"))?;
+        return print_opened(ctx, &opened);
+    }
+    let journal = ctx.journal();
+    let local = crate::journal::new_local_id();
+    let topic = body.topic().to_owned();
+    let write = journal.record(crate::journal::Op::SessionOpen {
+        local_id: local.clone(),
+        body: serde_json::to_value(&body)?,
+    })?;
+    match crate::journal::deliver_now(ctx, &journal, &local, write.seq, "opening the session").await? {
+        Settled::Answered(answer) => print_opened(ctx, &serde_json::from_value(answer)?),
+        settled @ (Settled::Found | Settled::Waiting(_)) => {
+            let reason = match settled {
+                Settled::Waiting(reason) => reason,
+                _ => "delivered".to_owned(),
+            };
+            // Bound already (found after a lost answer), or local for now.
+            let (id, short_id) = journal
+                .local_session(&local)?
+                .unwrap_or_else(|| (local.clone(), local.clone()));
+            make_current(ctx, &id, &short_id, &topic)?;
+            let mut value = json!({
+                "session": {"id": id, "short_id": short_id, "topic": topic},
+                "matching_experiences": [],
+                "active_sessions": [],
+                "delivery": if crate::journal::is_local(&id) { "queued" } else { "delivered" },
+            });
+            if crate::journal::is_local(&id) {
+                value["queued"] = json!({"seq": write.seq, "reason": reason, "at": write.at, "local_id": local});
+            }
+            ctx.out.emit(&value, || {
+                if crate::journal::is_local(&id) {
+                    format!(
+                        "Opened session {id} locally (the server could not take it now; it is now the current session): {topic}\n\
+                         Log to it as usual: 'plurum sync' or the next heartbeat opens it on the server and sends its entries in order."
+                    )
+                } else {
+                    format!("Opened session {short_id} (now the current session): {topic}")
+                }
+            })?;
+            Ok(exit::OK)
+        }
+    }
+}
+
+/// Makes the session current, warning about the one it replaces.
+fn make_current(ctx: &Ctx, id: &str, short_id: &str, topic: &str) -> anyhow::Result<()> {
     let previous = ctx.state().update(|state| {
         Ok(state.make_current(CurrentSession {
             other: Default::default(),
-            id: session.id.to_string(),
-            short_id: session.short_id.clone(),
-            topic: session.topic.clone(),
+            id: id.to_owned(),
+            short_id: short_id.to_owned(),
+            topic: topic.to_owned(),
             opened_at: Some(now()),
             last_entry_at: None,
         }))
@@ -93,7 +146,15 @@ pub(crate) async fn run(ctx: &Ctx, options: Options) -> anyhow::Result<u8> {
             previous.short_id
         ));
     }
-    ctx.out.emit(&opened, || {
+    Ok(())
+}
+
+fn print_opened(ctx: &Ctx, opened: &plurum_sdk::types::OpenedSession) -> anyhow::Result<u8> {
+    let session = &opened.session;
+    make_current(ctx, session.id.as_str(), &session.short_id, &session.topic)?;
+    let mut value = serde_json::to_value(opened)?;
+    value["delivery"] = json!("delivered");
+    ctx.out.emit(&value, || {
         let mut lines = vec![format!(
             "Opened session {} (now the current session): {}",
             session.short_id, session.topic

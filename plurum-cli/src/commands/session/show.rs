@@ -3,6 +3,7 @@
 use plurum_sdk::types::Entry;
 use schemars::JsonSchema;
 use serde::Deserialize;
+use serde_json::json;
 
 use crate::commands::target::session_id;
 use crate::context::Ctx;
@@ -21,11 +22,19 @@ pub(crate) struct Options {
 pub(crate) async fn run(ctx: &Ctx, options: Options) -> anyhow::Result<u8> {
     let client = ctx.client()?;
     let identifier = match options.session {
+        Some(s) if crate::journal::is_local(&s) => session_id(ctx, &client, Some(&s)).await?.id.into_string(),
         Some(s) => s,
         None => session_id(ctx, &client, None).await?.id.into_string(),
     };
+    let journal = ctx.journal();
+    if crate::journal::is_local(&identifier) {
+        return show_local(ctx, &journal, &identifier);
+    }
     let s = ctx.out.spin("fetching", client.sessions().get(&identifier)).await?;
-    ctx.out.emit(&s, || {
+    let mut value = serde_json::to_value(&s)?;
+    let waiting = journaled(&journal, s.id.as_str())?;
+    value["journaled"] = serde_json::Value::Array(waiting.clone());
+    ctx.out.emit(&value, || {
         let mut lines = vec![
             format!("{}  {}", s.short_id, s.topic),
             format!(
@@ -54,6 +63,81 @@ pub(crate) async fn run(ctx: &Ctx, options: Options) -> anyhow::Result<u8> {
                 e.ordinal.unwrap_or_default(),
                 e.entry_type,
                 clip(&text, 100)
+            ));
+        }
+        for w in &waiting {
+            lines.push(format!(
+                "  (not yet delivered) {} {}",
+                w["entry_type"]
+                    .as_str()
+                    .unwrap_or_else(|| w["op"].as_str().unwrap_or_default()),
+                clip(&w["content"].to_string(), 90)
+            ));
+        }
+        lines.join("\n")
+    })?;
+    Ok(exit::OK)
+}
+
+/// The session's writes still in the journal: `{seq, op, entry_type?,
+/// content?, queued_at}`.
+fn journaled(journal: &crate::journal::Journal, session: &str) -> anyhow::Result<Vec<serde_json::Value>> {
+    let contents = journal.read()?;
+    let key = contents.key(session);
+    Ok(contents
+        .pending
+        .iter()
+        .filter(|p| contents.key(p.write.op.session()) == key)
+        .map(|p| {
+            let mut item = json!({"seq": p.write.seq, "op": p.write.op.kind(), "queued_at": p.write.at});
+            if let crate::journal::Op::SessionLog { entry, .. } = &p.write.op {
+                item["entry_type"] = entry["entry_type"].clone();
+                item["content"] = entry["content"].clone();
+            }
+            item
+        })
+        .collect())
+}
+
+/// A session opened while the server could not take it: what the journal
+/// holds of it.
+fn show_local(ctx: &Ctx, journal: &crate::journal::Journal, local: &str) -> anyhow::Result<u8> {
+    let contents = journal.read()?;
+    let topic = contents
+        .pending
+        .iter()
+        .find_map(|p| match &p.write.op {
+            crate::journal::Op::SessionOpen { local_id, body } if local_id == local => {
+                body["topic"].as_str().map(str::to_owned)
+            }
+            _ => None,
+        })
+        .unwrap_or_default();
+    let waiting = journaled(journal, local)?;
+    let value = json!({
+        "id": local,
+        "short_id": local,
+        "topic": topic,
+        "status": "open",
+        "delivery": "queued",
+        "entries": [],
+        "journaled": waiting,
+    });
+    ctx.out.emit(&value, || {
+        let mut lines = vec![
+            format!("{local}  {topic}"),
+            "opened locally: not yet on the server ('plurum sync' sends it)".to_owned(),
+        ];
+        for w in &waiting {
+            if w["op"] == "session_open" {
+                continue;
+            }
+            lines.push(format!(
+                "  (not yet delivered) {} {}",
+                w["entry_type"]
+                    .as_str()
+                    .unwrap_or_else(|| w["op"].as_str().unwrap_or_default()),
+                clip(&w["content"].to_string(), 90)
             ));
         }
         lines.join("\n")

@@ -21,7 +21,36 @@ pub(crate) struct Options {
 
 pub(crate) async fn run(ctx: &Ctx, options: Options) -> anyhow::Result<u8> {
     let client = ctx.authed()?;
-    let identifier = check_session_id(&options.session, "session")?;
+    let mut given = options.session.clone();
+    if crate::journal::is_local(&given) {
+        let target = crate::commands::target::session_id(ctx, &client, Some(&given)).await?;
+        if crate::journal::is_local(target.id.as_str()) {
+            // Opened here, not yet on the server: current all the same.
+            let previous = ctx.state().update(|state| {
+                Ok(state.make_current(CurrentSession {
+                    other: Default::default(),
+                    id: target.id.to_string(),
+                    short_id: target.short_id.clone(),
+                    topic: String::new(),
+                    opened_at: None,
+                    last_entry_at: None,
+                }))
+            })?;
+            let value = json!({
+                "session": {"id": target.id, "short_id": target.short_id, "delivery": "queued"},
+                "previous": previous.as_ref().map(|p| json!({"id": p.id, "short_id": p.short_id, "topic": p.topic})),
+            });
+            ctx.out.emit(&value, || {
+                format!(
+                    "Session {} (opened here, not yet on the server) is the current session.",
+                    target.short_id
+                )
+            })?;
+            return Ok(exit::OK);
+        }
+        given = target.id.to_string();
+    }
+    let identifier = check_session_id(&given, "session")?;
     let (found, me) = ctx
         .out
         .spin("looking up the session", async {
