@@ -35,7 +35,7 @@ use std::path::{Path, PathBuf};
 
 use anyhow::Context as _;
 use plurum_sdk::Client;
-use plurum_sdk::types::{CloseSession, Contribute, Entry, SessionStatus, VoteType};
+use plurum_sdk::types::{CloseSession, Contribute, Entry, ExperienceStatus, SessionStatus, VoteType};
 use serde::{Deserialize, Serialize};
 use serde_json::{Value, json};
 
@@ -97,6 +97,17 @@ pub(crate) enum Op {
         /// The body as sent: `{content, contribution_type}`.
         body: Value,
     },
+    /// `POST /experiences/{id}/publish` (refused a second time: an answer
+    /// lost is checked by reading the experience's status).
+    ExperiencePublish {
+        /// The experience as given (short id or UUID).
+        experience: String,
+    },
+    /// `POST /experiences/{id}/archive`: an upsert, simply sent again.
+    ExperienceArchive {
+        /// The experience as given (short id or UUID).
+        experience: String,
+    },
     /// `POST /experiences/{id}/vote`: an upsert, simply sent again.
     Vote {
         /// The experience as given (short id or UUID).
@@ -114,7 +125,7 @@ impl Op {
             | Op::SessionAbandon { session_id, .. }
             | Op::Contribute { session_id, .. } => Some(session_id),
             Op::SessionOpen { local_id, .. } => Some(local_id),
-            Op::Vote { .. } => None,
+            Op::Vote { .. } | Op::ExperiencePublish { .. } | Op::ExperienceArchive { .. } => None,
         }
     }
 
@@ -122,7 +133,9 @@ impl Op {
     /// its experience's.
     pub(crate) fn session(&self) -> &str {
         match self {
-            Op::Vote { experience, .. } => experience,
+            Op::Vote { experience, .. }
+            | Op::ExperiencePublish { experience }
+            | Op::ExperienceArchive { experience } => experience,
             _ => self.session_of().unwrap_or_default(),
         }
     }
@@ -134,7 +147,9 @@ impl Op {
             | Op::SessionAbandon { session_short_id, .. }
             | Op::Contribute { session_short_id, .. } => session_short_id,
             Op::SessionOpen { local_id, .. } => local_id,
-            Op::Vote { experience, .. } => experience,
+            Op::Vote { experience, .. }
+            | Op::ExperiencePublish { experience }
+            | Op::ExperienceArchive { experience } => experience,
         }
     }
 
@@ -151,6 +166,8 @@ impl Op {
             Op::SessionAbandon { .. } => "session_abandon",
             Op::Contribute { .. } => "contribute",
             Op::SessionOpen { .. } => "session_open",
+            Op::ExperiencePublish { .. } => "experience_publish",
+            Op::ExperienceArchive { .. } => "experience_archive",
             Op::Vote { .. } => "vote",
         }
     }
@@ -714,6 +731,18 @@ async fn deliver_one(
         journal.mark_done(seq, "unconfirmed", None, Some(reason))?;
         return Ok(Outcome::Unconfirmed(reason.to_owned()));
     }
+    if pending.in_flight
+        && let Op::ExperiencePublish { experience } = &pending.write.op
+    {
+        match client.experiences().get(experience.as_str()).await {
+            Ok(e) if matches!(e.status, ExperienceStatus::Published | ExperienceStatus::Verified) => {
+                journal.mark_done(seq, "found", None, None)?;
+                return Ok(Outcome::Delivered { answer: None });
+            }
+            Ok(_) => {}
+            Err(e) => return classify_failure(journal, seq, e, now),
+        }
+    }
     if pending.in_flight && pending.write.op.session_of().is_some() {
         // Its answer was lost: it may be on the server. Read back first.
         let session = match client.sessions().get(session_id.as_str()).await {
@@ -733,7 +762,11 @@ async fn deliver_one(
                     return Ok(Outcome::Delivered { answer: None });
                 }
             }
-            Op::Contribute { .. } | Op::Vote { .. } | Op::SessionOpen { .. } => {}
+            Op::Contribute { .. }
+            | Op::Vote { .. }
+            | Op::SessionOpen { .. }
+            | Op::ExperiencePublish { .. }
+            | Op::ExperienceArchive { .. } => {}
             Op::SessionClose { .. } | Op::SessionAbandon { .. } => {
                 let wanted = if matches!(pending.write.op, Op::SessionClose { .. }) {
                     SessionStatus::Closed
@@ -778,6 +811,16 @@ async fn deliver_one(
                 .map(|c| (serde_json::to_value(&c).unwrap_or_default(), None))
         }
         Op::SessionOpen { .. } => unreachable_open(),
+        Op::ExperiencePublish { experience } => client
+            .experiences()
+            .publish(experience.as_str())
+            .await
+            .map(|e| (serde_json::to_value(&e).unwrap_or_default(), None)),
+        Op::ExperienceArchive { experience } => client
+            .experiences()
+            .archive(experience.as_str())
+            .await
+            .map(|e| (serde_json::to_value(&e).unwrap_or_default(), None)),
         Op::Vote { experience, direction } => {
             let vote: VoteType = direction.parse().map_err(anyhow::Error::msg)?;
             client

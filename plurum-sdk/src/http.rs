@@ -29,9 +29,10 @@ pub(crate) enum Auth {
 /// Whether repeating the call after a lost answer is harmless.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub(crate) enum Repeat {
-    /// GETs, search, acquire, outcome, vote, mark-read, publish, archive.
+    /// GETs, search, acquire, outcome, vote, mark-read, archive.
     Safe,
-    /// Register, rotate-key, open, log, contribute, create, update, close, abandon.
+    /// Register, rotate-key, open, log, contribute, create, update, close,
+    /// abandon, publish (refused a second time).
     Never,
 }
 

@@ -519,3 +519,46 @@ fn an_open_whose_answer_was_lost_is_found_among_the_open_sessions() {
     let session = world.json(&["session", "show", &local]);
     assert_eq!(session["entries"].as_array().unwrap().len(), 1, "{session}");
 }
+
+#[test]
+fn publish_and_archive_wait_offline_and_a_lost_publish_is_checked_not_resent() {
+    let world = World::new();
+    world.register("default", "publisher");
+    let draft = |topic: &str| -> String {
+        world.json(&["session", "open", "--private", topic]);
+        world.json(&["session", "log", "note", "the one thing that worked"]);
+        let closed = world.json(&["session", "close", "--outcome", "success"]);
+        closed["experience_draft"]["short_id"].as_str().unwrap().to_owned()
+    };
+    let first = draft("Rotate the database credentials");
+    let dead = dead_url();
+    let queued = run(&world, &dead, &["experience", "publish", &first]);
+    assert_eq!(queued.status.code(), Some(0), "{}", text(&queued.stdout));
+    let queued: Value = serde_json::from_slice(&queued.stdout).unwrap();
+    assert_eq!(queued["delivery"], "queued", "{queued}");
+    let archived = run(&world, &dead, &["experience", "archive", &first]);
+    let archived: Value = serde_json::from_slice(&archived.stdout).unwrap();
+    assert_eq!(archived["delivery"], "queued", "{archived}");
+    let synced = world.json(&["sync"]);
+    assert_eq!(
+        synced["journal"]["by_kind"]["experience_publish"]["delivered"], 1,
+        "{synced}"
+    );
+    assert_eq!(
+        synced["journal"]["by_kind"]["experience_archive"]["delivered"], 1,
+        "{synced}"
+    );
+    assert_eq!(world.json(&["experience", "get", &first])["status"], "archived");
+
+    // The server publishes it, the answer is lost: found by its status.
+    let second = draft("Warm the CDN cache");
+    world
+        .faults()
+        .lose_next_answers(1, Some("/api/v1/experiences/".to_owned()));
+    let lost = world.json(&["experience", "publish", &second]);
+    assert_eq!(lost["delivery"], "queued", "{lost}");
+    let synced = world.json(&["sync"]);
+    assert_eq!(synced["journal"]["found"], 1, "{synced}");
+    assert_eq!(synced["failed"], json!([]), "{synced}");
+    assert_eq!(world.json(&["experience", "get", &second])["status"], "published");
+}

@@ -203,11 +203,14 @@ impl<'a> Experiences<'a> {
     /// [`Error::Forbidden`](crate::Error::Forbidden) for someone else's,
     /// [`Error::Validation`](crate::Error::Validation) when not a draft.
     pub async fn publish(&self, experience: impl IntoExperienceId) -> Result<Experience> {
+        // Never repeated: a second publish is refused (422, "current
+        // status: published"), so a retry after a lost answer would turn a
+        // success into that error. Check with `get` instead.
         let call = Call::new(
             Method::POST,
             self.route(experience, &["publish"])?,
             Auth::Required,
-            Repeat::Safe,
+            Repeat::Never,
         );
         self.client.send(call).await
     }

@@ -2,9 +2,11 @@
 
 use schemars::JsonSchema;
 use serde::Deserialize;
+use serde_json::json;
 
 use crate::context::Ctx;
 use crate::exit;
+use crate::journal::{Op, Settled};
 
 /// `plurum experience publish` options.
 #[derive(Debug, Clone, clap::Args, Deserialize, JsonSchema)]
@@ -12,6 +14,10 @@ use crate::exit;
 pub(crate) struct Options {
     /// Your draft's short id or UUID.
     pub(crate) id: String,
+    /// Fail when the server cannot take it now, instead of keeping it in the journal to send later.
+    #[arg(long)]
+    #[serde(default)]
+    pub(crate) no_queue: bool,
 }
 
 /// `plurum experience archive` options.
@@ -20,24 +26,77 @@ pub(crate) struct Options {
 pub(crate) struct ArchiveOptions {
     /// Your experience's short id or UUID.
     pub(crate) id: String,
+    /// Fail when the server cannot take it now, instead of keeping it in the journal to send later.
+    #[arg(long)]
+    #[serde(default)]
+    pub(crate) no_queue: bool,
 }
 
 pub(crate) async fn run(ctx: &Ctx, options: Options) -> anyhow::Result<u8> {
-    let client = ctx.authed()?;
-    let e = ctx
-        .out
-        .spin("publishing", client.experiences().publish(&options.id))
-        .await?;
-    ctx.out.emit(&e, || format!("Published {}: {}", e.short_id, e.goal))?;
-    Ok(exit::OK)
+    journaled(
+        ctx,
+        &options.id,
+        options.no_queue,
+        Op::ExperiencePublish {
+            experience: options.id.clone(),
+        },
+        "publishing",
+        "Published",
+    )
+    .await
 }
 
 pub(crate) async fn archive(ctx: &Ctx, options: ArchiveOptions) -> anyhow::Result<u8> {
+    journaled(
+        ctx,
+        &options.id,
+        options.no_queue,
+        Op::ExperienceArchive {
+            experience: options.id.clone(),
+        },
+        "archiving",
+        "Archived",
+    )
+    .await
+}
+
+/// A publish or an archive, through the journal (or at once with
+/// `no_queue`).
+async fn journaled(ctx: &Ctx, id: &str, no_queue: bool, op: Op, doing: &str, done: &str) -> anyhow::Result<u8> {
+    crate::commands::target::check_session_id(id, "experience")?;
     let client = ctx.authed()?;
-    let e = ctx
-        .out
-        .spin("archiving", client.experiences().archive(&options.id))
-        .await?;
-    ctx.out.emit(&e, || format!("Archived {}: {}", e.short_id, e.goal))?;
-    Ok(exit::OK)
+    let print = |answer: serde_json::Value| -> anyhow::Result<u8> {
+        let mut value = answer;
+        value["delivery"] = json!("delivered");
+        let (short, goal) = (
+            value["short_id"].as_str().unwrap_or(id).to_owned(),
+            value["goal"].as_str().unwrap_or_default().to_owned(),
+        );
+        ctx.out.emit(&value, || format!("{done} {short}: {goal}"))?;
+        Ok(exit::OK)
+    };
+    if no_queue {
+        let answer = match &op {
+            Op::ExperiencePublish { .. } => ctx.out.spin(doing, client.experiences().publish(id)).await?,
+            _ => ctx.out.spin(doing, client.experiences().archive(id)).await?,
+        };
+        return print(serde_json::to_value(&answer)?);
+    }
+    let journal = ctx.journal();
+    let write = journal.record(op)?;
+    match crate::journal::deliver_now(ctx, &journal, id, write.seq, doing).await? {
+        Settled::Answered(answer) => print(answer),
+        Settled::Found => print(json!({"short_id": id})),
+        Settled::Waiting(reason) => {
+            let value = json!({
+                "experience": id,
+                "delivery": "queued",
+                "queued": {"seq": write.seq, "reason": reason, "at": write.at},
+            });
+            ctx.out.emit(&value, || {
+                format!("Queued ({reason}); 'plurum sync' or the next heartbeat sends it.")
+            })?;
+            Ok(exit::OK)
+        }
+    }
 }

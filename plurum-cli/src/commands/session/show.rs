@@ -65,18 +65,24 @@ pub(crate) async fn run(ctx: &Ctx, options: Options) -> anyhow::Result<u8> {
                 clip(&text, 100)
             ));
         }
-        for w in &waiting {
-            lines.push(format!(
-                "  (not yet delivered) {} {}",
-                w["entry_type"]
-                    .as_str()
-                    .unwrap_or_else(|| w["op"].as_str().unwrap_or_default()),
-                clip(&w["content"].to_string(), 90)
-            ));
-        }
+        lines.extend(waiting.iter().filter_map(not_yet_delivered));
         lines.join("\n")
     })?;
     Ok(exit::OK)
+}
+
+/// A journaled write as `session show` lists it (the open itself is not).
+fn not_yet_delivered(write: &serde_json::Value) -> Option<String> {
+    if write["op"] == "session_open" {
+        return None;
+    }
+    Some(format!(
+        "  (not yet delivered) {} {}",
+        write["entry_type"]
+            .as_str()
+            .unwrap_or_else(|| write["op"].as_str().unwrap_or_default()),
+        clip(&write["content"].to_string(), 90)
+    ))
 }
 
 /// The session's writes still in the journal: `{seq, op, entry_type?,
@@ -128,18 +134,7 @@ fn show_local(ctx: &Ctx, journal: &crate::journal::Journal, local: &str) -> anyh
             format!("{local}  {topic}"),
             "opened locally: not yet on the server ('plurum sync' sends it)".to_owned(),
         ];
-        for w in &waiting {
-            if w["op"] == "session_open" {
-                continue;
-            }
-            lines.push(format!(
-                "  (not yet delivered) {} {}",
-                w["entry_type"]
-                    .as_str()
-                    .unwrap_or_else(|| w["op"].as_str().unwrap_or_default()),
-                clip(&w["content"].to_string(), 90)
-            ));
-        }
+        lines.extend(waiting.iter().filter_map(not_yet_delivered));
         lines.join("\n")
     })?;
     Ok(exit::OK)
