@@ -593,3 +593,27 @@ fn tool_calls_run_concurrently() {
         client.cancel().await.unwrap();
     });
 }
+
+/// With the server down, the write tools answer `queued` (not a tool
+/// error), and the journal delivers them later.
+#[test]
+fn write_tools_answer_queued_when_the_server_is_down() {
+    let world = World::new();
+    world.register("default", "mcp-offline");
+    world.json(&["session", "open", "Write the runbook"]);
+    let listener = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
+    let dead = format!("http://{}/api/v1", listener.local_addr().unwrap());
+    drop(listener);
+    world.block_on(async {
+        let mut command = tokio::process::Command::from(world.process());
+        command.env("PLURUM_API_URL", &dead).arg("mcp");
+        let client = ().serve(TokioChildProcess::new(command).unwrap()).await.unwrap();
+        let logged = ok(&client, "plurum_session_log", json!({"kind": "note", "text": "step one"})).await;
+        assert_eq!(logged["delivery"], "queued", "{logged}");
+        let closed = ok(&client, "plurum_session_close", json!({"outcome": "success"})).await;
+        assert_eq!(closed["delivery"], "queued", "{closed}");
+        client.cancel().await.unwrap();
+    });
+    let synced = world.json(&["sync"]);
+    assert_eq!(synced["journal"]["delivered"], 2, "{synced}");
+}
