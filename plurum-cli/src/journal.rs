@@ -76,6 +76,14 @@ pub(crate) enum Op {
         /// The entry as sent: `{entry_type, content}`.
         entry: Value,
     },
+    /// `PATCH /sessions/{id}`: it sets the tools and domain, so sending it
+    /// again sets the same values (in order within its session).
+    SessionUpdate {
+        session_id: String,
+        session_short_id: String,
+        /// The body as sent: `{tools_used?, domain?}`.
+        body: Value,
+    },
     /// `POST /sessions/{id}/close`.
     SessionClose {
         session_id: String,
@@ -121,6 +129,7 @@ impl Op {
     pub(crate) fn session_of(&self) -> Option<&str> {
         match self {
             Op::SessionLog { session_id, .. }
+            | Op::SessionUpdate { session_id, .. }
             | Op::SessionClose { session_id, .. }
             | Op::SessionAbandon { session_id, .. }
             | Op::Contribute { session_id, .. } => Some(session_id),
@@ -143,6 +152,7 @@ impl Op {
     fn session_short_id(&self) -> &str {
         match self {
             Op::SessionLog { session_short_id, .. }
+            | Op::SessionUpdate { session_short_id, .. }
             | Op::SessionClose { session_short_id, .. }
             | Op::SessionAbandon { session_short_id, .. }
             | Op::Contribute { session_short_id, .. } => session_short_id,
@@ -162,6 +172,7 @@ impl Op {
     pub(crate) fn kind(&self) -> &'static str {
         match self {
             Op::SessionLog { .. } => "session_log",
+            Op::SessionUpdate { .. } => "session_update",
             Op::SessionClose { .. } => "session_close",
             Op::SessionAbandon { .. } => "session_abandon",
             Op::Contribute { .. } => "contribute",
@@ -764,6 +775,7 @@ async fn deliver_one(
             }
             Op::Contribute { .. }
             | Op::Vote { .. }
+            | Op::SessionUpdate { .. }
             | Op::SessionOpen { .. }
             | Op::ExperiencePublish { .. }
             | Op::ExperienceArchive { .. } => {}
@@ -811,6 +823,14 @@ async fn deliver_one(
                 .map(|c| (serde_json::to_value(&c).unwrap_or_default(), None))
         }
         Op::SessionOpen { .. } => unreachable_open(),
+        Op::SessionUpdate { body, .. } => {
+            let typed: plurum_sdk::types::UpdateSession =
+                serde_json::from_value(body.clone()).context("a journaled update does not decode")?;
+            sessions
+                .update(session_id.as_str(), typed)
+                .await
+                .map(|updated| (serde_json::to_value(&updated).unwrap_or_default(), None))
+        }
         Op::ExperiencePublish { experience } => client
             .experiences()
             .publish(experience.as_str())

@@ -562,3 +562,30 @@ fn publish_and_archive_wait_offline_and_a_lost_publish_is_checked_not_resent() {
     assert_eq!(synced["failed"], json!([]), "{synced}");
     assert_eq!(world.json(&["experience", "get", &second])["status"], "published");
 }
+
+#[test]
+fn an_update_waits_offline_in_order_with_the_entries() {
+    let world = World::new();
+    world.register("default", "updater");
+    let opened = world.json(&["session", "open", "Move logs to Loki"]);
+    let short = opened["session"]["short_id"].as_str().unwrap().to_owned();
+    let dead = dead_url();
+    let noted = run(&world, &dead, &["session", "log", "note", "promtail first"]);
+    assert_eq!(noted.status.code(), Some(0));
+    let updated = run(
+        &world,
+        &dead,
+        &["session", "update", "--tool", "loki", "--domain", "observability"],
+    );
+    assert_eq!(updated.status.code(), Some(0), "{}", text(&updated.stdout));
+    let updated: Value = serde_json::from_slice(&updated.stdout).unwrap();
+    assert_eq!(updated["delivery"], "queued", "{updated}");
+    let synced = world.json(&["sync"]);
+    assert_eq!(
+        synced["journal"]["by_kind"]["session_update"]["delivered"], 1,
+        "{synced}"
+    );
+    let session = world.json(&["session", "show", &short]);
+    assert_eq!(session["domain"], "observability", "{session}");
+    assert_eq!(session["tools_used"], json!(["loki"]));
+}

@@ -608,7 +608,12 @@ fn write_tools_answer_queued_when_the_server_is_down() {
         let mut command = tokio::process::Command::from(world.process());
         command.env("PLURUM_API_URL", &dead).arg("mcp");
         let client = ().serve(TokioChildProcess::new(command).unwrap()).await.unwrap();
-        let logged = ok(&client, "plurum_session_log", json!({"kind": "note", "text": "step one"})).await;
+        let logged = ok(
+            &client,
+            "plurum_session_log",
+            json!({"kind": "note", "text": "step one"}),
+        )
+        .await;
         assert_eq!(logged["delivery"], "queued", "{logged}");
         let closed = ok(&client, "plurum_session_close", json!({"outcome": "success"})).await;
         assert_eq!(closed["delivery"], "queued", "{closed}");
