@@ -24,7 +24,7 @@
 //! journal counts as delivered. Entries of one session go in the order they
 //! were logged, one at a time; a session whose write stays pending holds
 //! the rest of its writes back. One deliverer at a time per profile
-//! (`journal.deliver.lock`); the journal itself is changed under
+//! (`journal.deliver.lock`, waited for up to 3 s); the journal itself is changed under
 //! `journal.lock`. A line torn by a crash is skipped. When nothing is
 //! pending, the file is emptied (keeping the last confirmed ordinal of each
 //! session).
@@ -590,6 +590,10 @@ pub(crate) struct Summary {
     pub(crate) unconfirmed: usize,
 }
 
+/// How long a delivery waits for another one to finish before leaving the
+/// work to it (a file lock has no wake-up to await: it is polled).
+const DELIVERER_PATIENCE: std::time::Duration = std::time::Duration::from_secs(3);
+
 /// Delivers the pending writes of every session (sessions side by side,
 /// each in order), or of `only` one session. `mine`, if given, is the
 /// write whose outcome the caller waits for.
@@ -599,7 +603,17 @@ pub(crate) async fn deliver(
     only: Option<&str>,
     mine: Option<u64>,
 ) -> anyhow::Result<(Summary, Option<Outcome>)> {
-    let Some(_deliverer) = crate::paths::try_lock(&journal.dir.join("journal.deliver.lock"))? else {
+    // Another deliverer (a command's own write, a tool call beside it) is
+    // usually done in a moment: wait for it a little, then leave the work
+    // to it.
+    let lock = journal.dir.join("journal.deliver.lock");
+    let mut deliverer = crate::paths::try_lock(&lock)?;
+    let patience = std::time::Instant::now() + DELIVERER_PATIENCE;
+    while deliverer.is_none() && std::time::Instant::now() < patience {
+        tokio::time::sleep(std::time::Duration::from_millis(25)).await;
+        deliverer = crate::paths::try_lock(&lock)?;
+    }
+    let Some(_deliverer) = deliverer else {
         let contents = journal.read()?;
         let summary = Summary {
             pending_before: contents.pending.len(),
@@ -612,6 +626,16 @@ pub(crate) async fn deliver(
         return Ok((summary, None));
     };
     let contents = journal.read()?;
+    // The caller's write was delivered meanwhile by the deliverer it waited
+    // for (it is neither pending nor listed as refused or unconfirmed).
+    let delivered_by_another = mine.filter(|seq| {
+        !contents.pending.iter().any(|p| p.write.seq == *seq)
+            && !contents
+                .failed
+                .iter()
+                .chain(&contents.unconfirmed)
+                .any(|f| f.seq == *seq)
+    });
     let mut sessions: BTreeMap<String, Vec<Pending>> = BTreeMap::new();
     let only = only.map(|s| contents.key(s));
     for pending in contents.pending.iter().cloned() {
@@ -667,6 +691,9 @@ pub(crate) async fn deliver(
                 mine_outcome = Some(outcome);
             }
         }
+    }
+    if delivered_by_another.is_some() && mine_outcome.is_none() {
+        mine_outcome = Some(Outcome::Delivered { answer: None });
     }
     journal.compact_if_settled()?;
     // What stays is counted from the journal itself (other sessions' too).

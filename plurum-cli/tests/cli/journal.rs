@@ -589,3 +589,31 @@ fn an_update_waits_offline_in_order_with_the_entries() {
     assert_eq!(session["domain"], "observability", "{session}");
     assert_eq!(session["tools_used"], json!(["loki"]));
 }
+
+#[test]
+fn writes_made_at_the_same_moment_are_both_delivered_now() {
+    let world = World::new();
+    world.register("default", "two-at-once");
+    let opened = world.json(&["session", "open", "Parallel writers"]);
+    let short = opened["session"]["short_id"].as_str().unwrap().to_owned();
+    // A slow server: the second writer finds the first still delivering.
+    world.faults().set_latency(std::time::Duration::from_millis(200));
+    let children: Vec<_> = (0..3)
+        .map(|i| {
+            world
+                .process()
+                .args(["--json", "session", "log", "note", &format!("writer {i}")])
+                .stdout(std::process::Stdio::piped())
+                .spawn()
+                .unwrap()
+        })
+        .collect();
+    for child in children {
+        let output = child.wait_with_output().unwrap();
+        assert!(output.status.success());
+        let value: Value = serde_json::from_slice(&output.stdout).unwrap();
+        assert_eq!(value["delivery"], "delivered", "{value}");
+    }
+    world.faults().clear();
+    assert_eq!(entries(&world, &short).len(), 3);
+}
