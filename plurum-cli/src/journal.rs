@@ -386,6 +386,14 @@ impl Journal {
                 }
             }
         }
+        // Ordinals confirmed under a local id count for the server's id it
+        // is bound to (the read-back of its later writes starts after them).
+        for (local, (id, _)) in &contents.bound {
+            if let Some(ordinal) = contents.confirmed.remove(local) {
+                let seen = contents.confirmed.entry(id.clone()).or_default();
+                *seen = (*seen).max(ordinal);
+            }
+        }
         contents.pending = writes.into_values().collect();
         Ok(contents)
     }
@@ -1173,6 +1181,21 @@ mod tests {
         assert_eq!(contents.confirmed["s1"], 4);
         // Numbers keep growing after the file was emptied.
         assert_eq!(journal.record(op(3)).unwrap().seq, 3);
+        // Ordinals confirmed under a local id count for the bound id.
+        let local = Op::SessionLog {
+            session_id: "local-0000abcd".into(),
+            session_short_id: "local-0000abcd".into(),
+            entry: json!({"entry_type": "note", "content": {"text": "same"}}),
+        };
+        let w = journal.record(local).unwrap();
+        journal.mark_sent(w.seq).unwrap();
+        journal.mark_done(w.seq, "delivered", Some(7), None).unwrap();
+        journal
+            .append(&[json!({"bound": "local-0000abcd", "id": "real-id", "short_id": "realid00"})])
+            .unwrap();
+        let contents = journal.read().unwrap();
+        assert_eq!(contents.confirmed.get("real-id"), Some(&7));
+        assert_eq!(contents.key("local-0000abcd"), "real-id");
         #[cfg(unix)]
         {
             use std::os::unix::fs::PermissionsExt as _;
