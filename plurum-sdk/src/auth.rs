@@ -95,7 +95,7 @@ pub const MIN_SECRET_RUN: usize = 12;
 ///
 /// ```
 /// use plurum_sdk::auth::{ApiKey, scrub};
-/// let key = ApiKey::new("plrm_live_x7Kq2mZ9pL4wR8tY1uI5oP3aS6dF0gH2jK4lZ7xC9vB");
+/// let key = ApiKey::new("plrm_live_EXAMPLEexampleEXAMPLEexampleEXAMPLEexampleE");
 /// let echoed = format!("bad request: Authorization: Bearer {}", key.expose());
 /// assert_eq!(scrub(&echoed, Some(&key)), "bad request: Authorization: Bearer plrm_live_[redacted]");
 /// let shouted = echoed.to_uppercase();
