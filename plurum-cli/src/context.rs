@@ -196,7 +196,7 @@ impl Ctx {
 
     /// The profile's journal of writes.
     pub(crate) fn journal(&self) -> crate::journal::Journal {
-        crate::journal::Journal::new(&self.paths.profile_state_dir(&self.profile))
+        crate::journal::Journal::with_notices(&self.paths.profile_state_dir(&self.profile), self.out.sink().notices())
     }
 }
 

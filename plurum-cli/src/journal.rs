@@ -105,6 +105,16 @@ pub(crate) enum Op {
         /// The body as sent: `{content, contribution_type}`.
         body: Value,
     },
+    /// `POST /experiences`, made while the server could not take it (or
+    /// through the journal as every create is): the experience is known
+    /// by `local_id` until the create is delivered and the id is bound to
+    /// the server's. An answer lost is checked among the agent's drafts
+    /// (same goal, created after the write minus a clock-skew allowance).
+    ExperienceCreate {
+        local_id: String,
+        /// The body as sent (the API's `CreateExperience`).
+        body: Value,
+    },
     /// `POST /experiences/{id}/publish` (refused a second time: an answer
     /// lost is checked by reading the experience's status).
     ExperiencePublish {
@@ -134,7 +144,10 @@ impl Op {
             | Op::SessionAbandon { session_id, .. }
             | Op::Contribute { session_id, .. } => Some(session_id),
             Op::SessionOpen { local_id, .. } => Some(local_id),
-            Op::Vote { .. } | Op::ExperiencePublish { .. } | Op::ExperienceArchive { .. } => None,
+            Op::Vote { .. }
+            | Op::ExperiencePublish { .. }
+            | Op::ExperienceArchive { .. }
+            | Op::ExperienceCreate { .. } => None,
         }
     }
 
@@ -145,6 +158,7 @@ impl Op {
             Op::Vote { experience, .. }
             | Op::ExperiencePublish { experience }
             | Op::ExperienceArchive { experience } => experience,
+            Op::ExperienceCreate { local_id, .. } => local_id,
             _ => self.session_of().unwrap_or_default(),
         }
     }
@@ -156,7 +170,7 @@ impl Op {
             | Op::SessionClose { session_short_id, .. }
             | Op::SessionAbandon { session_short_id, .. }
             | Op::Contribute { session_short_id, .. } => session_short_id,
-            Op::SessionOpen { local_id, .. } => local_id,
+            Op::SessionOpen { local_id, .. } | Op::ExperienceCreate { local_id, .. } => local_id,
             Op::Vote { experience, .. }
             | Op::ExperiencePublish { experience }
             | Op::ExperienceArchive { experience } => experience,
@@ -180,6 +194,7 @@ impl Op {
             Op::ExperiencePublish { .. } => "experience_publish",
             Op::ExperienceArchive { .. } => "experience_archive",
             Op::Vote { .. } => "vote",
+            Op::ExperienceCreate { .. } => "experience_create",
         }
     }
 }
@@ -217,12 +232,31 @@ pub(crate) struct Contents {
     /// Local session ids bound to the server's: `(id, short id)`.
     pub(crate) bound: BTreeMap<String, (String, String)>,
     next_seq: u64,
+    /// Lines that do not parse, by index: `(index, torn)` (torn: cut short
+    /// by a crash, a harmless remnant; otherwise damaged).
+    corrupt: Vec<(usize, bool)>,
 }
 
 /// The profile's journal.
 #[derive(Debug, Clone)]
 pub(crate) struct Journal {
     dir: PathBuf,
+    /// Where a command hears that lines were set aside (its run's notices).
+    notices: crate::state::Notices,
+}
+
+/// The file that keeps the journal's lines that did not parse.
+pub(crate) const CORRUPT_FILE: &str = "journal.corrupt.jsonl";
+
+/// The document of a write kept in the journal (`queued` in every
+/// command's `--json`): `{seq, reason, at}`, plus `local_id` for an open
+/// or a create made offline.
+pub(crate) fn queued(write: &Write, reason: &str) -> Value {
+    let mut value = json!({"seq": write.seq, "reason": reason, "at": write.at});
+    if let Op::SessionOpen { local_id, .. } | Op::ExperienceCreate { local_id, .. } = &write.op {
+        value["local_id"] = json!(local_id);
+    }
+    value
 }
 
 /// One line of the file.
@@ -281,8 +315,17 @@ impl Contents {
 }
 
 impl Journal {
+    #[cfg(test)]
     pub(crate) fn new(dir: &Path) -> Self {
-        Self { dir: dir.to_path_buf() }
+        Self::with_notices(dir, crate::state::Notices::default())
+    }
+
+    /// A journal whose set-aside lines are told to a run's notices.
+    pub(crate) fn with_notices(dir: &Path, notices: crate::state::Notices) -> Self {
+        Self {
+            dir: dir.to_path_buf(),
+            notices,
+        }
     }
 
     fn path(&self) -> PathBuf {
@@ -303,10 +346,18 @@ impl Journal {
         let mut writes: BTreeMap<u64, Pending> = BTreeMap::new();
         let mut contents = Contents::default();
         let mut sessions: BTreeMap<u64, (String, String)> = BTreeMap::new();
-        for line in text.lines().filter(|l| !l.trim().is_empty()) {
-            // A line torn by a crash (the last one) does not parse: skipped.
-            let Ok(line) = serde_json::from_str::<Line>(line) else {
+        for (index, line) in text.lines().enumerate() {
+            if line.trim().is_empty() {
                 continue;
+            }
+            // A line torn by a crash does not parse, nor does a damaged
+            // one: skipped here, set aside by the next change ([`Self::tidy`]).
+            let line = match serde_json::from_str::<Line>(line) {
+                Ok(line) => line,
+                Err(e) => {
+                    contents.corrupt.push((index, e.is_eof()));
+                    continue;
+                }
             };
             match line {
                 Line::Write { write } => {
@@ -482,17 +533,90 @@ impl Journal {
             .then(|| (local.to_owned(), local.to_owned())))
     }
 
-    /// Records a write; returns it with its sequence number.
+    /// Records a write; returns it with its sequence number. It costs an
+    /// append and a look at the file's first and last writes, whatever
+    /// the journal holds.
     pub(crate) fn record(&self, op: Op) -> anyhow::Result<Write> {
         let _lock = self.lock()?;
-        let contents = self.read()?;
         let write = Write {
-            seq: contents.next_seq.max(1),
+            seq: self.next_seq()?.max(1),
             at: rfc3339_text(now()),
             op,
         };
         self.append(&[json!({ "write": write })])?;
         Ok(write)
+    }
+
+    /// The next sequence number: after the last write line (writes are
+    /// appended in order under the lock), or the first line's
+    /// `confirmed.next_seq` (a rewritten file starts with it), whichever
+    /// is higher. Called under the lock.
+    fn next_seq(&self) -> anyhow::Result<u64> {
+        let text = match crate::files::read_regular_string(&self.path(), crate::files::MAX_STATE) {
+            Ok(text) => text,
+            Err(e) if e.kind() == std::io::ErrorKind::NotFound => return Ok(1),
+            Err(e) => return Err(e).with_context(|| format!("could not read {}", self.path().display())),
+        };
+        let mut next = 1;
+        if let Some(Ok(Line::Confirmed { next_seq, .. })) = text.lines().next().map(serde_json::from_str::<Line>) {
+            next = next_seq;
+        }
+        // Each write line holds its seq; done/sent lines name seqs already
+        // written. A damaged line is passed over.
+        for line in text.lines().rev() {
+            if let Ok(Line::Write { write }) = serde_json::from_str::<Line>(line) {
+                next = next.max(write.seq + 1);
+                break;
+            }
+        }
+        Ok(next)
+    }
+
+    /// Sets aside the lines that do not parse: a damaged one goes to
+    /// `journal.corrupt.jsonl` (0600) and the run is told (it exits
+    /// non-zero, as for a damaged state.json); a torn one, a crash's
+    /// harmless remnant, goes there silently. Nothing else changes.
+    pub(crate) fn tidy(&self) -> anyhow::Result<()> {
+        let _lock = self.lock()?;
+        let contents = self.read()?;
+        if contents.corrupt.is_empty() {
+            return Ok(());
+        }
+        let text = crate::files::read_regular_string(&self.path(), crate::files::MAX_STATE)
+            .with_context(|| format!("could not read {}", self.path().display()))?;
+        let aside: std::collections::BTreeSet<usize> = contents.corrupt.iter().map(|c| c.0).collect();
+        let (mut kept, mut moved) = (String::new(), String::new());
+        for (index, line) in text.lines().enumerate() {
+            let to = if aside.contains(&index) { &mut moved } else { &mut kept };
+            to.push_str(line);
+            to.push('\n');
+        }
+        let mut options = std::fs::OpenOptions::new();
+        options.create(true).append(true);
+        #[cfg(unix)]
+        {
+            use std::os::unix::fs::OpenOptionsExt as _;
+            options.mode(0o600);
+        }
+        let corrupt = self.dir.join(CORRUPT_FILE);
+        options
+            .open(&corrupt)
+            .and_then(|mut file| file.write_all(moved.as_bytes()).and_then(|()| file.sync_data()))
+            .with_context(|| format!("could not write {}", corrupt.display()))?;
+        crate::paths::write_atomic(&self.path(), kept.as_bytes())?;
+        let damaged = contents.corrupt.iter().filter(|c| !c.1).count();
+        if damaged > 0 {
+            self.notices.push(format!(
+                "set aside {damaged} line{} of {} that do{} not parse into {}: the writes {} described are not sent; read {} and redo what is missing",
+                if damaged == 1 { "" } else { "s" },
+                self.path().display(),
+                if damaged == 1 { "es" } else { "" },
+                corrupt.display(),
+                if damaged == 1 { "it" } else { "they" },
+                if damaged == 1 { "it" } else { "them" },
+            ));
+        }
+        Ok(())
     }
 
     fn mark_sent(&self, seq: u64) -> anyhow::Result<()> {
@@ -526,6 +650,7 @@ impl Journal {
 
     /// Forgets the failed writes (after they were shown and dealt with).
     pub(crate) fn drop_failed(&self) -> anyhow::Result<usize> {
+        self.tidy()?;
         let _lock = self.lock()?;
         let contents = self.read()?;
         let count = contents.failed.len() + contents.unconfirmed.len();
@@ -611,6 +736,17 @@ pub(crate) async fn deliver(
     only: Option<&str>,
     mine: Option<u64>,
 ) -> anyhow::Result<(Summary, Option<Outcome>)> {
+    deliver_with(journal, client, only, mine, None).await
+}
+
+/// [`deliver`], moving `progress` by one for each write settled or held.
+pub(crate) async fn deliver_with(
+    journal: &Journal,
+    client: &Client,
+    only: Option<&str>,
+    mine: Option<u64>,
+    progress: Option<&indicatif::ProgressBar>,
+) -> anyhow::Result<(Summary, Option<Outcome>)> {
     // Another deliverer (a command's own write, a tool call beside it) is
     // usually done in a moment: wait for it a little, then leave the work
     // to it.
@@ -633,6 +769,7 @@ pub(crate) async fn deliver(
         };
         return Ok((summary, None));
     };
+    journal.tidy()?;
     let contents = journal.read()?;
     // The caller's write was delivered meanwhile by the deliverer it waited
     // for (it is neither pending nor listed as refused or unconfirmed).
@@ -657,7 +794,7 @@ pub(crate) async fn deliver(
         writes.sort_by_key(|p| p.write.seq);
         let confirmed = contents.confirmed.get(&key).copied().unwrap_or(0);
         let bound = (!is_local(&key)).then(|| key.clone());
-        deliver_session(journal, client, writes, confirmed, mine, bound)
+        deliver_session(journal, client, writes, confirmed, mine, bound, progress)
     });
     let results = futures_util::future::join_all(runs).await;
     let mut summary = Summary {
@@ -720,7 +857,13 @@ async fn deliver_session(
     mut confirmed: i64,
     mine: Option<u64>,
     mut bound: Option<String>,
+    progress: Option<&indicatif::ProgressBar>,
 ) -> anyhow::Result<Vec<(Write, Outcome)>> {
+    let step = || {
+        if let Some(bar) = progress {
+            bar.inc(1);
+        }
+    };
     let mut outcomes = Vec::new();
     // Why the rest waits, once one write stays pending.
     let mut held: Option<Outcome> = None;
@@ -728,11 +871,18 @@ async fn deliver_session(
     // once its open is delivered); writes made under the local id go there.
     for pending in writes {
         let local = is_local(pending.write.op.session());
-        if local && bound.is_none() && !matches!(pending.write.op, Op::SessionOpen { .. }) {
-            // Its session was never opened (the open was refused for good).
-            let reason = "its session could not be opened on the server";
+        if local && bound.is_none() && !matches!(pending.write.op, Op::SessionOpen { .. } | Op::ExperienceCreate { .. })
+        {
+            // Its session or experience was never made (the open or the
+            // create was refused for good).
+            let reason = if pending.write.op.session_of().is_some() {
+                "its session could not be opened on the server"
+            } else {
+                "its experience could not be created on the server"
+            };
             journal.mark_done(pending.write.seq, "failed", None, Some(reason))?;
             outcomes.push((pending.write, Outcome::Queued(reason.to_owned())));
+            step();
             continue;
         }
         if let Some(reason) = &held {
@@ -743,6 +893,7 @@ async fn deliver_session(
                 _ => Outcome::Queued("behind an earlier entry of its session".to_owned()),
             };
             outcomes.push((pending.write, same));
+            step();
             continue;
         }
         let outcome = deliver_one(journal, client, &pending, &mut confirmed, mine, &mut bound).await?;
@@ -753,6 +904,7 @@ async fn deliver_session(
             _ => {}
         }
         outcomes.push((pending.write, outcome));
+        step();
     }
     Ok(outcomes)
 }
@@ -770,6 +922,11 @@ async fn deliver_one(
     if let Op::SessionOpen { local_id, body } = &pending.write.op {
         return deliver_open(journal, client, pending, local_id, body, now, bound).await;
     }
+    if let Op::ExperienceCreate { local_id, body } = &pending.write.op {
+        return deliver_create(journal, client, pending, local_id, body, now, bound).await;
+    }
+    // An experience made here: its server id once bound.
+    let experience = |given: &str| bound.clone().unwrap_or_else(|| given.to_owned());
     let session_id = bound.clone().unwrap_or_else(|| pending.write.op.session().to_owned());
     if pending.in_flight && matches!(pending.write.op, Op::Contribute { .. }) {
         // Cannot be read back: never sent twice.
@@ -778,9 +935,9 @@ async fn deliver_one(
         return Ok(Outcome::Unconfirmed(reason.to_owned()));
     }
     if pending.in_flight
-        && let Op::ExperiencePublish { experience } = &pending.write.op
+        && let Op::ExperiencePublish { experience: given } = &pending.write.op
     {
-        match client.experiences().get(experience.as_str()).await {
+        match client.experiences().get(experience(given).as_str()).await {
             Ok(e) if matches!(e.status, ExperienceStatus::Published | ExperienceStatus::Verified) => {
                 journal.mark_done(seq, "found", None, None)?;
                 return Ok(Outcome::Delivered { answer: None });
@@ -813,7 +970,8 @@ async fn deliver_one(
             | Op::SessionUpdate { .. }
             | Op::SessionOpen { .. }
             | Op::ExperiencePublish { .. }
-            | Op::ExperienceArchive { .. } => {}
+            | Op::ExperienceArchive { .. }
+            | Op::ExperienceCreate { .. } => {}
             Op::SessionClose { .. } | Op::SessionAbandon { .. } => {
                 let wanted = if matches!(pending.write.op, Op::SessionClose { .. }) {
                     SessionStatus::Closed
@@ -857,7 +1015,7 @@ async fn deliver_one(
                 .await
                 .map(|c| (serde_json::to_value(&c).unwrap_or_default(), None))
         }
-        Op::SessionOpen { .. } => unreachable_open(),
+        Op::SessionOpen { .. } | Op::ExperienceCreate { .. } => unreachable_open(),
         Op::SessionUpdate { body, .. } => {
             let typed: plurum_sdk::types::UpdateSession =
                 serde_json::from_value(body.clone()).context("a journaled update does not decode")?;
@@ -866,21 +1024,24 @@ async fn deliver_one(
                 .await
                 .map(|updated| (serde_json::to_value(&updated).unwrap_or_default(), None))
         }
-        Op::ExperiencePublish { experience } => client
+        Op::ExperiencePublish { experience: given } => client
             .experiences()
-            .publish(experience.as_str())
+            .publish(experience(given).as_str())
             .await
             .map(|e| (serde_json::to_value(&e).unwrap_or_default(), None)),
-        Op::ExperienceArchive { experience } => client
+        Op::ExperienceArchive { experience: given } => client
             .experiences()
-            .archive(experience.as_str())
+            .archive(experience(given).as_str())
             .await
             .map(|e| (serde_json::to_value(&e).unwrap_or_default(), None)),
-        Op::Vote { experience, direction } => {
+        Op::Vote {
+            experience: given,
+            direction,
+        } => {
             let vote: VoteType = direction.parse().map_err(anyhow::Error::msg)?;
             client
                 .experiences()
-                .vote(experience.as_str(), vote)
+                .vote(experience(given).as_str(), vote)
                 .await
                 .map(|v| (serde_json::to_value(&v).unwrap_or_default(), None))
         }
@@ -910,7 +1071,78 @@ async fn deliver_one(
     }
 }
 
-/// Opens are delivered by [`deliver_open`], never here.
+/// Delivers a create and binds its local id. A create whose answer was
+/// lost is looked for among the agent's drafts (same goal, created after
+/// the write minus a clock-skew allowance) before it is sent again.
+async fn deliver_create(
+    journal: &Journal,
+    client: &Client,
+    pending: &Pending,
+    local_id: &str,
+    body: &Value,
+    now: bool,
+    bound: &mut Option<String>,
+) -> anyhow::Result<Outcome> {
+    let seq = pending.write.seq;
+    let goal = body.get("goal").and_then(Value::as_str).unwrap_or_default();
+    if pending.in_flight {
+        let written = time::OffsetDateTime::parse(&pending.write.at, &time::format_description::well_known::Rfc3339)
+            .unwrap_or(time::OffsetDateTime::UNIX_EPOCH);
+        let skew = time::Duration::minutes(5);
+        let (agents, experiences) = (client.agents(), client.experiences());
+        let (me, drafts) = tokio::join!(
+            agents.me(),
+            experiences.list(
+                plurum_sdk::types::ListExperiences::new()
+                    .status(ExperienceStatus::Draft)
+                    .limit(100)
+            )
+        );
+        let (me, drafts) = match (me, drafts) {
+            (Ok(me), Ok(drafts)) => (me, drafts),
+            (Err(e), _) | (_, Err(e)) => return classify_failure(journal, seq, e, now),
+        };
+        // Only its own drafts that no other local id is bound to.
+        let taken: Vec<String> = journal.read()?.bound.values().map(|b| b.0.clone()).collect();
+        if let Some(found) = drafts
+            .items
+            .iter()
+            .filter(|e| {
+                e.agent_id.as_ref() == Some(&me.id)
+                    && e.goal == goal
+                    && e.created_at.is_some_and(|at| at >= written - skew)
+                    && !taken.contains(&e.id.to_string())
+            })
+            .max_by_key(|e| e.created_at)
+        {
+            journal.mark_done(seq, "found", None, None)?;
+            journal.bind(local_id, found.id.as_str(), &found.short_id)?;
+            *bound = Some(found.id.to_string());
+            return Ok(Outcome::Delivered { answer: None });
+        }
+    }
+    let typed: plurum_sdk::types::CreateExperience =
+        serde_json::from_value(body.clone()).context("a journaled experience does not decode")?;
+    journal.mark_sent(seq)?;
+    match client.experiences().create(typed).await {
+        Ok(created) => {
+            journal.mark_done(seq, "delivered", None, None)?;
+            journal.bind(local_id, created.id.as_str(), &created.short_id)?;
+            *bound = Some(created.id.to_string());
+            Ok(Outcome::Delivered {
+                answer: Some(serde_json::to_value(&created).unwrap_or_default()),
+            })
+        }
+        Err(e) if e.is_refused() => {
+            journal.append(&[json!({"unsent": seq})])?;
+            classify_failure(journal, seq, e, now)
+        }
+        Err(e) => classify_failure(journal, seq, e, now),
+    }
+}
+
+/// Opens and creates are delivered by [`deliver_open`] and
+/// [`deliver_create`], never here.
 fn unreachable_open() -> Result<(Value, Option<i64>), plurum_sdk::Error> {
     Err(plurum_sdk::Error::InvalidInput {
         field: "op".into(),

@@ -365,6 +365,22 @@ impl Output {
         self.sink.eprint(&format!("warning: {text}"));
     }
 
+    /// A progress bar on stderr for `len` steps (only on a terminal, never
+    /// with `--json` or `-q`): the caller moves it and clears it.
+    pub(crate) fn progress(&self, len: u64, message: &str) -> Option<indicatif::ProgressBar> {
+        if !self.spinners || len == 0 {
+            return None;
+        }
+        let bar = indicatif::ProgressBar::new(len);
+        bar.set_draw_target(indicatif::ProgressDrawTarget::stderr());
+        if let Ok(style) = indicatif::ProgressStyle::with_template("{msg} [{bar:30}] {pos}/{len} ({elapsed})") {
+            bar.set_style(style.progress_chars("=> "));
+        }
+        bar.set_message(message.to_owned());
+        bar.enable_steady_tick(Duration::from_millis(200));
+        Some(bar)
+    }
+
     /// A spinner on stderr while `future` runs (only on a terminal, never
     /// with `--json` or `-q`).
     pub(crate) async fn spin<F: std::future::Future>(&self, message: &str, future: F) -> F::Output {

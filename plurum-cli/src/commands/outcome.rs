@@ -130,11 +130,10 @@ pub(crate) async fn report(args: ReportArgs, ctx: &Ctx) -> anyhow::Result<u8> {
                 .into(),
         );
     }
-    // A report with a bad id would be queued and fail for good later.
-    plurum_sdk::types::Identifier::parse_as(&args.experience, "experience").map_err(|e| {
-        CliError::new(exit::USAGE, e.to_string())
-            .hint("experience ids are the 8-character short ids (or UUIDs) that 'plurum search' prints")
-    })?;
+    // A report with a bad id would be queued and fail for good later; an
+    // experience created here offline must reach the server first.
+    let mut args = args;
+    args.experience = crate::commands::target::server_experience_id(ctx, &args.experience)?;
     let notes = screen(
         ctx,
         &args.safety,

@@ -37,17 +37,26 @@ pub(crate) async fn run(args: Args, ctx: &Ctx) -> anyhow::Result<u8> {
         return Ok(exit::OK);
     }
     let client = ctx.queueing()?;
-    let (summary, _) = ctx
+    // A bar on a terminal: one step per journaled write.
+    let bar = ctx
         .out
-        .spin(
-            "sending the journal",
-            crate::journal::deliver(&journal, &client, None, None),
-        )
-        .await?;
+        .progress(journal.read()?.pending.len() as u64, "sending the journal");
+    let delivered = crate::journal::deliver_with(&journal, &client, None, None, bar.as_ref()).await;
+    if let Some(bar) = &bar {
+        bar.finish_and_clear();
+    }
+    let (mut summary, _) = delivered?;
     let outcomes = ctx
         .out
         .spin("sending queued reports", crate::outbox::flush(&ctx.state(), &client))
         .await?;
+    // Outcome reports are counted by kind beside the journal's writes.
+    if outcomes.queued_before > 0 {
+        let counts = summary.by_kind.entry("outcome".to_owned()).or_default();
+        counts.insert("delivered".to_owned(), outcomes.delivered);
+        counts.insert("pending".to_owned(), outcomes.kept);
+        counts.insert("failed".to_owned(), outcomes.failed);
+    }
     let contents = journal.read()?;
     let (failed, unconfirmed) = (contents.failed, contents.unconfirmed);
     let value = json!({"journal": summary, "failed": failed, "unconfirmed": unconfirmed, "outcomes": outcomes});

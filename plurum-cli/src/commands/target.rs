@@ -101,6 +101,44 @@ pub(crate) async fn session_id(ctx: &Ctx, client: &Client, given: Option<&str>) 
     }
 }
 
+/// An experience id argument: a short id or UUID (checked before anything
+/// is sent), or a local id of an experience created here while the server
+/// could not take it: the server's id once its create was delivered, else
+/// the local id itself.
+pub(crate) fn experience_id(ctx: &Ctx, given: &str) -> anyhow::Result<String> {
+    if crate::journal::is_local(given) {
+        return match ctx.journal().local_session(given)? {
+            Some((id, _)) => Ok(id),
+            None => Err(CliError::new(exit::USAGE, format!("no experience {given} in this profile's journal"))
+                .hint("local ids (local-XXXXXXXX) name experiences created here while the server was unreachable; 'plurum experience list --mine' lists the server's")
+                .into()),
+        };
+    }
+    Identifier::parse_as(given, "experience").map_err(|e| {
+        anyhow::Error::from(
+            CliError::new(exit::USAGE, e.to_string())
+                .hint("experience ids are the 8-character short ids (or UUIDs) that 'plurum search' prints"),
+        )
+    })?;
+    Ok(given.to_owned())
+}
+
+/// [`experience_id`] for a command that needs the experience on the
+/// server now (a read, an acquire, a report).
+pub(crate) fn server_experience_id(ctx: &Ctx, given: &str) -> anyhow::Result<String> {
+    let id = experience_id(ctx, given)?;
+    if crate::journal::is_local(&id) {
+        return Err(CliError::new(
+            exit::TEMPORARY,
+            format!("experience {given} is not on the server yet: its create waits in the journal"),
+        )
+        .code("queued")
+        .hint("'plurum sync' sends it when the server is back; then this id names it")
+        .into());
+    }
+    Ok(id)
+}
+
 /// A failure of a call the SDK never repeats (open, log, contribute,
 /// close, abandon, update, create, register). When the failure leaves it
 /// unknown whether the server acted (the network, a timeout, a 5xx), the

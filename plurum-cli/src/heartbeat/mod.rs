@@ -97,7 +97,7 @@ pub(crate) async fn execute(
     };
     let interest = Interest::of(&ctx.settings);
     let (agents, pulse_api) = (client.agents(), client.pulse());
-    let journal = crate::journal::Journal::new(state_file.dir());
+    let journal = ctx.journal();
     let (me, inbox, flushed, journaled, found, refreshed, pulse) = tokio::join!(
         agents.me(),
         inbox_step(&client, state_file, &interest),

@@ -111,7 +111,7 @@ const DEFS: &[Def] = &[
         command: "session open",
         description: "Open a session for work worth sharing; it becomes the current session. The answer lists experiences that may already cover it and other agents working on similar topics.",
         input: schema::input::<session::open::Options>,
-        output: &["plurum session open"],
+        output: &["plurum session open", "plurum session open (queued)"],
         effect: Effect::Adds,
     },
     Def {
@@ -135,7 +135,7 @@ const DEFS: &[Def] = &[
         command: "session abandon",
         description: "Abandon a session: no experience is made.",
         input: schema::input::<session::close::AbandonOptions>,
-        output: &["plurum session abandon"],
+        output: &["plurum session abandon", "plurum session abandon (queued)"],
         effect: Effect::Ends,
     },
     Def {
@@ -199,7 +199,7 @@ const DEFS: &[Def] = &[
         command: "experience create",
         description: "Write an experience by hand (not from a session): goal, dead_ends, breakthroughs, gotchas, artifacts, solution. It stays a draft unless publish is true; the content goes through the safety gate.",
         input: schema::input::<experience::create::ToolOptions>,
-        output: &["plurum experience create"],
+        output: &["plurum experience create", "plurum experience create (queued)"],
         effect: Effect::Adds,
     },
     Def {
@@ -207,7 +207,7 @@ const DEFS: &[Def] = &[
         command: "experience publish",
         description: "Publish one of your draft experiences (a closed session makes a draft): other agents can then find it.",
         input: schema::input::<experience::publish::Options>,
-        output: &["plurum experience publish"],
+        output: &["plurum experience publish", "plurum experience publish (queued)"],
         effect: Effect::Idempotent,
     },
     Def {

@@ -437,11 +437,15 @@ fn a_whole_session_written_offline_lands_once_and_in_order() {
     assert_eq!(opened["delivery"], "queued", "{opened}");
     let local = opened["session"]["id"].as_str().unwrap().to_owned();
     assert!(local.starts_with("local-") && local.len() == 14, "{local}");
+    // Every queued document, held to docs/json.md at the end.
+    let mut documents = vec![("session open (queued)".to_owned(), opened.clone())];
     for args in twenty() {
         let mut full = vec!["session", "log"];
         full.extend(args.iter().map(String::as_str));
         let output = run(&world, &dead, &full);
         assert_eq!(output.status.code(), Some(0), "{}", text(&output.stderr));
+        let heading = format!("session log {}", args[0]);
+        documents.push((heading, serde_json::from_slice(&output.stdout).unwrap()));
     }
     let shown = run(&world, &dead, &["session", "show", &local]);
     let shown: Value = serde_json::from_slice(&shown.stdout).unwrap();
@@ -460,11 +464,77 @@ fn a_whole_session_written_offline_lands_once_and_in_order() {
         assert_eq!(output.status.code(), Some(0), "{args:?}: {}", text(&output.stdout));
         let value: Value = serde_json::from_slice(&output.stdout).unwrap();
         assert_eq!(value["delivery"], "queued", "{args:?}: {value}");
+        documents.push((format!("{} {}", args[0], args[1]), value));
     }
+    // An experience written by hand offline: a local id, published by it.
+    let created = run(
+        &world,
+        &dead,
+        &[
+            "experience",
+            "create",
+            "--goal",
+            "Run the queue workers on spot instances",
+            "--gotcha",
+            "drain on the two-minute notice",
+        ],
+    );
+    assert_eq!(created.status.code(), Some(0), "{}", text(&created.stderr));
+    let created: Value = serde_json::from_slice(&created.stdout).unwrap();
+    assert_eq!(created["delivery"], "queued", "{created}");
+    let draft = created["short_id"].as_str().unwrap().to_owned();
+    assert!(draft.starts_with("local-") && draft != local, "{created}");
+    assert_eq!(created["queued"]["local_id"], draft.as_str(), "{created}");
+    let shown = run(&world, &dead, &["experience", "get", &draft]);
+    let shown: Value = serde_json::from_slice(&shown.stdout).unwrap();
+    assert_eq!(shown["delivery"], "queued", "{shown}");
+    let published = run(&world, &dead, &["experience", "publish", &draft]);
+    assert_eq!(published.status.code(), Some(0), "{}", text(&published.stderr));
+    let published: Value = serde_json::from_slice(&published.stdout).unwrap();
+    assert_eq!(published["delivery"], "queued", "{published}");
+    documents.push(("experience create (queued)".to_owned(), created));
+    documents.push(("experience publish (queued)".to_owned(), published));
+    // A second session, opened and abandoned offline.
+    let detour = run(
+        &world,
+        &dead,
+        &["session", "open", "A detour through the cluster autoscaler"],
+    );
+    let detour: Value = serde_json::from_slice(&detour.stdout).unwrap();
+    let detour = detour["session"]["short_id"].as_str().unwrap().to_owned();
+    let abandoned = run(&world, &dead, &["session", "abandon", &detour]);
+    assert_eq!(abandoned.status.code(), Some(0), "{}", text(&abandoned.stderr));
+    documents.push((
+        "session abandon (queued)".to_owned(),
+        serde_json::from_slice(&abandoned.stdout).unwrap(),
+    ));
 
     let synced = world.json(&["sync"]);
     assert_eq!(synced["journal"]["pending"], 0, "{synced}");
-    assert_eq!(synced["journal"]["delivered"], 24, "{synced}");
+    assert_eq!(synced["journal"]["delivered"], 28, "{synced}");
+    assert_eq!(
+        synced["journal"]["by_kind"]["experience_create"]["delivered"], 1,
+        "{synced}"
+    );
+    documents.push(("sync".to_owned(), synced));
+    // Every queued form docs/json.md describes was printed and agrees.
+    let checked = crate::contract::check_documents(&documents);
+    let doc = crate::json_doc::JsonDoc::load();
+    for heading in doc.commands.keys().filter(|h| h.ends_with(" (queued)")) {
+        assert!(checked.contains(heading), "no queued run printed `{heading}`");
+    }
+    // The local id names the experience on the server now: created once,
+    // then published.
+    let got = world.json(&["experience", "get", &draft]);
+    assert_eq!(got["status"], "published", "{got}");
+    let mine = world.json(&["experience", "list", "--limit", "100"]);
+    let same = mine["items"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .filter(|e| e["goal"] == "Run the queue workers on spot instances")
+        .count();
+    assert_eq!(same, 1, "created once: {mine}");
     // The local id still names the session, now the server's.
     let session = world.json(&["session", "show", &local]);
     assert_eq!(session["status"], "closed", "{session}");
@@ -616,4 +686,85 @@ fn writes_made_at_the_same_moment_are_both_delivered_now() {
     }
     world.faults().clear();
     assert_eq!(entries(&world, &short).len(), 3);
+}
+
+#[test]
+fn a_create_whose_answer_was_lost_is_found_among_the_drafts() {
+    let world = World::new();
+    world.register("default", "lost-create");
+    world
+        .faults()
+        .lose_next_answers(1, Some("/api/v1/experiences".to_owned()));
+    let created = world.json(&[
+        "experience",
+        "create",
+        "--goal",
+        "Compress the nightly backups with zstd",
+    ]);
+    assert_eq!(created["delivery"], "queued", "{created}");
+    let local = created["short_id"].as_str().unwrap().to_owned();
+    // Publishing it delivers its queue: the create is looked up among the
+    // drafts (found, not sent again), then the publish goes to it.
+    let published = world.json(&["experience", "publish", &local]);
+    assert_eq!(published["delivery"], "delivered", "{published}");
+    assert_eq!(published["status"], "published", "{published}");
+    let mine = world.json(&["experience", "list", "--limit", "100"]);
+    let same = mine["items"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .filter(|e| e["goal"] == "Compress the nightly backups with zstd")
+        .count();
+    assert_eq!(same, 1, "created once: {mine}");
+    // A report on it goes to the server's id.
+    let reported = world.json(&["outcome", "report", &local, "--success"]);
+    assert_eq!(reported["queued"], false, "{reported}");
+}
+
+#[test]
+fn a_damaged_line_in_the_middle_is_set_aside_and_said_the_rest_is_delivered() {
+    let world = World::new();
+    world.register("default", "damaged-journal");
+    let opened = world.json(&["session", "open", "Find the memory leak"]);
+    let short = opened["session"]["short_id"].as_str().unwrap().to_owned();
+    let dead = dead_url();
+    for note in ["heap grows 2 MB an hour", "the cache never evicts"] {
+        let output = run(&world, &dead, &["session", "log", "note", note]);
+        assert_eq!(output.status.code(), Some(0), "{}", text(&output.stderr));
+    }
+    // Damage between the two writes (not a crash's torn last line).
+    let path = world.state_dir().join("default").join("journal.jsonl");
+    let original = std::fs::read_to_string(&path).unwrap();
+    let mut lines: Vec<&str> = original.lines().collect();
+    lines.insert(1, "{\"write\": [\"not\", \"a write\"]}");
+    std::fs::write(&path, lines.join("\n") + "\n").unwrap();
+    let synced = world.plurum().args(["--json", "sync"]).output().unwrap();
+    assert_ne!(
+        synced.status.code(),
+        Some(0),
+        "a set-aside line is said with a non-zero exit"
+    );
+    let document: Value = serde_json::from_slice(&synced.stdout).unwrap();
+    assert!(
+        document["error"]["message"]
+            .as_str()
+            .unwrap()
+            .contains("journal.corrupt.jsonl"),
+        "{document}"
+    );
+    let aside = std::fs::read_to_string(world.state_dir().join("default").join("journal.corrupt.jsonl")).unwrap();
+    assert!(aside.contains("a write"), "{aside}");
+    #[cfg(unix)]
+    {
+        use std::os::unix::fs::PermissionsExt as _;
+        let mode = std::fs::metadata(world.state_dir().join("default").join("journal.corrupt.jsonl"))
+            .unwrap()
+            .permissions()
+            .mode();
+        assert_eq!(mode & 0o777, 0o600);
+    }
+    assert_eq!(entries(&world, &short).len(), 2, "both notes delivered");
+    // Said once: the next sync is clean.
+    let again = world.json(&["sync"]);
+    assert_eq!(again["journal"]["pending"], 0, "{again}");
 }

@@ -28,6 +28,7 @@ fn full() -> AcquireMode {
 
 pub(crate) async fn run(ctx: &Ctx, options: Options) -> anyhow::Result<u8> {
     let Options { id, mode } = options;
+    let id = crate::commands::target::server_experience_id(ctx, &id)?;
     let client = ctx.authed()?;
     let acquired = ctx
         .out

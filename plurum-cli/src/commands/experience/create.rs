@@ -7,11 +7,13 @@ use plurum_sdk::types::{Artifact, Breakthrough, CreateExperience, ExperienceStat
 
 use schemars::JsonSchema;
 use serde::Deserialize;
+use serde_json::json;
 
 use crate::commands::args;
 use crate::commands::safety::{SafetyArgs, screen};
 use crate::context::Ctx;
 use crate::exit::{self, CliError};
+use crate::journal::{Op, Settled};
 
 /// `plurum experience create` options (the command line's: the tool takes
 /// the API's body).
@@ -74,6 +76,9 @@ pub(crate) struct Options {
     /// Publish right after creating.
     #[arg(long)]
     publish: bool,
+    /// Fail when the server cannot take it now, instead of keeping it in the journal (known by a local id, local-XXXXXXXX) to send later.
+    #[arg(long)]
+    no_queue: bool,
     #[command(flatten)]
     safety: SafetyArgs,
 }
@@ -99,7 +104,7 @@ fn language_of(path: &std::path::Path) -> String {
 
 pub(crate) async fn run(ctx: &Ctx, args: Options) -> anyhow::Result<u8> {
     let body = body_of(&args)?;
-    create(ctx, body, &args.safety, args.publish).await
+    create(ctx, body, &args.safety, args.publish, args.no_queue).await
 }
 
 /// The body the flags or the file describe.
@@ -160,30 +165,89 @@ fn body_of(args: &Options) -> anyhow::Result<CreateExperience> {
 }
 
 /// Creates (and with `publish`, publishes) an experience, after the checks
-/// and the safety gate.
-async fn create(ctx: &Ctx, body: CreateExperience, safety: &SafetyArgs, publish: bool) -> anyhow::Result<u8> {
+/// and the safety gate, through the journal: when the server cannot take
+/// it now, it is kept and known by a local id (`local-XXXXXXXX`) until
+/// delivered; `no_queue` fails instead.
+async fn create(
+    ctx: &Ctx,
+    body: CreateExperience,
+    safety: &SafetyArgs,
+    publish: bool,
+    no_queue: bool,
+) -> anyhow::Result<u8> {
     body.validate()?;
     let screened = screen(ctx, safety, "experience", serde_json::to_value(&body)?)?;
     let body: CreateExperience = serde_json::from_value(screened)?;
     let client = ctx.authed()?;
-    let mut created = ctx
-        .out
-        .spin("creating", client.experiences().create(body))
-        .await
-        .map_err(|e| {
-            crate::commands::target::unconfirmed(
-                e,
-                "creating the experience failed",
-                "plurum experience list --status draft",
-            )
-        })?;
-    if publish {
-        created = ctx
+    if no_queue {
+        let mut created = ctx
             .out
-            .spin("publishing", client.experiences().publish(&created.short_id))
-            .await?;
+            .spin("creating", client.experiences().create(body))
+            .await
+            .map_err(|e| {
+                crate::commands::target::unconfirmed(
+                    e,
+                    "creating the experience failed",
+                    "plurum experience list --status draft",
+                )
+            })?;
+        if publish {
+            created = ctx
+                .out
+                .spin("publishing", client.experiences().publish(&created.short_id))
+                .await?;
+        }
+        return print_created(ctx, serde_json::to_value(&created)?);
     }
-    ctx.out.emit(&created, || {
+    let journal = ctx.journal();
+    let local = crate::journal::new_local_id();
+    let mut write = journal.record(Op::ExperienceCreate {
+        local_id: local.clone(),
+        body: serde_json::to_value(&body)?,
+    })?;
+    let created = write.clone();
+    if publish {
+        write = journal.record(Op::ExperiencePublish {
+            experience: local.clone(),
+        })?;
+    }
+    let doing = if publish { "creating and publishing" } else { "creating" };
+    match crate::journal::deliver_now(ctx, &journal, &local, write.seq, doing).await? {
+        Settled::Answered(answer) => print_created(ctx, answer),
+        Settled::Found => {
+            // Its answer had been lost; the read-back found it (bound now).
+            let (id, _) = journal.local_session(&local)?.unwrap_or((local.clone(), local.clone()));
+            let found = client.experiences().get(id.as_str()).await?;
+            print_created(ctx, serde_json::to_value(&found)?)
+        }
+        Settled::Waiting(reason) => {
+            // The create itself may be on the server already (only the
+            // publish waits): say which id names it now.
+            let (id, short_id) = journal.local_session(&local)?.unwrap_or((local.clone(), local.clone()));
+            let value = json!({
+                "id": id,
+                "short_id": short_id,
+                "goal": body.goal(),
+                "status": "draft",
+                "delivery": "queued",
+                "queued": crate::journal::queued(&created, &reason),
+            });
+            ctx.out.emit(&value, || {
+                format!(
+                    "Queued the experience as {short_id} ({reason}){}; 'plurum sync' or the next heartbeat sends it. Every command takes {short_id} meanwhile.",
+                    if publish { ", to be published once created" } else { "" }
+                )
+            })?;
+            Ok(exit::OK)
+        }
+    }
+}
+
+fn print_created(ctx: &Ctx, answer: serde_json::Value) -> anyhow::Result<u8> {
+    let created: plurum_sdk::types::Experience = serde_json::from_value(answer.clone())?;
+    let mut value = answer;
+    value["delivery"] = json!("delivered");
+    ctx.out.emit(&value, || {
         format!(
             "Created {} ({}): {}{}",
             created.short_id,
@@ -244,6 +308,9 @@ pub(crate) struct ToolOptions {
     /// Publish right after creating (otherwise it stays a draft).
     #[serde(default)]
     publish: bool,
+    /// Fail when the server cannot take it now, instead of keeping it to send later.
+    #[serde(default)]
+    no_queue: bool,
     #[serde(flatten)]
     safety: SafetyArgs,
 }
@@ -322,5 +389,5 @@ pub(crate) async fn tool(ctx: &Ctx, options: ToolOptions) -> anyhow::Result<u8> 
     if let Some(visibility) = options.visibility {
         body = body.visibility(visibility);
     }
-    create(ctx, body, &options.safety, options.publish).await
+    create(ctx, body, &options.safety, options.publish, options.no_queue).await
 }

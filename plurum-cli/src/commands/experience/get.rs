@@ -17,7 +17,28 @@ pub(crate) struct Options {
 
 pub(crate) async fn run(ctx: &Ctx, options: Options) -> anyhow::Result<u8> {
     let client = ctx.client()?;
-    let e = ctx.out.spin("fetching", client.experiences().get(&options.id)).await?;
+    let id = crate::commands::target::experience_id(ctx, &options.id)?;
+    if crate::journal::is_local(&id)
+        && let Some(body) = ctx.journal().read()?.pending.iter().find_map(|p| match &p.write.op {
+            crate::journal::Op::ExperienceCreate { local_id, body } if *local_id == id => Some(body.clone()),
+            _ => None,
+        })
+    {
+        // Created here, not yet on the server: what was written.
+        let mut value = body;
+        value["short_id"] = serde_json::json!(id);
+        value["status"] = serde_json::json!("draft");
+        value["delivery"] = serde_json::json!("queued");
+        ctx.out.emit(&value, || {
+            format!(
+                "{id}  {} (queued in the journal: 'plurum sync' sends it)",
+                value["goal"].as_str().unwrap_or_default()
+            )
+        })?;
+        return Ok(exit::OK);
+    }
+    let id = crate::commands::target::server_experience_id(ctx, &id)?;
+    let e = ctx.out.spin("fetching", client.experiences().get(&id)).await?;
     ctx.out.emit(&e, || describe(&e))?;
     Ok(exit::OK)
 }

@@ -63,7 +63,8 @@ pub(crate) async fn archive(ctx: &Ctx, options: ArchiveOptions) -> anyhow::Resul
 /// A publish or an archive, through the journal (or at once with
 /// `no_queue`).
 async fn journaled(ctx: &Ctx, id: &str, no_queue: bool, op: Op, doing: &str, done: &str) -> anyhow::Result<u8> {
-    crate::commands::target::check_session_id(id, "experience")?;
+    let resolved = crate::commands::target::experience_id(ctx, id)?;
+    let id = resolved.as_str();
     let client = ctx.authed()?;
     let print = |answer: serde_json::Value| -> anyhow::Result<u8> {
         let mut value = answer;
@@ -75,7 +76,17 @@ async fn journaled(ctx: &Ctx, id: &str, no_queue: bool, op: Op, doing: &str, don
         ctx.out.emit(&value, || format!("{done} {short}: {goal}"))?;
         Ok(exit::OK)
     };
+    let op = match op {
+        Op::ExperiencePublish { .. } => Op::ExperiencePublish {
+            experience: id.to_owned(),
+        },
+        _ => Op::ExperienceArchive {
+            experience: id.to_owned(),
+        },
+    };
     if no_queue {
+        let id = crate::commands::target::server_experience_id(ctx, id)?;
+        let id = id.as_str();
         let answer = match &op {
             Op::ExperiencePublish { .. } => ctx.out.spin(doing, client.experiences().publish(id)).await?,
             _ => ctx.out.spin(doing, client.experiences().archive(id)).await?,
@@ -91,7 +102,7 @@ async fn journaled(ctx: &Ctx, id: &str, no_queue: bool, op: Op, doing: &str, don
             let value = json!({
                 "experience": id,
                 "delivery": "queued",
-                "queued": {"seq": write.seq, "reason": reason, "at": write.at},
+                "queued": crate::journal::queued(&write, &reason),
             });
             ctx.out.emit(&value, || {
                 format!("Queued ({reason}); 'plurum sync' or the next heartbeat sends it.")

@@ -30,12 +30,10 @@ fn default_limit() -> u32 {
 
 pub(crate) async fn run(ctx: &Ctx, options: Options) -> anyhow::Result<u8> {
     let client = ctx.client()?;
+    let id = crate::commands::target::server_experience_id(ctx, &options.id)?;
     let items = ctx
         .out
-        .spin(
-            "looking",
-            client.experiences().similar(&options.id, Some(options.limit)),
-        )
+        .spin("looking", client.experiences().similar(&id, Some(options.limit)))
         .await?;
     // Every list prints an object with `items` (this one is not paged).
     let value = serde_json::json!({"items": items, "total": items.len()});

@@ -33,9 +33,10 @@ pub(crate) async fn run(ctx: &Ctx, options: Options) -> anyhow::Result<u8> {
         direction,
         no_queue,
     } = options;
-    crate::commands::target::check_session_id(&id, "experience")?;
+    let id = crate::commands::target::experience_id(ctx, &id)?;
     let client = ctx.authed()?;
     if no_queue {
+        let id = crate::commands::target::server_experience_id(ctx, &id)?;
         let vote = ctx
             .out
             .spin("voting", client.experiences().vote(&id, direction))
@@ -55,7 +56,7 @@ pub(crate) async fn run(ctx: &Ctx, options: Options) -> anyhow::Result<u8> {
                 "experience": id,
                 "vote_type": direction,
                 "delivery": "queued",
-                "queued": {"seq": write.seq, "reason": reason, "at": write.at},
+                "queued": crate::journal::queued(&write, &reason),
             });
             ctx.out.emit(&value, || {
                 format!(

@@ -90,7 +90,7 @@ pub(crate) async fn run(ctx: &Ctx, options: Options) -> anyhow::Result<u8> {
             ctx,
             &target,
             "queued",
-            Some((write.seq, reason, write.at)),
+            Some(crate::journal::queued(&write, &reason)),
             "Queued the close of session {}: it is sent after the session's entries, by 'plurum sync' or the next heartbeat.",
         ),
     }
@@ -101,7 +101,7 @@ fn ended(
     ctx: &Ctx,
     target: &crate::commands::target::Target,
     delivery: &str,
-    queued: Option<(u64, String, String)>,
+    queued: Option<serde_json::Value>,
     human: &str,
 ) -> anyhow::Result<u8> {
     let mut value = json!({
@@ -109,8 +109,8 @@ fn ended(
         "session_short_id": target.short_id,
         "delivery": delivery,
     });
-    if let Some((seq, reason, at)) = queued {
-        value["queued"] = json!({"seq": seq, "reason": reason, "at": at});
+    if let Some(queued) = queued {
+        value["queued"] = queued;
     }
     ctx.out.emit(&value, || human.replace("{}", &target.short_id))?;
     Ok(exit::OK)
@@ -179,7 +179,7 @@ pub(crate) async fn abandon(ctx: &Ctx, options: AbandonOptions) -> anyhow::Resul
             ctx,
             &target,
             "queued",
-            Some((write.seq, reason, write.at)),
+            Some(crate::journal::queued(&write, &reason)),
             "Queued the abandon of session {}: it is sent after the session's entries, by 'plurum sync' or the next heartbeat.",
         ),
     }

@@ -94,7 +94,7 @@ pub(crate) async fn run(ctx: &Ctx, options: Options) -> anyhow::Result<u8> {
                 "contribution_type": kind,
                 "content": content,
                 "delivery": "queued",
-                "queued": {"seq": write.seq, "reason": reason, "at": write.at},
+                "queued": crate::journal::queued(&write, &reason),
             });
             ctx.out.emit(&value, || {
                 format!(

@@ -302,7 +302,7 @@ async fn log(
         return Ok(exit::OK);
     }
     value["delivery"] = json!("queued");
-    value["queued"] = json!({"seq": write.seq, "reason": reason, "at": write.at});
+    value["queued"] = crate::journal::queued(&write, &reason);
     ctx.out.emit(&value, || {
         format!(
             "Queued the {} for session {} ({reason}); it will be sent, in order, by 'plurum sync' or the next heartbeat.",

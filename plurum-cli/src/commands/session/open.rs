@@ -107,7 +107,7 @@ pub(crate) async fn run(ctx: &Ctx, options: Options) -> anyhow::Result<u8> {
                 "delivery": if crate::journal::is_local(&id) { "queued" } else { "delivered" },
             });
             if crate::journal::is_local(&id) {
-                value["queued"] = json!({"seq": write.seq, "reason": reason, "at": write.at, "local_id": local});
+                value["queued"] = crate::journal::queued(&write, &reason);
             }
             ctx.out.emit(&value, || {
                 if crate::journal::is_local(&id) {

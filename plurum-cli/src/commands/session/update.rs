@@ -89,7 +89,7 @@ pub(crate) async fn run(ctx: &Ctx, options: Options) -> anyhow::Result<u8> {
                 "session_id": target.id.as_str(),
                 "session_short_id": target.short_id,
                 "delivery": "queued",
-                "queued": {"seq": write.seq, "reason": reason, "at": write.at},
+                "queued": crate::journal::queued(&write, &reason),
             });
             ctx.out.emit(&value, || {
                 format!(
