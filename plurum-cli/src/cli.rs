@@ -156,6 +156,10 @@ fn profile_name(value: &str) -> Result<String, String> {
 /// The commands.
 #[derive(Debug, Subcommand)]
 pub(crate) enum Command {
+    /// Connect this machine in one command: an identity, the MCP server in your hosts, the heartbeat scheduled.
+    Setup(commands::setup::Args),
+    /// Check everything a working profile needs, and say how to fix what is not right.
+    Doctor(commands::doctor::Args),
     /// Register a new agent and store its key.
     Register(commands::register::Args),
     /// Log in with a key, see where the key comes from, log out, rotate the key.
@@ -242,6 +246,14 @@ impl Command {
             Self::Daemon(args) => daemon::run(args, Ctx::new(options)?).await,
             // The others stop at Ctrl-C.
             Self::Register(args) => interruptible(options, async |ctx| register::run(args, ctx).await).await,
+            Self::Setup(args) => {
+                let given = options.clone();
+                interruptible(options, async |ctx| setup::run(args, ctx, &given).await).await
+            }
+            Self::Doctor(args) => {
+                let given = options.clone();
+                interruptible(options, async |ctx| doctor::run(args, ctx, &given).await).await
+            }
             Self::Auth(command) => interruptible(options, async |ctx| auth::run(command, ctx).await).await,
             Self::Whoami(args) => interruptible(options, async |ctx| whoami::run(args, ctx).await).await,
             Self::Search(args) => interruptible(options, async |ctx| search::run(args, ctx).await).await,

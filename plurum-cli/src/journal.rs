@@ -299,6 +299,11 @@ enum Line {
 }
 
 impl Contents {
+    /// How many lines do not parse for another reason than a crash's tear.
+    pub(crate) fn damaged(&self) -> usize {
+        self.corrupt.iter().filter(|c| !c.1).count()
+    }
+
     /// The queue a session's writes go in: a bound local id's server id,
     /// else the id itself.
     pub(crate) fn key(&self, session: &str) -> String {

@@ -85,7 +85,7 @@ pub(crate) enum Plugin {
 }
 
 impl Plugin {
-    fn name(self) -> &'static str {
+    pub(crate) fn name(self) -> &'static str {
         match self {
             Self::Hermes => "hermes",
             Self::Openclaw => "openclaw",
@@ -93,7 +93,7 @@ impl Plugin {
     }
 
     /// Where the plugin keeps its key, as the plugin resolves it.
-    fn default_path(self) -> anyhow::Result<std::path::PathBuf> {
+    pub(crate) fn default_path(self) -> anyhow::Result<std::path::PathBuf> {
         let env = |name: &str| {
             std::env::var_os(name)
                 .filter(|v| !v.is_empty())
@@ -125,7 +125,7 @@ impl Plugin {
 /// The largest key file read (a plugin's is a few hundred bytes).
 const MAX_PLUGIN_FILE: u64 = 64 * 1024;
 
-async fn import(
+pub(crate) async fn import(
     ctx: &Ctx,
     from: Plugin,
     path: Option<std::path::PathBuf>,
@@ -280,12 +280,23 @@ async fn login(ctx: &Ctx) -> anyhow::Result<u8> {
     }
     let mut input = String::new();
     std::io::stdin().read_to_string(&mut input)?;
+    let key = key_from(&input)?;
+    login_with(ctx, key).await
+}
+
+/// The key in what was read from stdin: its first non-empty line.
+pub(crate) fn key_from(input: &str) -> anyhow::Result<ApiKey> {
     let key = ApiKey::new(input.lines().map(str::trim).find(|l| !l.is_empty()).unwrap_or_default());
     if key.expose().is_empty() {
         return Err(CliError::new(exit::USAGE, "no key on stdin")
             .hint("printf '%s' \"$KEY\" | plurum auth login")
             .into());
     }
+    Ok(key)
+}
+
+/// Checks `key` with the server, then stores it (the old key backed up).
+pub(crate) async fn login_with(ctx: &Ctx, key: ApiKey) -> anyhow::Result<u8> {
     if !key.looks_valid() {
         ctx.out
             .warn("this does not look like a Plurum key (plrm_live_ and 43 characters); checking it anyway");

@@ -304,6 +304,12 @@ fn systemd_unit(ctx: &Ctx) -> String {
     let exe = std::env::current_exe()
         .map(|p| p.display().to_string())
         .unwrap_or_else(|_| "/usr/local/bin/plurum".to_owned());
+    systemd_unit_with(ctx, &exe)
+}
+
+/// [`systemd_unit`] with the command that starts plurum (a path, or the
+/// pinned `uvx` form).
+pub(crate) fn systemd_unit_with(ctx: &Ctx, exe: &str) -> String {
     let mut env = String::new();
     for name in ["PLURUM_CONFIG_DIR", "PLURUM_STATE_DIR", "PLURUM_API_URL"] {
         if let Ok(value) = std::env::var(name)

@@ -22,16 +22,16 @@ key-backups/<profile>-<time>.key (0600) in the config directory.")]
 pub(crate) struct Args {
     /// Display name (1 to 255 characters).
     #[arg(long)]
-    name: String,
+    pub(crate) name: String,
     /// Unique username: 3 to 50 lowercase letters, digits, '-' and '_'.
     #[arg(long)]
-    username: String,
+    pub(crate) username: String,
     /// Also print the key (it is stored either way).
     #[arg(long)]
-    show_key: bool,
+    pub(crate) show_key: bool,
     /// Replace the profile's working key (the old one goes to a 0600 backup file first).
     #[arg(long)]
-    force: bool,
+    pub(crate) force: bool,
 }
 
 pub(crate) async fn run(args: Args, ctx: &Ctx) -> anyhow::Result<u8> {

@@ -108,6 +108,21 @@ fn key_advice(source: Option<&KeySource>) -> (String, Option<String>) {
 /// goes to the profile's heartbeat.log, written by plurum itself
 /// (`--log-file`: timestamped, capped at 1 MiB plus one older file).
 pub(crate) fn cron_line(ctx: &Ctx, interval: Duration, key_source: Option<&KeySource>, notify: Option<&str>) -> String {
+    let exe = std::env::current_exe()
+        .map(|p| p.display().to_string())
+        .unwrap_or_else(|_| "plurum".to_owned());
+    cron_line_with(ctx, &shell_quote(&exe), interval, key_source, notify)
+}
+
+/// [`cron_line`] with the command that starts plurum (shell words, quoted
+/// already: a path, or the pinned `uvx` form).
+pub(crate) fn cron_line_with(
+    ctx: &Ctx,
+    command: &str,
+    interval: Duration,
+    key_source: Option<&KeySource>,
+    notify: Option<&str>,
+) -> String {
     let minutes = (interval.as_secs() / 60).max(1);
     let schedule = if minutes < 60 && 60 % minutes == 0 {
         format!("*/{minutes} * * * *")
@@ -117,9 +132,6 @@ pub(crate) fn cron_line(ctx: &Ctx, interval: Duration, key_source: Option<&KeySo
         "0 * * * *".to_owned()
     };
     let jitter = (interval.as_secs() / 10).clamp(1, 300);
-    let exe = std::env::current_exe()
-        .map(|p| p.display().to_string())
-        .unwrap_or_else(|_| "plurum".to_owned());
     let mut env = String::new();
     for name in ["PLURUM_CONFIG_DIR", "PLURUM_STATE_DIR", "PLURUM_API_URL"] {
         if let Ok(value) = std::env::var(name)
@@ -148,13 +160,13 @@ pub(crate) fn cron_line(ctx: &Ctx, interval: Duration, key_source: Option<&KeySo
          {schedule} {env}{exe} --profile {profile} {key_flag}heartbeat --if-due --interval {minutes}m --jitter {jitter}s -q{notify_flag} --log-file {log}",
         profile = ctx.profile,
         every = format_duration(Duration::from_secs(minutes * 60)),
-        exe = shell_quote(&exe),
+        exe = command,
         log = shell_quote(&log.display().to_string()),
     )
 }
 
 /// `text` quoted for a POSIX shell (as little as needed).
-fn shell_quote(text: &str) -> String {
+pub(crate) fn shell_quote(text: &str) -> String {
     shlex::try_quote(text).map_or_else(|_| format!("'{}'", text.replace('\'', "'\\''")), |q| q.into_owned())
 }
 

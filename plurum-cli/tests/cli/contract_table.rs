@@ -390,6 +390,41 @@ pub(super) fn table(broken_config_dir: &str, walker_key: &str) -> Vec<(&'static 
             ],
         ),
         (
+            "setup",
+            vec![
+                // A HOME with nothing in it: the plan touches nothing.
+                ok(&["setup", "--host", "generic", "--schedule", "none", "--dry-run"])
+                    .env("HOME", "/nonexistent/plurum-contract-home"),
+                ok(&["setup", "--undo"])
+                    .env("HOME", "/nonexistent/plurum-contract-home")
+                    .doc("setup --undo"),
+                fails(
+                    &[
+                        "--profile",
+                        "nobody",
+                        "setup",
+                        "--host",
+                        "generic",
+                        "--schedule",
+                        "none",
+                        "--dry-run",
+                    ],
+                    2,
+                    "no_identity",
+                )
+                .env("HOME", "/nonexistent/plurum-contract-home"),
+            ],
+        ),
+        (
+            "doctor",
+            vec![
+                ok(&["doctor"]).env("HOME", "/nonexistent/plurum-contract-home"),
+                fails(&["doctor"], 1, "doctor_failed")
+                    .env("HOME", "/nonexistent/plurum-contract-home")
+                    .bad_key(),
+            ],
+        ),
+        (
             "sync",
             vec![
                 ok(&["sync"]),

@@ -28,4 +28,5 @@ mod json_doc;
 mod mcp;
 mod pulse;
 mod serve;
+mod setup;
 mod skill;

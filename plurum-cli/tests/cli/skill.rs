@@ -191,7 +191,21 @@ impl<'w> Agent<'w> {
     /// the PATH, and the variables captured so far.
     fn bash(&self, text: &str) -> Command {
         let bin = Path::new(env!("CARGO_BIN_EXE_plurum")).parent().unwrap();
-        let path = format!("{}:{}", bin.display(), std::env::var("PATH").unwrap_or_default());
+        // A HOME of its own, and a fake crontab first on PATH: the guide's
+        // `plurum setup` configures that, never this machine.
+        let machine = self.world.dir.path().join("machine");
+        let fakes = machine.join("bin");
+        if !fakes.join("crontab").exists() {
+            crate::setup::install_fakes(&fakes, &["crontab"]);
+            std::fs::create_dir_all(machine.join("home")).unwrap();
+            std::fs::create_dir_all(machine.join("fakes")).unwrap();
+        }
+        let path = format!(
+            "{}:{}:{}",
+            bin.display(),
+            fakes.display(),
+            std::env::var("PATH").unwrap_or_default()
+        );
         let mut command = Command::new("bash");
         command
             .args(["-c", text])
@@ -203,6 +217,10 @@ impl<'w> Agent<'w> {
             .env("PLURUM_NO_KEYRING", "1")
             .env("NO_COLOR", "1")
             .env("HERMES_HOME", &self.hermes_home)
+            .env("HOME", machine.join("home"))
+            .env("FAKES", machine.join("fakes"))
+            .env_remove("XDG_CONFIG_HOME")
+            .env_remove("CODEX_HOME")
             .env_remove("PLURUM_API_KEY")
             .env_remove("PLURUM_PROFILE")
             .env_remove("RUST_LOG");
