@@ -57,7 +57,11 @@ path = os.path.join(os.environ["HOME"], ".claude.json") if scope == "user" else 
 data = json.load(open(path)) if os.path.exists(path) else {}
 servers = data.setdefault("mcpServers", {})
 if verb == "get":
-    sys.exit(0 if rest[0] in servers else 1)
+    found = False
+    for p in [os.path.join(os.environ["HOME"], ".claude.json"), ".mcp.json"]:
+        if os.path.exists(p) and rest[0] in json.load(open(p)).get("mcpServers", {}):
+            found = True
+    sys.exit(0 if found else 1)
 if verb == "add-json":
     if rest[0] in servers:
         print(f"MCP server {rest[0]} already exists", file=sys.stderr); sys.exit(1)
@@ -513,4 +517,108 @@ fn doctor_passes_a_healthy_profile_and_names_each_problem_with_its_fix() {
             .unwrap()
             .contains("plurum setup --schedule")
     );
+}
+
+#[test]
+fn a_claude_server_of_the_same_name_in_another_scope_is_named_not_collided_with() {
+    let world = World::new();
+    world.register("default", "scoped-agent");
+    let machine = Machine::new(&world, &["claude", "crontab"]);
+    std::fs::write(
+        machine.home.join(".mcp.json"),
+        r#"{"mcpServers": {"plurum": {"type": "stdio", "command": "old-plurum", "args": []}}}"#,
+    )
+    .unwrap();
+    let output = machine.run(&world, &["setup", "--host", "claude", "--schedule", "none", "--yes"]);
+    assert_eq!(output.status.code(), Some(1), "{}", text(&output.stderr));
+    let document: Value = serde_json::from_slice(&output.stdout).unwrap();
+    let claude = step(&document, "claude");
+    assert_eq!(claude["result"], "failed", "{document}");
+    assert!(
+        claude["error"].as_str().unwrap().contains("another scope"),
+        "{document}"
+    );
+    assert!(!machine.calls().contains("add-json"), "{}", machine.calls());
+    // With the project scope, the same server is replaced there.
+    let done = machine.json(
+        &world,
+        &[
+            "setup",
+            "--host",
+            "claude",
+            "--scope",
+            "project",
+            "--schedule",
+            "none",
+            "--yes",
+        ],
+    );
+    assert_eq!(step(&done, "claude")["action"], "replace", "{done}");
+    let project: Value =
+        serde_json::from_str(&std::fs::read_to_string(machine.home.join(".mcp.json")).unwrap()).unwrap();
+    assert_ne!(project["mcpServers"]["plurum"]["command"], "old-plurum", "{project}");
+    // Undo puts the replaced entry back.
+    machine.json(&world, &["setup", "--undo", "--yes"]);
+    let project: Value =
+        serde_json::from_str(&std::fs::read_to_string(machine.home.join(".mcp.json")).unwrap()).unwrap();
+    assert_eq!(project["mcpServers"]["plurum"]["command"], "old-plurum", "{project}");
+}
+
+#[test]
+fn a_plurum_running_from_uvs_cache_is_never_written_into_a_crontab_or_a_host() {
+    let world = World::new();
+    world.register("default", "cached-agent");
+    let machine = Machine::new(&world, &["crontab"]);
+    // uvx on PATH (never run here), and plurum unpacked in uv's cache.
+    let uvx = machine.bin.join("uvx");
+    std::fs::write(&uvx, "#!/bin/sh\nexit 0\n").unwrap();
+    let cache = machine.home.join(".cache/uv/archive-v0/abc123/bin");
+    std::fs::create_dir_all(&cache).unwrap();
+    let cached = cache.join("plurum");
+    std::fs::copy(env!("CARGO_BIN_EXE_plurum"), &cached).unwrap();
+    #[cfg(unix)]
+    {
+        use std::os::unix::fs::PermissionsExt as _;
+        std::fs::set_permissions(&uvx, std::fs::Permissions::from_mode(0o755)).unwrap();
+    }
+    let command = machine.command(&world, &["setup", "--host", "cursor", "--schedule", "cron", "--yes"]);
+    let mut cached_command = std::process::Command::new(&cached);
+    for (name, value) in command.get_envs() {
+        match value {
+            Some(value) => cached_command.env(name, value),
+            None => cached_command.env_remove(name),
+        };
+    }
+    cached_command
+        .current_dir(&machine.home)
+        .args(command.get_args())
+        .stdin(std::process::Stdio::null());
+    let output = cached_command.output().unwrap();
+    assert_eq!(
+        output.status.code(),
+        Some(0),
+        "{}\n{}",
+        text(&output.stdout),
+        text(&output.stderr)
+    );
+    let crontab = machine.crontab().unwrap();
+    assert!(crontab.contains("uvx --from 'plurum-cli=="), "{crontab}");
+    assert!(!crontab.contains(".cache/uv"), "{crontab}");
+    let cursor = std::fs::read_to_string(machine.home.join(".cursor/mcp.json")).unwrap();
+    assert!(cursor.contains("\"uvx\"") && !cursor.contains(".cache/uv"), "{cursor}");
+    // Asked for the path, it refuses.
+    let mut refused = std::process::Command::new(&cached);
+    for (name, value) in command.get_envs() {
+        match value {
+            Some(value) => refused.env(name, value),
+            None => refused.env_remove(name),
+        };
+    }
+    let output = refused
+        .current_dir(&machine.home)
+        .args(["--json", "setup", "--launch", "path", "--host", "cursor", "--yes"])
+        .stdin(std::process::Stdio::null())
+        .output()
+        .unwrap();
+    assert_eq!(output.status.code(), Some(2), "{}", text(&output.stdout));
 }

@@ -171,6 +171,30 @@ pub(crate) fn plan(host: Host, entry: &ServerEntry, scope: Scope) -> anyhow::Res
                 ));
             };
             let existing = claude_config(scope).and_then(|p| json_entry(&p, &name));
+            // Not in this scope's file: `claude mcp get` says whether Claude
+            // Code has it elsewhere (another scope takes precedence, and an
+            // add would collide with it).
+            if existing.is_none()
+                && std::process::Command::new(&claude)
+                    .args(["mcp", "get", &name])
+                    .stdin(std::process::Stdio::null())
+                    .stdout(std::process::Stdio::null())
+                    .stderr(std::process::Stdio::null())
+                    .status()
+                    .is_ok_and(|s| s.success())
+            {
+                return Err(crate::exit::CliError::new(
+                    crate::exit::ERROR,
+                    format!(
+                        "Claude Code has a server {name} in another scope than {}",
+                        scope.name()
+                    ),
+                )
+                .hint(format!(
+                    "see it with 'claude mcp get {name}'; remove it there (claude mcp remove {name} --scope local|project|user) or run setup with that --scope"
+                ))
+                .into());
+            }
             match existing {
                 Some(existing) if same_server(&existing, &desired) => Step::unchanged(
                     "mcp",
