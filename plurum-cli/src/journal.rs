@@ -1303,6 +1303,20 @@ pub(crate) async fn deliver_now(
     }
 }
 
+/// The one way a command writes through the journal: records `op`, then
+/// tries to deliver its queue now (the queue's earlier writes first); the
+/// write as recorded, and how it ended (see [`deliver_now`]).
+pub(crate) async fn submit(
+    ctx: &crate::context::Ctx,
+    journal: &Journal,
+    op: Op,
+    doing: &str,
+) -> anyhow::Result<(Write, Settled)> {
+    let write = journal.record(op)?;
+    let settled = deliver_now(ctx, journal, write.op.session(), write.seq, doing).await?;
+    Ok((write, settled))
+}
+
 /// Refuses a write to a session whose close or abandon is already in the
 /// journal, as the server would.
 pub(crate) fn refuse_after_end(journal: &Journal, session: &str, short_id: &str) -> anyhow::Result<()> {

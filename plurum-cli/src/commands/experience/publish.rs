@@ -94,8 +94,8 @@ async fn journaled(ctx: &Ctx, id: &str, no_queue: bool, op: Op, doing: &str, don
         return print(serde_json::to_value(&answer)?);
     }
     let journal = ctx.journal();
-    let write = journal.record(op)?;
-    match crate::journal::deliver_now(ctx, &journal, id, write.seq, doing).await? {
+    let (write, settled) = crate::journal::submit(ctx, &journal, op, doing).await?;
+    match settled {
         Settled::Answered(answer) => print(answer),
         Settled::Found => print(json!({"short_id": id})),
         Settled::Waiting(reason) => {

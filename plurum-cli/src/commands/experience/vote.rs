@@ -44,11 +44,12 @@ pub(crate) async fn run(ctx: &Ctx, options: Options) -> anyhow::Result<u8> {
         return print_vote(ctx, &id, &serde_json::to_value(&vote)?);
     }
     let journal = ctx.journal();
-    let write = journal.record(Op::Vote {
+    let op = Op::Vote {
         experience: id.clone(),
         direction: direction.to_string(),
-    })?;
-    match crate::journal::deliver_now(ctx, &journal, &id, write.seq, "voting").await? {
+    };
+    let (write, settled) = crate::journal::submit(ctx, &journal, op, "voting").await?;
+    match settled {
         Settled::Answered(answer) => print_vote(ctx, &id, &answer),
         Settled::Found => print_vote(ctx, &id, &json!({"vote_type": direction})),
         Settled::Waiting(reason) => {

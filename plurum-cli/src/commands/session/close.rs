@@ -69,12 +69,12 @@ pub(crate) async fn run(ctx: &Ctx, options: Options) -> anyhow::Result<u8> {
         clear_current(ctx, target.id.as_str())?;
         return print_closed(ctx, &closed);
     }
-    let write = journal.record(Op::SessionClose {
+    let op = Op::SessionClose {
         session_id: target.id.as_str().to_owned(),
         session_short_id: target.short_id.clone(),
         body: serde_json::to_value(&body)?,
-    })?;
-    let settled = crate::journal::deliver_now(ctx, &journal, target.id.as_str(), write.seq, "closing").await?;
+    };
+    let (write, settled) = crate::journal::submit(ctx, &journal, op, "closing").await?;
     // Closed now or later: the session is no longer the one to log to.
     clear_current(ctx, target.id.as_str())?;
     match settled {
@@ -160,11 +160,11 @@ pub(crate) async fn abandon(ctx: &Ctx, options: AbandonOptions) -> anyhow::Resul
         clear_current(ctx, target.id.as_str())?;
         return print_abandoned(ctx, &abandoned);
     }
-    let write = journal.record(Op::SessionAbandon {
+    let op = Op::SessionAbandon {
         session_id: target.id.as_str().to_owned(),
         session_short_id: target.short_id.clone(),
-    })?;
-    let settled = crate::journal::deliver_now(ctx, &journal, target.id.as_str(), write.seq, "abandoning").await?;
+    };
+    let (write, settled) = crate::journal::submit(ctx, &journal, op, "abandoning").await?;
     clear_current(ctx, target.id.as_str())?;
     match settled {
         Settled::Answered(answer) => print_abandoned(ctx, &serde_json::from_value(answer)?),

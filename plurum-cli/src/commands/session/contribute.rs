@@ -78,12 +78,18 @@ pub(crate) async fn run(ctx: &Ctx, options: Options) -> anyhow::Result<u8> {
             })?;
         return print_contribution(ctx, &target.short_id, &serde_json::to_value(&c)?);
     }
-    let write = journal.record(Op::Contribute {
-        session_id: target.id.as_str().to_owned(),
-        session_short_id: target.short_id.clone(),
-        body: serde_json::to_value(&body)?,
-    })?;
-    match crate::journal::deliver_now(ctx, &journal, target.id.as_str(), write.seq, "contributing").await? {
+    let (write, settled) = crate::journal::submit(
+        ctx,
+        &journal,
+        Op::Contribute {
+            session_id: target.id.as_str().to_owned(),
+            session_short_id: target.short_id.clone(),
+            body: serde_json::to_value(&body)?,
+        },
+        "contributing",
+    )
+    .await?;
+    match settled {
         Settled::Answered(answer) => print_contribution(ctx, &target.short_id, &answer),
         // Never found by a read-back: contributions cannot be read back.
         Settled::Found => print_contribution(ctx, &target.short_id, &json!({})),

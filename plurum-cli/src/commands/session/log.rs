@@ -272,12 +272,18 @@ async fn log(
         crate::journal::clear_the_way(ctx, &journal, target.id.as_str(), &target.short_id).await?;
         return send_now(ctx, &client, &target, entry).await;
     }
-    let write = journal.record(Op::SessionLog {
-        session_id: target.id.as_str().to_owned(),
-        session_short_id: target.short_id.clone(),
-        entry: serde_json::to_value(&entry)?,
-    })?;
-    let reason = match crate::journal::deliver_now(ctx, &journal, target.id.as_str(), write.seq, "logging").await? {
+    let (write, settled) = crate::journal::submit(
+        ctx,
+        &journal,
+        Op::SessionLog {
+            session_id: target.id.as_str().to_owned(),
+            session_short_id: target.short_id.clone(),
+            entry: serde_json::to_value(&entry)?,
+        },
+        "logging",
+    )
+    .await?;
+    let reason = match settled {
         Settled::Answered(answer) => {
             let logged: plurum_sdk::types::SessionEntry = serde_json::from_value(answer)?;
             return print_logged(ctx, &target, &logged);

@@ -84,11 +84,17 @@ pub(crate) async fn run(ctx: &Ctx, options: Options) -> anyhow::Result<u8> {
     let journal = ctx.journal();
     let local = crate::journal::new_local_id();
     let topic = body.topic().to_owned();
-    let write = journal.record(crate::journal::Op::SessionOpen {
-        local_id: local.clone(),
-        body: serde_json::to_value(&body)?,
-    })?;
-    match crate::journal::deliver_now(ctx, &journal, &local, write.seq, "opening the session").await? {
+    let (write, settled) = crate::journal::submit(
+        ctx,
+        &journal,
+        crate::journal::Op::SessionOpen {
+            local_id: local.clone(),
+            body: serde_json::to_value(&body)?,
+        },
+        "opening the session",
+    )
+    .await?;
+    match settled {
         Settled::Answered(answer) => print_opened(ctx, &serde_json::from_value(answer)?),
         settled @ (Settled::Found | Settled::Waiting(_)) => {
             let reason = match settled {

@@ -72,12 +72,18 @@ pub(crate) async fn run(ctx: &Ctx, options: Options) -> anyhow::Result<u8> {
             })?;
         return print_updated(ctx, &serde_json::to_value(&s)?);
     }
-    let write = journal.record(Op::SessionUpdate {
-        session_id: target.id.as_str().to_owned(),
-        session_short_id: target.short_id.clone(),
-        body: serde_json::to_value(&body)?,
-    })?;
-    match crate::journal::deliver_now(ctx, &journal, target.id.as_str(), write.seq, "updating").await? {
+    let (write, settled) = crate::journal::submit(
+        ctx,
+        &journal,
+        Op::SessionUpdate {
+            session_id: target.id.as_str().to_owned(),
+            session_short_id: target.short_id.clone(),
+            body: serde_json::to_value(&body)?,
+        },
+        "updating",
+    )
+    .await?;
+    match settled {
         Settled::Answered(answer) => print_updated(ctx, &answer),
         // An update is never read back: it is simply sent again.
         Settled::Found => print_updated(
