@@ -558,12 +558,21 @@ fn mcp(ctx: &Ctx, options: &Options, checks: &mut Checks) {
             places.push((label, path, entry));
         }
     }
+    if let (Some(entry), Some(path)) = (
+        hosts::claude_local_entry(&name),
+        hosts::claude_config(hosts::Scope::User),
+    ) {
+        places.push(("mcp.claude_local", path, Some(entry)));
+    }
     if let Some(path) = hosts::codex_config().filter(|p| p.is_file()) {
         let entry = hosts::codex_entry(&path, &name);
         places.push(("mcp.codex", path, entry));
     }
     for (label, path, entry) in places {
-        let host = label.trim_start_matches("mcp.").trim_end_matches("_project");
+        let host = label
+            .trim_start_matches("mcp.")
+            .trim_end_matches("_project")
+            .trim_end_matches("_local");
         let Some(entry) = entry else {
             if label != "mcp.claude_project" {
                 checks.warn(

@@ -125,6 +125,8 @@ impl Machine {
             .env("FAKES", &self.fakes)
             .env_remove("XDG_CONFIG_HOME")
             .env_remove("CODEX_HOME")
+            .env_remove("HERMES_HOME")
+            .env_remove("OPENCLAW_HOME")
             .env_remove("UV_CACHE_DIR")
             .env_remove("XDG_CACHE_HOME")
             .arg("--json")
@@ -621,4 +623,123 @@ fn a_plurum_running_from_uvs_cache_is_never_written_into_a_crontab_or_a_host() {
         .output()
         .unwrap();
     assert_eq!(output.status.code(), Some(2), "{}", text(&output.stdout));
+}
+
+#[test]
+fn setup_takes_a_key_from_stdin_or_a_plugin_and_checks_it_first() {
+    let world = World::new();
+    world.register("donor", "key-donor");
+    let key = world.stored_key("donor");
+    let machine = Machine::new(&world, &[]);
+    // From stdin (with --yes): checked with the server, then stored.
+    let mut command = machine.command(
+        &world,
+        &[
+            "--profile",
+            "piped",
+            "setup",
+            "--key-stdin",
+            "--host",
+            "generic",
+            "--schedule",
+            "none",
+            "--yes",
+        ],
+    );
+    command
+        .stdin(std::process::Stdio::piped())
+        .stdout(std::process::Stdio::piped());
+    let mut child = command.spawn().unwrap();
+    {
+        use std::io::Write as _;
+        let mut stdin = child.stdin.take().unwrap();
+        stdin.write_all(format!("{key}\n").as_bytes()).unwrap();
+    }
+    let output = child.wait_with_output().unwrap();
+    assert_eq!(output.status.code(), Some(0), "{}", text(&output.stdout));
+    let document: Value = serde_json::from_slice(&output.stdout).unwrap();
+    assert_eq!(step(&document, "profile piped")["action"], "login", "{document}");
+    assert!(!text(&output.stdout).contains(&key), "the key is never printed");
+    assert_eq!(world.json(&["--profile", "piped", "whoami"])["username"], "key-donor");
+    // From the Hermes plugin's file.
+    let hermes = machine.home.join(".hermes");
+    std::fs::create_dir_all(&hermes).unwrap();
+    std::fs::write(
+        hermes.join("plurum.json"),
+        serde_json::json!({"api_key": key}).to_string(),
+    )
+    .unwrap();
+    let done = machine.json(
+        &world,
+        &[
+            "--profile",
+            "imported",
+            "setup",
+            "--import",
+            "hermes",
+            "--host",
+            "generic",
+            "--schedule",
+            "none",
+            "--yes",
+        ],
+    );
+    assert_eq!(step(&done, "profile imported")["result"], "done", "{done}");
+    assert_eq!(
+        world.json(&["--profile", "imported", "whoami"])["username"],
+        "key-donor"
+    );
+    // A wrong key on stdin: the identity step fails, nothing is stored.
+    let mut command = machine.command(
+        &world,
+        &[
+            "--profile",
+            "wrong",
+            "setup",
+            "--key-stdin",
+            "--host",
+            "generic",
+            "--schedule",
+            "none",
+            "--yes",
+        ],
+    );
+    command
+        .stdin(std::process::Stdio::piped())
+        .stdout(std::process::Stdio::piped());
+    let mut child = command.spawn().unwrap();
+    {
+        use std::io::Write as _;
+        let mut stdin = child.stdin.take().unwrap();
+        stdin
+            .write_all(b"plrm_live_wrongwrongwrongwrongwrongwrongwrongwro\n")
+            .unwrap();
+    }
+    let output = child.wait_with_output().unwrap();
+    assert_eq!(output.status.code(), Some(1), "{}", text(&output.stdout));
+    let document: Value = serde_json::from_slice(&output.stdout).unwrap();
+    assert_eq!(step(&document, "profile wrong")["result"], "failed", "{document}");
+    let status = machine.run(&world, &["--profile", "wrong", "whoami"]);
+    assert_eq!(status.status.code(), Some(4), "no key was stored");
+}
+
+#[test]
+fn doctor_reads_claudes_local_scope_for_this_directory() {
+    let world = World::new();
+    world.register("default", "local-scope-agent");
+    let machine = Machine::new(&world, &["crontab"]);
+    let claude = serde_json::json!({"projects": {machine.home.to_str().unwrap(): {"mcpServers": {
+        "plurum": {"type": "stdio", "command": "/gone/plurum", "args": ["mcp"]}
+    }}}});
+    std::fs::write(machine.home.join(".claude.json"), claude.to_string()).unwrap();
+    let output = machine.run(&world, &["doctor"]);
+    assert_eq!(output.status.code(), Some(1), "{}", text(&output.stdout));
+    let document: Value = serde_json::from_slice(&output.stdout).unwrap();
+    let local = check(&document, "mcp.claude_local");
+    assert_eq!(local["status"], "fail", "{document}");
+    assert!(local["seen"].as_str().unwrap().contains("/gone/plurum"), "{document}");
+    assert!(
+        local["fix"].as_str().unwrap().contains("setup --host claude"),
+        "{document}"
+    );
 }

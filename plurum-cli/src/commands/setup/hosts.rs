@@ -123,6 +123,22 @@ pub(crate) fn json_entry(path: &Path, name: &str) -> Option<Value> {
     value.get("mcpServers")?.get(name).cloned()
 }
 
+/// Claude Code's local scope (this directory only, kept in
+/// `~/.claude.json` under `projects[DIR].mcpServers`): the entry for the
+/// current directory, if any.
+pub(crate) fn claude_local_entry(name: &str) -> Option<Value> {
+    let path = claude_config(Scope::User)?;
+    let text = crate::files::read_regular_string(&path, 16 * 1024 * 1024).ok()?;
+    let value: Value = serde_json::from_str(&text).ok()?;
+    let dir = std::env::current_dir().ok()?;
+    value
+        .get("projects")?
+        .get(dir.to_string_lossy().as_ref())?
+        .get("mcpServers")?
+        .get(name)
+        .cloned()
+}
+
 /// Codex's `mcp_servers.NAME` as JSON (`{command, args, env?}`), if the file parses.
 pub(crate) fn codex_entry(path: &Path, name: &str) -> Option<Value> {
     let text = crate::files::read_regular_string(path, 16 * 1024 * 1024).ok()?;
