@@ -798,8 +798,14 @@ pub(crate) async fn deliver_with(
     let runs = sessions.into_iter().map(|(key, mut writes)| {
         writes.sort_by_key(|p| p.write.seq);
         let confirmed = contents.confirmed.get(&key).copied().unwrap_or(0);
-        let bound = (!is_local(&key)).then(|| key.clone());
-        deliver_session(journal, client, writes, confirmed, mine, bound, progress)
+        // A session known offline only by its short id (another agent's,
+        // named while the server was unreachable) is looked up first.
+        let unresolved = is_short_id(&key) && writes.first().is_some_and(|p| p.write.op.session_of().is_some());
+        let start = QueueStart {
+            bound: (!is_local(&key) && !unresolved).then(|| key.clone()),
+            resolve: unresolved.then(|| key.clone()),
+        };
+        deliver_session(journal, client, writes, confirmed, mine, start, progress)
     });
     let results = futures_util::future::join_all(runs).await;
     let mut summary = Summary {
@@ -853,6 +859,14 @@ pub(crate) async fn deliver_with(
     Ok((summary, mine_outcome))
 }
 
+/// What a queue's delivery starts from.
+struct QueueStart {
+    /// The server's id of the queue's session or experience, when known.
+    bound: Option<String>,
+    /// A session short id to look up first (named offline).
+    resolve: Option<String>,
+}
+
 /// Delivers one session's writes in order; stops at the first that stays
 /// pending (the rest wait behind it).
 async fn deliver_session(
@@ -861,9 +875,10 @@ async fn deliver_session(
     writes: Vec<Pending>,
     mut confirmed: i64,
     mine: Option<u64>,
-    mut bound: Option<String>,
+    start: QueueStart,
     progress: Option<&indicatif::ProgressBar>,
 ) -> anyhow::Result<Vec<(Write, Outcome)>> {
+    let QueueStart { mut bound, resolve } = start;
     let step = || {
         if let Some(bar) = progress {
             bar.inc(1);
@@ -872,6 +887,48 @@ async fn deliver_session(
     let mut outcomes = Vec::new();
     // Why the rest waits, once one write stays pending.
     let mut held: Option<Outcome> = None;
+    if let (Some(short), Some(first)) = (&resolve, writes.first()) {
+        match client.sessions().get(short.as_str()).await {
+            Ok(session) => {
+                journal.bind(short, session.id.as_str(), &session.short_id)?;
+                bound = Some(session.id.to_string());
+            }
+            Err(e) => {
+                let seq = first.write.seq;
+                if e.api_error().is_some_and(|api| api.is_from_api())
+                    && e.status().is_some_and(crate::outbox::is_permanent)
+                {
+                    // No such session: none of its writes can succeed.
+                    let reason = format!(
+                        "no session {short} on the server: {}",
+                        crate::logging::scrub(&e.to_string())
+                    );
+                    for pending in writes {
+                        let now = mine == Some(pending.write.seq);
+                        journal.mark_done(
+                            pending.write.seq,
+                            if now { "refused" } else { "failed" },
+                            None,
+                            Some(&reason),
+                        )?;
+                        let error = plurum_sdk::Error::InvalidInput {
+                            field: "session".into(),
+                            reason: reason.clone(),
+                        };
+                        outcomes.push((pending.write, Outcome::Failed(error)));
+                        step();
+                    }
+                    return Ok(outcomes);
+                }
+                held = Some(match classify_failure(journal, seq, e, mine == Some(seq))? {
+                    Outcome::Down(reason) => Outcome::Down(reason),
+                    Outcome::Unauthorized(_) => Outcome::Unauthorized(None),
+                    Outcome::Queued(reason) => Outcome::Queued(reason),
+                    _ => Outcome::Queued(format!("session {short} could not be looked up")),
+                });
+            }
+        }
+    }
     // `bound`: the server's id of the queue's session (for a local one,
     // once its open is delivered); writes made under the local id go there.
     for pending in writes {
@@ -1159,6 +1216,11 @@ fn unreachable_open() -> Result<(Value, Option<i64>), plurum_sdk::Error> {
 pub(crate) fn is_local(id: &str) -> bool {
     id.strip_prefix("local-")
         .is_some_and(|hex| hex.len() == 8 && hex.bytes().all(|b| b.is_ascii_hexdigit()))
+}
+
+/// Whether `id` is a short id (8 hexadecimal characters).
+fn is_short_id(id: &str) -> bool {
+    id.len() == 8 && id.bytes().all(|b| b.is_ascii_hexdigit())
 }
 
 /// A new local session id.

@@ -65,16 +65,15 @@ pub(crate) async fn session_id(ctx: &Ctx, client: &Client, given: Option<&str>) 
                     id: session.id,
                     short_id: session.short_id,
                 }),
-                // Offline, a full UUID is enough for a write that is
-                // journaled (its short id is not known here: the UUID
-                // stands in for it).
-                Err(e) if e.is_refused() || matches!(e, plurum_sdk::Error::Transport { .. }) => match &identifier {
-                    plurum_sdk::types::Identifier::Uuid(uuid) => Ok(Target {
-                        short_id: uuid.to_string(),
-                        id: SessionId::new(uuid.to_string()),
-                    }),
-                    _ => Err(e.into()),
-                },
+                // Offline, the id as given is enough for a write that is
+                // journaled: a UUID stands in for the short id it has; a
+                // short id is looked up when the journal is delivered (a
+                // session that turns out not to exist fails then, listed
+                // by `plurum sync`).
+                Err(e) if e.is_refused() || matches!(e, plurum_sdk::Error::Transport { .. }) => Ok(Target {
+                    short_id: given.clone(),
+                    id: SessionId::new(given),
+                }),
                 Err(e) => Err(e.into()),
             }
         }

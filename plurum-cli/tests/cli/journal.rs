@@ -418,6 +418,8 @@ fn a_whole_session_written_offline_lands_once_and_in_order() {
     let experience = closed["experience_draft"]["short_id"].as_str().unwrap().to_owned();
     let theirs = world.json(&["--profile", "owner", "session", "open", "Tune the autoscaler"]);
     let their_open_id = theirs["session"]["id"].as_str().unwrap().to_owned();
+    // Offline, their session is named by its short id (looked up on delivery).
+    let their_short = theirs["session"]["short_id"].as_str().unwrap().to_owned();
     let _ = their_id;
     let dead = dead_url();
 
@@ -454,7 +456,7 @@ fn a_whole_session_written_offline_lands_once_and_in_order() {
         vec![
             "session",
             "contribute",
-            their_open_id.as_str(),
+            their_short.as_str(),
             "use a PodDisruptionBudget",
         ],
         vec!["experience", "vote", experience.as_str(), "up"],
@@ -767,4 +769,29 @@ fn a_damaged_line_in_the_middle_is_set_aside_and_said_the_rest_is_delivered() {
     // Said once: the next sync is clean.
     let again = world.json(&["sync"]);
     assert_eq!(again["journal"]["pending"], 0, "{again}");
+}
+
+#[test]
+fn a_session_named_offline_by_a_short_id_that_does_not_exist_fails_on_delivery_and_is_listed() {
+    let world = World::new();
+    world.register("default", "short-id-offline");
+    let dead = dead_url();
+    let queued = run(
+        &world,
+        &dead,
+        &["session", "contribute", "deadbeef", "a warning for nobody"],
+    );
+    assert_eq!(queued.status.code(), Some(0), "{}", text(&queued.stderr));
+    let value: Value = serde_json::from_slice(&queued.stdout).unwrap();
+    assert_eq!(value["delivery"], "queued", "{value}");
+    let synced = world.plurum().args(["--json", "sync"]).output().unwrap();
+    assert_eq!(synced.status.code(), Some(1), "{}", text(&synced.stdout));
+    let document: Value = serde_json::from_slice(&synced.stdout).unwrap();
+    let failed = document["failed"].as_array().unwrap();
+    assert_eq!(failed.len(), 1, "{document}");
+    assert!(
+        failed[0]["reason"].as_str().unwrap().contains("no session deadbeef"),
+        "{document}"
+    );
+    assert_eq!(document["journal"]["pending"], 0, "{document}");
 }
