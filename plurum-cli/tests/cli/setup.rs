@@ -439,8 +439,21 @@ fn doctor_passes_a_healthy_profile_and_names_each_problem_with_its_fix() {
     machine.json(&world, &["setup", "--host", "claude", "--schedule", "cron", "--yes"]);
     machine.json(&world, &["heartbeat", "-q"]);
 
+    // No side effects: every file of the machine and the profile as it was.
+    let before = (snapshot(world.dir.path()), machine.calls());
     let healthy = machine.json(&world, &["doctor"]);
     assert_eq!(healthy["fail"], 0, "{healthy}");
+    let mut after = snapshot(world.dir.path());
+    let calls = machine.calls();
+    after.retain(|(path, _)| !path.ends_with("calls.log"));
+    let mut was = before.0;
+    was.retain(|(path, _)| !path.ends_with("calls.log"));
+    assert_eq!(after, was, "doctor changed a file");
+    let new_calls = &calls[before.1.len()..];
+    assert!(
+        new_calls.lines().all(|l| l == "crontab -l"),
+        "doctor ran more than crontab -l: {new_calls}"
+    );
     for name in [
         "key",
         "server_key",
