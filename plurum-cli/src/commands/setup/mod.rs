@@ -639,6 +639,7 @@ fn report(
         "steps": plan,
         "manifest": manifest_path,
     });
+    let said = error.as_ref().map(|e| (e.message.clone(), e.hint.clone()));
     let human = || {
         let head = if dry_run {
             format!(
@@ -656,6 +657,12 @@ fn report(
                 "\nRecorded in {}: 'plurum setup --undo' removes it. 'plurum doctor' checks the whole profile.",
                 manifest_path.display()
             ));
+        }
+        if let Some((message, hint)) = &said {
+            text.push_str(&format!("\n{message}"));
+            if let Some(hint) = hint {
+                text.push_str(&format!(" ({hint})"));
+            }
         }
         text
     };
