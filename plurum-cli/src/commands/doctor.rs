@@ -417,8 +417,10 @@ fn state(ctx: &Ctx, checks: &mut Checks) -> Option<time::OffsetDateTime> {
                 });
                 let old = age.is_some_and(|at| time::OffsetDateTime::now_utc() - at > time::Duration::hours(1));
                 let seen = format!(
-                    "{pending} write(s) queued, the oldest since {}",
-                    oldest.as_deref().unwrap_or("?")
+                    "{pending} write(s) queued, the oldest since {}{}",
+                    oldest.as_deref().unwrap_or("?"),
+                    age.map(|at| format!(" ({} ago)", crate::output::age(at)))
+                        .unwrap_or_default()
                 );
                 if old {
                     checks.warn(

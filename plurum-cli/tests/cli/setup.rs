@@ -532,6 +532,20 @@ fn doctor_passes_a_healthy_profile_and_names_each_problem_with_its_fix() {
             .unwrap()
             .contains("plurum setup --schedule")
     );
+    // A report queued while the server was down: counted, with its age.
+    let queued = machine
+        .command(&world, &["outcome", "report", "deadbeef", "--success"])
+        .env("PLURUM_API_URL", dead.as_str())
+        .output()
+        .unwrap();
+    assert_eq!(queued.status.code(), Some(0), "{}", text(&queued.stdout));
+    let output = machine.run(&world, &["doctor"]);
+    let document: Value = serde_json::from_slice(&output.stdout).unwrap();
+    let writes = check(&document, "writes")["seen"].as_str().unwrap().to_owned();
+    assert!(
+        writes.starts_with("1 write(s) queued") && writes.contains(" ago)"),
+        "{writes}"
+    );
 }
 
 #[test]
