@@ -87,6 +87,12 @@ pub(crate) fn install_fakes(bin: &Path, names: &[&str]) {
             "claude" => CLAUDE,
             other => panic!("no fake {other}"),
         };
+        // The fake claude runs on the python3 of this test's PATH (by
+        // its absolute path: the machine's PATH is the fakes and /usr/bin).
+        let text = match python3() {
+            Some(python) => text.replacen("#!/usr/bin/env python3", &format!("#!{}", python.display()), 1),
+            None => text.to_owned(),
+        };
         let path = bin.join(name);
         std::fs::write(&path, text).unwrap();
         #[cfg(unix)]
@@ -95,6 +101,12 @@ pub(crate) fn install_fakes(bin: &Path, names: &[&str]) {
             std::fs::set_permissions(&path, std::fs::Permissions::from_mode(0o755)).unwrap();
         }
     }
+}
+
+fn python3() -> Option<PathBuf> {
+    std::env::split_paths(&std::env::var_os("PATH")?)
+        .map(|dir| dir.join("python3"))
+        .find(|p| p.is_file())
 }
 
 impl Machine {
