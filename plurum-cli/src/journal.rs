@@ -1145,12 +1145,9 @@ async fn deliver_create(
     now: bool,
     bound: &mut Option<String>,
 ) -> anyhow::Result<Outcome> {
-    let seq = pending.write.seq;
+    let mut making = Making::new(journal, pending, local_id, now, bound);
     let goal = body.get("goal").and_then(Value::as_str).unwrap_or_default();
     if pending.in_flight {
-        let written = time::OffsetDateTime::parse(&pending.write.at, &time::format_description::well_known::Rfc3339)
-            .unwrap_or(time::OffsetDateTime::UNIX_EPOCH);
-        let skew = time::Duration::minutes(5);
         let (agents, experiences) = (client.agents(), client.experiences());
         let (me, drafts) = tokio::join!(
             agents.me(),
@@ -1162,44 +1159,103 @@ async fn deliver_create(
         );
         let (me, drafts) = match (me, drafts) {
             (Ok(me), Ok(drafts)) => (me, drafts),
-            (Err(e), _) | (_, Err(e)) => return classify_failure(journal, seq, e, now),
+            (Err(e), _) | (_, Err(e)) => return classify_failure(journal, pending.write.seq, e, now),
         };
         // Only its own drafts that no other local id is bound to.
         let taken: Vec<String> = journal.read()?.bound.values().map(|b| b.0.clone()).collect();
+        let since = making.since();
         if let Some(found) = drafts
             .items
             .iter()
             .filter(|e| {
                 e.agent_id.as_ref() == Some(&me.id)
                     && e.goal == goal
-                    && e.created_at.is_some_and(|at| at >= written - skew)
+                    && e.created_at.is_some_and(|at| at >= since)
                     && !taken.contains(&e.id.to_string())
             })
             .max_by_key(|e| e.created_at)
         {
-            journal.mark_done(seq, "found", None, None)?;
-            journal.bind(local_id, found.id.as_str(), &found.short_id)?;
-            *bound = Some(found.id.to_string());
-            return Ok(Outcome::Delivered { answer: None });
+            return making.found(found.id.as_str(), &found.short_id);
         }
     }
     let typed: plurum_sdk::types::CreateExperience =
         serde_json::from_value(body.clone()).context("a journaled experience does not decode")?;
-    journal.mark_sent(seq)?;
-    match client.experiences().create(typed).await {
-        Ok(created) => {
-            journal.mark_done(seq, "delivered", None, None)?;
-            journal.bind(local_id, created.id.as_str(), &created.short_id)?;
-            *bound = Some(created.id.to_string());
-            Ok(Outcome::Delivered {
-                answer: Some(serde_json::to_value(&created).unwrap_or_default()),
-            })
+    making
+        .send(client.experiences().create(typed), |created| {
+            (created.id.to_string(), created.short_id.clone())
+        })
+        .await
+}
+
+/// What makes a session or an experience known here by a local id (an
+/// open, a create): found by a read-back or sent, it binds the local id to
+/// the server's.
+struct Making<'a> {
+    journal: &'a Journal,
+    pending: &'a Pending,
+    local_id: &'a str,
+    now: bool,
+    bound: &'a mut Option<String>,
+}
+
+impl<'a> Making<'a> {
+    fn new(
+        journal: &'a Journal,
+        pending: &'a Pending,
+        local_id: &'a str,
+        now: bool,
+        bound: &'a mut Option<String>,
+    ) -> Self {
+        Self {
+            journal,
+            pending,
+            local_id,
+            now,
+            bound,
         }
-        Err(e) if e.is_refused() => {
-            journal.append(&[json!({"unsent": seq})])?;
-            classify_failure(journal, seq, e, now)
+    }
+
+    /// What a read-back may count as this write: made after it was
+    /// written, less 5 minutes for clock skew.
+    fn since(&self) -> time::OffsetDateTime {
+        time::OffsetDateTime::parse(&self.pending.write.at, &time::format_description::well_known::Rfc3339)
+            .unwrap_or(time::OffsetDateTime::UNIX_EPOCH)
+            - time::Duration::minutes(5)
+    }
+
+    /// Found on the server after its answer was lost: bound, not sent again.
+    fn found(&mut self, id: &str, short_id: &str) -> anyhow::Result<Outcome> {
+        self.journal.mark_done(self.pending.write.seq, "found", None, None)?;
+        self.journal.bind(self.local_id, id, short_id)?;
+        *self.bound = Some(id.to_owned());
+        Ok(Outcome::Delivered { answer: None })
+    }
+
+    /// Sends it (the in-flight marker first); on success, binds the local
+    /// id to `ids` of the answer: `(id, short id)`.
+    async fn send<T: Serialize>(
+        &mut self,
+        sending: impl std::future::Future<Output = Result<T, plurum_sdk::Error>>,
+        ids: impl Fn(&T) -> (String, String),
+    ) -> anyhow::Result<Outcome> {
+        let seq = self.pending.write.seq;
+        self.journal.mark_sent(seq)?;
+        match sending.await {
+            Ok(answer) => {
+                let (id, short_id) = ids(&answer);
+                self.journal.mark_done(seq, "delivered", None, None)?;
+                self.journal.bind(self.local_id, &id, &short_id)?;
+                *self.bound = Some(id);
+                Ok(Outcome::Delivered {
+                    answer: Some(serde_json::to_value(&answer).unwrap_or_default()),
+                })
+            }
+            Err(e) if e.is_refused() => {
+                self.journal.append(&[json!({"unsent": seq})])?;
+                classify_failure(self.journal, seq, e, self.now)
+            }
+            Err(e) => classify_failure(self.journal, seq, e, self.now),
         }
-        Err(e) => classify_failure(journal, seq, e, now),
     }
 }
 
@@ -1241,12 +1297,9 @@ async fn deliver_open(
     now: bool,
     bound: &mut Option<String>,
 ) -> anyhow::Result<Outcome> {
-    let seq = pending.write.seq;
+    let mut making = Making::new(journal, pending, local_id, now, bound);
     let topic = body.get("topic").and_then(Value::as_str).unwrap_or_default();
     if pending.in_flight {
-        let written = time::OffsetDateTime::parse(&pending.write.at, &time::format_description::well_known::Rfc3339)
-            .unwrap_or(time::OffsetDateTime::UNIX_EPOCH);
-        let skew = time::Duration::minutes(5);
         let (agents, sessions) = (client.agents(), client.sessions());
         let (me, open) = tokio::join!(
             agents.me(),
@@ -1258,38 +1311,25 @@ async fn deliver_open(
         );
         let (me, open) = match (me, open) {
             (Ok(me), Ok(open)) => (me, open),
-            (Err(e), _) | (_, Err(e)) => return classify_failure(journal, seq, e, now),
+            (Err(e), _) | (_, Err(e)) => return classify_failure(journal, pending.write.seq, e, now),
         };
+        let since = making.since();
         if let Some(found) = open
             .items
             .iter()
-            .filter(|s| s.agent_id == me.id && s.topic == topic && s.started_at >= written - skew)
+            .filter(|s| s.agent_id == me.id && s.topic == topic && s.started_at >= since)
             .max_by_key(|s| s.started_at)
         {
-            journal.mark_done(seq, "found", None, None)?;
-            journal.bind(local_id, found.id.as_str(), &found.short_id)?;
-            *bound = Some(found.id.to_string());
-            return Ok(Outcome::Delivered { answer: None });
+            return making.found(found.id.as_str(), &found.short_id);
         }
     }
     let typed: plurum_sdk::types::OpenSession =
         serde_json::from_value(body.clone()).context("a journaled open does not decode")?;
-    journal.mark_sent(seq)?;
-    match client.sessions().open(typed).await {
-        Ok(opened) => {
-            journal.mark_done(seq, "delivered", None, None)?;
-            journal.bind(local_id, opened.session.id.as_str(), &opened.session.short_id)?;
-            *bound = Some(opened.session.id.to_string());
-            Ok(Outcome::Delivered {
-                answer: Some(serde_json::to_value(&opened).unwrap_or_default()),
-            })
-        }
-        Err(e) if e.is_refused() => {
-            journal.append(&[json!({"unsent": seq})])?;
-            classify_failure(journal, seq, e, now)
-        }
-        Err(e) => classify_failure(journal, seq, e, now),
-    }
+    making
+        .send(client.sessions().open(typed), |opened| {
+            (opened.session.id.to_string(), opened.session.short_id.clone())
+        })
+        .await
 }
 
 /// Whether a failed call may have been applied (the answer, not the

@@ -159,6 +159,18 @@ impl Machine {
         serde_json::from_slice(&output.stdout).unwrap()
     }
 
+    /// Runs `plurum --json ARGS` with `input` on its stdin.
+    fn with_stdin(&self, world: &World, args: &[&str], input: &[u8]) -> Output {
+        use std::io::Write as _;
+        let mut command = self.command(world, args);
+        command
+            .stdin(std::process::Stdio::piped())
+            .stdout(std::process::Stdio::piped());
+        let mut child = command.spawn().unwrap();
+        child.stdin.take().unwrap().write_all(input).unwrap();
+        child.wait_with_output().unwrap()
+    }
+
     fn calls(&self) -> String {
         std::fs::read_to_string(self.fakes.join("calls.log")).unwrap_or_default()
     }
@@ -671,11 +683,10 @@ fn setup_takes_a_key_from_stdin_or_a_plugin_and_checks_it_first() {
     let key = world.stored_key("donor");
     let machine = Machine::new(&world, &[]);
     // From stdin (with --yes): checked with the server, then stored.
-    let mut command = machine.command(
-        &world,
-        &[
+    let args = |profile: &'static str| {
+        [
             "--profile",
-            "piped",
+            profile,
             "setup",
             "--key-stdin",
             "--host",
@@ -683,18 +694,9 @@ fn setup_takes_a_key_from_stdin_or_a_plugin_and_checks_it_first() {
             "--schedule",
             "none",
             "--yes",
-        ],
-    );
-    command
-        .stdin(std::process::Stdio::piped())
-        .stdout(std::process::Stdio::piped());
-    let mut child = command.spawn().unwrap();
-    {
-        use std::io::Write as _;
-        let mut stdin = child.stdin.take().unwrap();
-        stdin.write_all(format!("{key}\n").as_bytes()).unwrap();
-    }
-    let output = child.wait_with_output().unwrap();
+        ]
+    };
+    let output = machine.with_stdin(&world, &args("piped"), format!("{key}\n").as_bytes());
     assert_eq!(output.status.code(), Some(0), "{}", text(&output.stdout));
     let document: Value = serde_json::from_slice(&output.stdout).unwrap();
     assert_eq!(step(&document, "profile piped")["action"], "login", "{document}");
@@ -729,32 +731,11 @@ fn setup_takes_a_key_from_stdin_or_a_plugin_and_checks_it_first() {
         "key-donor"
     );
     // A wrong key on stdin: the identity step fails, nothing is stored.
-    let mut command = machine.command(
+    let output = machine.with_stdin(
         &world,
-        &[
-            "--profile",
-            "wrong",
-            "setup",
-            "--key-stdin",
-            "--host",
-            "generic",
-            "--schedule",
-            "none",
-            "--yes",
-        ],
+        &args("wrong"),
+        b"plrm_live_wrongwrongwrongwrongwrongwrongwrongwro\n",
     );
-    command
-        .stdin(std::process::Stdio::piped())
-        .stdout(std::process::Stdio::piped());
-    let mut child = command.spawn().unwrap();
-    {
-        use std::io::Write as _;
-        let mut stdin = child.stdin.take().unwrap();
-        stdin
-            .write_all(b"plrm_live_wrongwrongwrongwrongwrongwrongwrongwro\n")
-            .unwrap();
-    }
-    let output = child.wait_with_output().unwrap();
     assert_eq!(output.status.code(), Some(1), "{}", text(&output.stdout));
     let document: Value = serde_json::from_slice(&output.stdout).unwrap();
     assert_eq!(step(&document, "profile wrong")["result"], "failed", "{document}");
