@@ -763,3 +763,45 @@ fn doctor_reads_claudes_local_scope_for_this_directory() {
         "{document}"
     );
 }
+
+#[test]
+fn a_config_kept_elsewhere_through_a_symlink_stays_a_link_and_a_damaged_manifest_stops_setup() {
+    let world = World::new();
+    world.register("default", "dotfiles-agent");
+    let machine = Machine::new(&world, &[]);
+    // Codex's config lives in a dotfiles folder, linked into ~/.codex.
+    let dotfiles = machine.home.join("dotfiles");
+    std::fs::create_dir_all(&dotfiles).unwrap();
+    std::fs::create_dir_all(machine.home.join(".codex")).unwrap();
+    std::fs::write(dotfiles.join("codex.toml"), CODEX_CONFIG).unwrap();
+    let link = machine.home.join(".codex/config.toml");
+    #[cfg(unix)]
+    std::os::unix::fs::symlink(dotfiles.join("codex.toml"), &link).unwrap();
+    machine.json(&world, &["setup", "--host", "codex", "--schedule", "none", "--yes"]);
+    assert!(
+        std::fs::symlink_metadata(&link).unwrap().file_type().is_symlink(),
+        "the link was replaced"
+    );
+    let written = std::fs::read_to_string(dotfiles.join("codex.toml")).unwrap();
+    assert!(
+        written.contains("[mcp_servers.plurum]") && written.contains("# my Codex settings"),
+        "{written}"
+    );
+    machine.json(&world, &["setup", "--undo", "--yes"]);
+    assert!(std::fs::symlink_metadata(&link).unwrap().file_type().is_symlink());
+    assert_eq!(
+        std::fs::read_to_string(dotfiles.join("codex.toml")).unwrap(),
+        CODEX_CONFIG
+    );
+
+    // A manifest that does not read: nothing is changed.
+    std::fs::write(world.state_dir().join("default").join("setup.json"), "{not json").unwrap();
+    let output = machine.run(&world, &["setup", "--host", "codex", "--schedule", "none", "--yes"]);
+    assert_eq!(output.status.code(), Some(1), "{}", text(&output.stdout));
+    let document: Value = serde_json::from_slice(&output.stdout).unwrap();
+    assert_eq!(document["error"]["code"], "manifest_damaged", "{document}");
+    assert_eq!(
+        std::fs::read_to_string(dotfiles.join("codex.toml")).unwrap(),
+        CODEX_CONFIG
+    );
+}

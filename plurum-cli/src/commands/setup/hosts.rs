@@ -419,8 +419,17 @@ pub(crate) fn write_host_file(
     })
 }
 
-/// Writes a file atomically, keeping the mode it had (new files: 0600).
+/// Writes a file atomically, keeping the mode it had (new files: 0600). A
+/// file reached through a symlink (dotfiles kept in a repository) is
+/// written where it lives: the link stays a link.
 pub(crate) fn write_keeping_mode(path: &Path, bytes: &[u8]) -> anyhow::Result<()> {
+    let target = match std::fs::symlink_metadata(path) {
+        Ok(meta) if meta.file_type().is_symlink() => {
+            std::fs::canonicalize(path).with_context(|| format!("{} is a link to nowhere", path.display()))?
+        }
+        _ => path.to_owned(),
+    };
+    let path = target.as_path();
     let mode = std::fs::metadata(path).ok().map(|m| m.permissions());
     crate::paths::write_atomic(path, bytes)?;
     if let Some(mode) = mode {

@@ -199,6 +199,18 @@ impl Step {
 
 pub(crate) async fn run(args: Args, ctx: &Ctx, options: &Options) -> anyhow::Result<u8> {
     let state_dir = ctx.state().dir().to_owned();
+    // A manifest that does not read stops setup before it changes anything
+    // (what it would add could not be undone).
+    manifest::load(&state_dir, &ctx.profile).map_err(|e| {
+        anyhow::Error::new(
+            CliError::new(exit::ERROR, format!("{e:#}"))
+                .code("manifest_damaged")
+                .hint(format!(
+                    "setup records what it changes there for --undo: fix {} or move it aside (what it listed is then yours to remove)",
+                    manifest::path(&state_dir).display()
+                )),
+        )
+    })?;
     if args.undo {
         return undo(ctx, &state_dir, &args);
     }
