@@ -223,9 +223,9 @@ fn setup_on_an_empty_machine_then_again_then_undo_leaves_it_as_it_was() {
     let before = snapshot(&machine.home);
 
     // The plan changes nothing.
-    let plan = machine.json(
-        &world,
-        &[
+    // The same command, as a plan (--dry-run) and applied (--yes).
+    let setup = |last: &'static str| {
+        [
             "setup",
             "--name",
             "Setup Agent",
@@ -239,9 +239,10 @@ fn setup_on_an_empty_machine_then_again_then_undo_leaves_it_as_it_was() {
             "cursor",
             "--schedule",
             "cron",
-            "--dry-run",
-        ],
-    );
+            last,
+        ]
+    };
+    let plan = machine.json(&world, &setup("--dry-run"));
     assert_eq!(plan["dry_run"], true, "{plan}");
     assert_eq!(plan["changes"], 5, "identity, three hosts, cron: {plan}");
     assert_eq!(step(&plan, "profile default")["action"], "register", "{plan}");
@@ -249,22 +250,7 @@ fn setup_on_an_empty_machine_then_again_then_undo_leaves_it_as_it_was() {
     assert!(machine.crontab().is_none());
     assert!(!machine.calls().contains("add-json"), "{}", machine.calls());
 
-    let args = [
-        "setup",
-        "--name",
-        "Setup Agent",
-        "--username",
-        "setup-agent",
-        "--host",
-        "claude",
-        "--host",
-        "codex",
-        "--host",
-        "cursor",
-        "--schedule",
-        "cron",
-        "--yes",
-    ];
+    let args = setup("--yes");
     let done = machine.json(&world, &args);
     assert_eq!(done["applied"], true, "{done}");
     for target in ["profile default", "claude", "codex", "cursor", "cron"] {
